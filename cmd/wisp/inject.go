@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"wisp.dev/wisp/internal/workload"
+	"wisp.dev/wisp/mutate"
+)
+
+// injectOptions are the flags of wisp inject.
+type injectOptions struct {
+	// file to read, "-" for standard input.
+	file string
+	// config is an injection config file; empty means the built-in defaults.
+	config string
+	// output format: "yaml" or "json".
+	output string
+}
+
+func newInjectCommand() *cobra.Command {
+	var opts injectOptions
+	cmd := &cobra.Command{
+		Use:   "inject -f FILE|- [--config FILE] [-o yaml|json]",
+		Short: "Inject wisp into the pods of manifests, as the webhook would",
+		Long: `Inject wisp into the pods of manifests, as the webhook would.
+
+Reads multi-document YAML, JSON or a v1 List, and writes the same documents
+in order. Each Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job and
+CronJob whose pod opts in (wisp.dev/inject: "true") gets the wisp-fetch init
+container, its volumes and the secrets mount, through the webhook's own code.
+Other objects, and pods that do not opt in or are injected already, are
+written unchanged; injecting the output again changes nothing.
+
+Exit status: 0 on success; 1 when the webhook would deny an object (malformed
+wisp.dev/* annotations), with its message on standard error and nothing on
+standard output; 2 for unreadable input, a bad flag or a bad config.`,
+		Example: `  wisp inject -f deployment.yaml | kubectl apply -f -
+  kubectl get deploy web -o yaml | wisp inject -f - --config injection-config.yaml
+  wisp inject -f pod.yaml -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runInject(cmd.Context(), opts, cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.file, "filename", "f", "", `manifests to inject, "-" for standard input (required)`)
+	f.StringVar(&opts.config, "config", "", "injection config file (kind InjectionConfig; default: built-in defaults)")
+	f.StringVarP(&opts.output, "output", "o", "yaml", "output format: yaml or json")
+	if err := cmd.MarkFlagRequired("filename"); err != nil {
+		panic(err) // the flag is defined just above
+	}
+	return cmd
+}
+
+func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout io.Writer) error {
+	var write func(io.Writer, []*document) error
+	switch opts.output {
+	case "yaml":
+		write = writeYAML
+	case "json":
+		write = writeJSON
+	default:
+		return &exitError{code: exitInvalid, err: fmt.Errorf("output format %q: want yaml or json", opts.output)}
+	}
+	cfg, err := loadConfig(opts.config)
+	if err != nil {
+		return &exitError{code: exitInvalid, err: err}
+	}
+	source, data, err := readInput(opts.file, stdin)
+	if err != nil {
+		return &exitError{code: exitInvalid, err: err}
+	}
+	docs := readDocuments(data)
+
+	// Report every problem of every document, in order.
+	var problems []error
+	invalid := false
+	for _, d := range docs {
+		if err := ctx.Err(); err != nil {
+			return &exitError{code: exitInvalid, err: err}
+		}
+		if d.err != nil {
+			problems = append(problems, &locatedError{where: fmt.Sprintf("document %d of %s", d.index, source), err: d.err})
+			invalid = true
+			continue
+		}
+		objs := []*unstructured.Unstructured{d.obj}
+		if d.items != nil {
+			objs = d.items
+		}
+		for i, obj := range objs {
+			where := fmt.Sprintf("document %d of %s: ", d.index, source)
+			if d.items != nil {
+				where += fmt.Sprintf("List item %d: ", i+1)
+			}
+			where += objectName(obj)
+			changed, err := injectObject(obj, cfg)
+			if err != nil {
+				problems = append(problems, &locatedError{where: where, err: err})
+				var de *denialError
+				invalid = invalid || !errors.As(err, &de)
+			}
+			d.changed = d.changed || changed
+		}
+	}
+	if len(problems) > 0 {
+		code := exitDenied
+		if invalid { // bad input outranks a denial
+			code = exitInvalid
+		}
+		return &exitError{code: code, err: errors.Join(problems...)}
+	}
+	if err := write(stdout, docs); err != nil {
+		return &exitError{code: exitInvalid, err: fmt.Errorf("write output: %w", err)}
+	}
+	return nil
+}
+
+// denialError is an error for which the webhook would deny the object.
+type denialError struct{ err error }
+
+func (e *denialError) Error() string { return e.err.Error() }
+func (e *denialError) Unwrap() error { return e.err }
+
+// injectObject injects obj in place, through mutate.Inject like the webhook,
+// and reports whether obj changed. An object of a kind without a pod template
+// is left alone. The webhook's denials are *denialError.
+func injectObject(obj *unstructured.Unstructured, cfg mutate.Config) (bool, error) {
+	pod, err := workload.PodOf(obj)
+	if errors.Is(err, workload.ErrUnsupportedKind) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	out, result, err := mutate.Inject(pod, cfg)
+	if err != nil {
+		return false, &denialError{err: err}
+	}
+	if result != mutate.Injected {
+		return false, nil
+	}
+	if err := workload.SetPod(obj, out); err != nil {
+		return false, fmt.Errorf("write the injected pod back: %w", err)
+	}
+	return true, nil
+}
+
+// loadConfig reads an injection config file; an empty path means the
+// built-in defaults.
+func loadConfig(path string) (mutate.Config, error) {
+	if path == "" {
+		return mutate.Config{}, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return mutate.Config{}, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := mutate.ParseConfig(data)
+	if err != nil {
+		return mutate.Config{}, &locatedError{where: "config " + path, err: err}
+	}
+	return cfg, nil
+}
+
+// readInput reads the file named by -f, or stdin for "-". It returns the
+// name to use in messages.
+func readInput(file string, stdin io.Reader) (string, []byte, error) {
+	if file == "-" {
+		var buf bytes.Buffer
+		if _, err := buf.ReadFrom(stdin); err != nil {
+			return "", nil, fmt.Errorf("read stdin: %w", err)
+		}
+		return "stdin", buf.Bytes(), nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", nil, fmt.Errorf("read manifests: %w", err)
+	}
+	return file, data, nil
+}

@@ -1,0 +1,192 @@
+package mutate
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/yaml"
+)
+
+// Defaults of Config. A zero field means its default.
+const (
+	DefaultImage           = "ghcr.io/wisp-dev/wisp-fetch:v0.1.0"
+	DefaultImagePullPolicy = corev1.PullIfNotPresent
+	DefaultVaultAddr       = "https://vault.vault.svc:8200"
+	DefaultAuthPath        = "jwt"
+	DefaultAudience        = "vault"
+	DefaultSocketPath      = "/spiffe-workload-api/spire-agent.sock"
+	DefaultCSIDriver       = "csi.spiffe.io"
+	DefaultMountPath       = "/vault/secrets"
+	DefaultVolumeSizeLimit = "4Mi"
+	DefaultRunAsUser       = int64(65532)
+	DefaultRunAsGroup      = int64(65532)
+)
+
+// ConfigKind and ConfigAPIVersion identify an injection config file.
+const (
+	ConfigAPIVersion = "wisp.dev/v1alpha1"
+	ConfigKind       = "InjectionConfig"
+)
+
+// Config holds the platform's injection defaults. Its zero value is usable:
+// every zero field means the default named in its comment.
+type Config struct {
+	// Image of the wisp-fetch init container. Default DefaultImage.
+	Image string `json:"image,omitempty"`
+	// ImagePullPolicy of that container. Default IfNotPresent.
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	// VaultAddr is the Vault address wisp-fetch talks to. Default DefaultVaultAddr.
+	VaultAddr string `json:"vaultAddr,omitempty"`
+	// AuthPath is the mount of Vault's JWT auth method (login at
+	// auth/<AuthPath>/login). Default "jwt".
+	AuthPath string `json:"authPath,omitempty"`
+	// Audience of the JWT-SVID, as bound in the Vault role. Default "vault".
+	Audience string `json:"audience,omitempty"`
+	// SocketPath is where the Workload API socket appears in a container; the
+	// CSI volume is mounted at its folder. Default DefaultSocketPath.
+	SocketPath string `json:"socketPath,omitempty"`
+	// CSIDriver is the SPIFFE CSI driver's name. Default "csi.spiffe.io".
+	CSIDriver string `json:"csiDriver,omitempty"`
+	// MountPath is where the secrets appear unless a pod says otherwise.
+	// Default "/vault/secrets".
+	MountPath string `json:"mountPath,omitempty"`
+	// VolumeSizeLimit caps the in-memory secrets volume. Default 4Mi.
+	VolumeSizeLimit *resource.Quantity `json:"volumeSizeLimit,omitempty"`
+	// Resources of the init container. Default: requests 10m CPU, 32Mi
+	// memory; limits 200m CPU, 64Mi memory.
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+	// RunAsUser and RunAsGroup of the init container. Default 65532 (the
+	// distroless nonroot user). The files are 0440: when the pod sets an
+	// fsGroup, wisp-fetch runs with that group; otherwise RunAsGroup is added
+	// to the pod's supplementalGroups so the app containers can read them.
+	RunAsUser  *int64 `json:"runAsUser,omitempty"`
+	RunAsGroup *int64 `json:"runAsGroup,omitempty"`
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Image == "" {
+		c.Image = DefaultImage
+	}
+	if c.ImagePullPolicy == "" {
+		c.ImagePullPolicy = DefaultImagePullPolicy
+	}
+	if c.VaultAddr == "" {
+		c.VaultAddr = DefaultVaultAddr
+	}
+	if c.AuthPath == "" {
+		c.AuthPath = DefaultAuthPath
+	}
+	if c.Audience == "" {
+		c.Audience = DefaultAudience
+	}
+	if c.SocketPath == "" {
+		c.SocketPath = DefaultSocketPath
+	}
+	if c.CSIDriver == "" {
+		c.CSIDriver = DefaultCSIDriver
+	}
+	if c.MountPath == "" {
+		c.MountPath = DefaultMountPath
+	}
+	if c.VolumeSizeLimit == nil {
+		q := resource.MustParse(DefaultVolumeSizeLimit)
+		c.VolumeSizeLimit = &q
+	}
+	if c.Resources == nil {
+		c.Resources = &corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{
+				corev1.ResourceCPU:    resource.MustParse("10m"),
+				corev1.ResourceMemory: resource.MustParse("32Mi"),
+			},
+			Limits: corev1.ResourceList{
+				corev1.ResourceCPU:    resource.MustParse("200m"),
+				corev1.ResourceMemory: resource.MustParse("64Mi"),
+			},
+		}
+	}
+	if c.RunAsUser == nil {
+		u := DefaultRunAsUser
+		c.RunAsUser = &u
+	}
+	if c.RunAsGroup == nil {
+		g := DefaultRunAsGroup
+		c.RunAsGroup = &g
+	}
+	return c
+}
+
+// Validate names every bad field of c (after defaults).
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	var errs []error
+	switch c.ImagePullPolicy {
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		errs = append(errs, fmt.Errorf("imagePullPolicy %q: want Always, IfNotPresent or Never", c.ImagePullPolicy))
+	}
+	if !strings.HasPrefix(c.VaultAddr, "https://") && !strings.HasPrefix(c.VaultAddr, "http://") {
+		errs = append(errs, fmt.Errorf("vaultAddr %q: want an http(s):// URL", c.VaultAddr))
+	}
+	if strings.Trim(c.AuthPath, "/") != c.AuthPath || strings.Contains(c.AuthPath, "..") {
+		errs = append(errs, fmt.Errorf("authPath %q: want a mount such as jwt, without leading or trailing /", c.AuthPath))
+	}
+	if err := checkAbsPath(c.SocketPath); err != nil || path.Dir(c.SocketPath) == "/" {
+		errs = append(errs, fmt.Errorf("socketPath %q: want a clean absolute file path inside a folder", c.SocketPath))
+	}
+	if err := checkAbsPath(c.MountPath); err != nil {
+		errs = append(errs, fmt.Errorf("mountPath: %w", err))
+	}
+	if overlaps(c.MountPath, path.Dir(c.SocketPath)) {
+		errs = append(errs, fmt.Errorf("mountPath %q: overlaps the socket's folder %q", c.MountPath, path.Dir(c.SocketPath)))
+	}
+	if c.VolumeSizeLimit.Sign() <= 0 {
+		errs = append(errs, fmt.Errorf("volumeSizeLimit %s: want a positive size", c.VolumeSizeLimit.String()))
+	}
+	if *c.RunAsUser <= 0 {
+		errs = append(errs, fmt.Errorf("runAsUser %d: want a non-root user id", *c.RunAsUser))
+	}
+	if *c.RunAsGroup < 0 {
+		errs = append(errs, fmt.Errorf("runAsGroup %d: want a group id", *c.RunAsGroup))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid injection config: %w", err)
+	}
+	return nil
+}
+
+// configFile is the on-disk form of Config.
+type configFile struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Config     `json:",inline"`
+}
+
+// ParseConfig decodes an injection config file (YAML or JSON). Unknown fields
+// are errors. The result has its defaults filled in and is validated.
+func ParseConfig(data []byte) (Config, error) {
+	var f configFile
+	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+		return Config{}, fmt.Errorf("decode injection config: %w", err)
+	}
+	if f.APIVersion != ConfigAPIVersion || f.Kind != ConfigKind {
+		return Config{}, fmt.Errorf("decode injection config: apiVersion %q kind %q, want %s %s",
+			f.APIVersion, f.Kind, ConfigAPIVersion, ConfigKind)
+	}
+	if err := f.Config.Validate(); err != nil {
+		return Config{}, err
+	}
+	return f.Config.WithDefaults(), nil
+}
+
+func checkAbsPath(p string) error {
+	if !path.IsAbs(p) || path.Clean(p) != p || p == "/" || strings.ContainsAny(p, ":\x00") || !utf8.ValidString(p) {
+		return fmt.Errorf("%q is not a clean absolute path below /", p)
+	}
+	return nil
+}

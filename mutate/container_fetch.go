@@ -1,0 +1,60 @@
+package mutate
+
+import (
+	"fmt"
+	"path"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// fetchContainer builds the wisp-fetch init container: restricted (non-root,
+// read-only root file system, no capabilities, no privilege escalation,
+// seccomp RuntimeDefault), with the fetch plan in its environment. The plan
+// holds paths and templates, never a secret.
+func fetchContainer(req *Request, cfg Config, group int64) (corev1.Container, error) {
+	p := Plan(req)
+	if err := p.Validate(); err != nil {
+		// ParseAnnotations already checked each piece; this is the last guard
+		// against handing the fetcher a plan it would refuse.
+		return corev1.Container{}, fmt.Errorf("build fetch plan: %w", err)
+	}
+	doc, err := p.Marshal()
+	if err != nil {
+		return corev1.Container{}, err
+	}
+	no, yes := false, true
+	return corev1.Container{
+		Name:            FetchContainerName,
+		Image:           cfg.Image,
+		ImagePullPolicy: cfg.ImagePullPolicy,
+		Env: []corev1.EnvVar{
+			{Name: EnvSocket, Value: "unix://" + cfg.SocketPath},
+			{Name: EnvVaultAdr, Value: cfg.VaultAddr},
+			{Name: EnvAuthPath, Value: cfg.AuthPath},
+			{Name: EnvAudience, Value: cfg.Audience},
+			{Name: EnvPlan, Value: string(doc)},
+		},
+		Resources: *cfg.Resources.DeepCopy(),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: SecretsVolumeName, MountPath: req.MountPath},
+			socketMount(cfg),
+		},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		SecurityContext: &corev1.SecurityContext{
+			RunAsNonRoot:             &yes,
+			RunAsUser:                ptr(*cfg.RunAsUser),
+			RunAsGroup:               ptr(group),
+			ReadOnlyRootFilesystem:   &yes,
+			AllowPrivilegeEscalation: &no,
+			Privileged:               &no,
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+	}, nil
+}
+
+func socketMount(cfg Config) corev1.VolumeMount {
+	return corev1.VolumeMount{Name: SocketVolumeName, MountPath: path.Dir(cfg.SocketPath), ReadOnly: true}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,17 @@
+// Package mutate turns an opted-in pod into a wisp pod: it parses and
+// validates the app team's wisp.dev/* annotations and adds the SPIFFE CSI
+// volume, the in-memory secrets volume, the wisp-fetch init container (with
+// its fetch plan) and the secrets mount in the chosen app containers.
+//
+// The webhook, the wisp CLI and the tests share this one code path.
+//
+// mutate is pure: it does no I/O, reads no clock and no environment, keeps no
+// globals and never modifies its input pod. It imports k8s.io/api, the
+// apimachinery types those use, and wisp's plan package only. It never logs:
+// it returns data and errors. Every function is safe for concurrent use.
+//
+// Injection is idempotent: a pod whose wisp.dev/status annotation says
+// "injected" is returned unchanged, so reinvocation and re-applies are no-ops.
+// A malformed annotation yields an error naming each bad annotation and no
+// pod at all, never a half-mutated one.
+package mutate

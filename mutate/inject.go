@@ -1,0 +1,194 @@
+package mutate
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"wisp.dev/wisp/plan"
+)
+
+// Result says what Inject did.
+type Result int
+
+const (
+	// NotRequested: the pod does not opt in; it is returned as is.
+	NotRequested Result = iota
+	// AlreadyInjected: the pod carries wisp.dev/status: injected; it is
+	// returned as is.
+	AlreadyInjected
+	// Injected: the returned pod is a mutated copy.
+	Injected
+)
+
+func (r Result) String() string {
+	switch r {
+	case NotRequested:
+		return "not-requested"
+	case AlreadyInjected:
+		return "already-injected"
+	case Injected:
+		return "injected"
+	}
+	return fmt.Sprintf("Result(%d)", int(r))
+}
+
+// Inject returns the pod to admit. When the pod opts in and is not injected
+// yet, the result is a mutated deep copy; otherwise it is pod itself. pod is
+// never modified. On error (malformed annotations, name clashes) no pod is
+// returned; the error names every problem, one *AnnotationError (or clash)
+// each, joined with errors.Join.
+//
+// cfg is used with its defaults applied; the caller validates it once, at
+// start-up, with Config.Validate.
+func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
+	requested, err := Requested(pod.Annotations)
+	if err != nil {
+		return nil, NotRequested, err
+	}
+	if !requested {
+		return pod, NotRequested, nil
+	}
+	if pod.Annotations[AnnotationStatus] == StatusInjected {
+		return pod, AlreadyInjected, nil
+	}
+	cfg = cfg.WithDefaults()
+	req, errs := parseAnnotations(pod.Annotations, cfg.MountPath)
+	targets, podErrs := checkPod(pod, req, cfg)
+	if errs = append(errs, podErrs...); len(errs) > 0 {
+		sortErrors(errs)
+		return nil, NotRequested, errors.Join(errs...)
+	}
+	// The files are 0440: the app reads them through its group. With an
+	// fsGroup, kubelet gives the volume that group and wisp-fetch writes as
+	// it; without one, the pod's containers get wisp-fetch's group as a
+	// supplemental group.
+	group := *cfg.RunAsGroup
+	if sc := pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
+		group = *sc.FSGroup
+	}
+	fetch, err := fetchContainer(req, cfg, group)
+	if err != nil {
+		return nil, NotRequested, err
+	}
+
+	out := pod.DeepCopy()
+	if group == *cfg.RunAsGroup {
+		if out.Spec.SecurityContext == nil {
+			out.Spec.SecurityContext = &corev1.PodSecurityContext{}
+		}
+		if !slices.Contains(out.Spec.SecurityContext.SupplementalGroups, group) {
+			out.Spec.SecurityContext.SupplementalGroups = append(out.Spec.SecurityContext.SupplementalGroups, group)
+		}
+	}
+	out.Spec.Volumes = append(out.Spec.Volumes, socketVolume(cfg), secretsVolume(cfg))
+	out.Spec.InitContainers = append([]corev1.Container{fetch}, out.Spec.InitContainers...)
+	for i := range out.Spec.Containers {
+		c := &out.Spec.Containers[i]
+		if !targets[c.Name] {
+			continue
+		}
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{
+			Name: SecretsVolumeName, MountPath: req.MountPath, ReadOnly: true,
+		})
+		if req.Socket {
+			c.VolumeMounts = append(c.VolumeMounts, socketMount(cfg))
+			if !hasEnv(c, EnvSocket) {
+				c.Env = append(c.Env, corev1.EnvVar{Name: EnvSocket, Value: "unix://" + cfg.SocketPath})
+			}
+		}
+	}
+	if out.Annotations == nil {
+		out.Annotations = map[string]string{}
+	}
+	out.Annotations[AnnotationStatus] = StatusInjected
+	return out, Injected, nil
+}
+
+// checkPod refuses what wisp cannot add cleanly: reserved names already in
+// use, unknown target containers, mount paths already taken. It returns the
+// set of app containers that get the secrets mount, and every problem found.
+func checkPod(pod *corev1.Pod, req *Request, cfg Config) (map[string]bool, []error) {
+	var errs []error
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == SecretsVolumeName || v.Name == SocketVolumeName {
+			errs = append(errs, &AnnotationError{Key: AnnotationInject,
+				Reason: fmt.Sprintf("the pod already has a volume named %q, which wisp reserves; rename it", v.Name)})
+		}
+	}
+	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range list {
+			if c.Name == FetchContainerName {
+				errs = append(errs, &AnnotationError{Key: AnnotationInject,
+					Reason: fmt.Sprintf("the pod already has a container named %q, which wisp reserves; rename it", c.Name)})
+			}
+		}
+	}
+
+	targets := make(map[string]bool, len(pod.Spec.Containers))
+	if req.Containers == nil {
+		for _, c := range pod.Spec.Containers {
+			targets[c.Name] = true
+		}
+	} else {
+		for _, name := range req.Containers {
+			if !slices.ContainsFunc(pod.Spec.Containers, func(c corev1.Container) bool { return c.Name == name }) {
+				errs = append(errs, &AnnotationError{Key: AnnotationContainers,
+					Reason: fmt.Sprintf("names container %q, which the pod does not have", trunc(name))})
+				continue
+			}
+			targets[name] = true
+		}
+	}
+
+	// The fetch container mounts the socket folder whether or not the app
+	// containers get it, so the secrets mount must never overlap it.
+	socketDir := path.Dir(cfg.SocketPath)
+	if overlaps(req.MountPath, socketDir) {
+		errs = append(errs, &AnnotationError{Key: AnnotationMountPath,
+			Reason: fmt.Sprintf("%q overlaps the Workload API socket folder %q", req.MountPath, socketDir)})
+	}
+	for _, c := range pod.Spec.Containers {
+		if !targets[c.Name] {
+			continue
+		}
+		for _, m := range c.VolumeMounts {
+			if m.MountPath == req.MountPath || isBelow(m.MountPath, req.MountPath) {
+				errs = append(errs, &AnnotationError{Key: AnnotationMountPath,
+					Reason: fmt.Sprintf("container %q already mounts %q at %q; choose another path", c.Name, m.Name, m.MountPath)})
+			}
+			if req.Socket && (m.MountPath == socketDir || isBelow(m.MountPath, socketDir)) {
+				errs = append(errs, &AnnotationError{Key: AnnotationSocket,
+					Reason: fmt.Sprintf("container %q already mounts %q at the socket folder %q", c.Name, m.Name, socketDir)})
+			}
+		}
+	}
+	return targets, errs
+}
+
+// overlaps reports whether mounts at a and b would nest or coincide.
+func overlaps(a, b string) bool {
+	return a == b || isBelow(a, b) || isBelow(b, a)
+}
+
+// isBelow reports whether p is strictly inside dir.
+func isBelow(p, dir string) bool {
+	return len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir
+}
+
+func hasEnv(c *corev1.Container, name string) bool {
+	return slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == name })
+}
+
+// Plan builds the fetch plan of a parsed request.
+func Plan(req *Request) plan.Plan {
+	return plan.Plan{
+		Version: plan.Version,
+		Role:    req.Role,
+		Dir:     req.MountPath,
+		Secrets: req.Secrets,
+	}
+}

@@ -1,0 +1,234 @@
+package mutate
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"wisp.dev/wisp/plan"
+)
+
+// AnnotationError says what is wrong with one annotation. Its text never
+// includes a template's or a path's content beyond what is needed to fix it.
+type AnnotationError struct {
+	Key    string
+	Reason string
+}
+
+func (e *AnnotationError) Error() string {
+	return fmt.Sprintf("annotation %s: %s", e.Key, e.Reason)
+}
+
+// Request is what a pod's annotations ask for.
+type Request struct {
+	// Role is the Vault role (wisp.dev/role).
+	Role string
+	// Secrets, sorted by name.
+	Secrets []plan.Secret
+	// Containers that get the secrets mount; nil means every app container.
+	Containers []string
+	// MountPath is where app containers see the secrets.
+	MountPath string
+	// Socket also mounts the Workload API socket into the app containers.
+	Socket bool
+}
+
+// Requested reports whether annotations opt the pod in. A malformed
+// wisp.dev/inject value is an error, not a silent "no".
+func Requested(annotations map[string]string) (bool, error) {
+	v, ok := annotations[AnnotationInject]
+	if !ok {
+		return false, nil
+	}
+	b, err := parseBool(v)
+	if err != nil {
+		return false, &AnnotationError{Key: AnnotationInject, Reason: err.Error()}
+	}
+	return b, nil
+}
+
+// ParseAnnotations reads the wisp.dev/* annotations of an opted-in pod. It
+// reports every bad annotation at once, each as an *AnnotationError joined
+// with errors.Join. defaultMountPath applies when wisp.dev/mount-path is unset.
+func ParseAnnotations(annotations map[string]string, defaultMountPath string) (*Request, error) {
+	req, errs := parseAnnotations(annotations, defaultMountPath)
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return nil, errors.Join(errs...)
+	}
+	return req, nil
+}
+
+// parseAnnotations returns what parsed and every problem found; the request
+// is partial when there are problems, enough for Inject to check the pod too.
+func parseAnnotations(annotations map[string]string, defaultMountPath string) (*Request, []error) {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &AnnotationError{Key: key, Reason: fmt.Sprintf(format, args...)})
+	}
+	req := &Request{MountPath: defaultMountPath}
+	secrets := map[string]*plan.Secret{}
+	secret := func(name string) *plan.Secret {
+		s, ok := secrets[name]
+		if !ok {
+			s = &plan.Secret{Name: name}
+			secrets[name] = s
+		}
+		return s
+	}
+	// Keys of templates and formats, checked once every secret is known.
+	var extras []string
+
+	for key, value := range annotations {
+		if !strings.HasPrefix(key, Prefix) {
+			continue
+		}
+		switch {
+		case key == AnnotationInject, key == AnnotationStatus:
+			// Read by Requested and by Inject.
+		case key == AnnotationRole:
+			role := strings.TrimSpace(value)
+			switch {
+			case role == "":
+				bad(key, "is empty; name the Vault role to log in with")
+			case strings.ContainsAny(role, "/ \t\n") || len(role) > 128 || !utf8.ValidString(role):
+				bad(key, "%q is not a Vault role name", trunc(role))
+			default:
+				req.Role = role
+			}
+		case key == AnnotationContainers:
+			for _, name := range strings.Split(value, ",") {
+				name = strings.TrimSpace(name)
+				if name == "" {
+					bad(key, "has an empty container name; want a comma list such as \"app,worker\"")
+					continue
+				}
+				req.Containers = append(req.Containers, name)
+			}
+		case key == AnnotationMountPath:
+			if err := checkAbsPath(value); err != nil {
+				bad(key, "%s", err)
+			} else {
+				req.MountPath = value
+			}
+		case key == AnnotationSocket:
+			b, err := parseBool(value)
+			if err != nil {
+				bad(key, "%s", err)
+			}
+			req.Socket = b
+		case strings.HasPrefix(key, AnnotationSecretPrefix):
+			name := strings.TrimPrefix(key, AnnotationSecretPrefix)
+			if !plan.IsFileName(name) {
+				bad(key, "secret name %q is not a DNS label (lower-case letters, digits and '-', at most 63)", trunc(name))
+				continue
+			}
+			// Register the name even when the path is bad, so that its
+			// template- and format- annotations are still checked and not
+			// reported as naming an unknown secret.
+			s := secret(name)
+			if err := plan.ValidatePath(value); err != nil {
+				bad(key, "%s", err)
+				continue
+			}
+			s.Path = value
+		case strings.HasPrefix(key, AnnotationTemplatePrefix), strings.HasPrefix(key, AnnotationFormatPrefix):
+			extras = append(extras, key)
+		default:
+			if reason, ok := reservedAnnotations[key]; ok {
+				bad(key, "%s", reason)
+			} else {
+				bad(key, "is not a wisp annotation; see the README for the list")
+			}
+		}
+	}
+
+	for _, key := range extras {
+		value := annotations[key]
+		isTemplate := strings.HasPrefix(key, AnnotationTemplatePrefix)
+		prefix := AnnotationFormatPrefix
+		if isTemplate {
+			prefix = AnnotationTemplatePrefix
+		}
+		name := strings.TrimPrefix(key, prefix)
+		s, ok := secrets[name]
+		if !ok {
+			if _, named := annotations[AnnotationSecretPrefix+name]; named {
+				continue // the secret's own annotation is already reported
+			}
+			bad(key, "no %s%s annotation names a secret %q", AnnotationSecretPrefix, trunc(name), trunc(name))
+			continue
+		}
+		if isTemplate {
+			if strings.TrimSpace(value) == "" {
+				bad(key, "is empty; remove it to get the default JSON rendering")
+				continue
+			}
+			if _, err := plan.ParseTemplate(name, value); err != nil {
+				bad(key, "%s", err)
+				continue
+			}
+			s.Template = value
+			continue
+		}
+		f := plan.Format(value)
+		if err := f.Validate(); err != nil {
+			bad(key, "%s", err)
+			continue
+		}
+		s.Format = f
+	}
+
+	if _, ok := annotations[AnnotationRole]; !ok {
+		bad(AnnotationRole, "is missing; an injected pod must name the Vault role to log in with")
+	}
+	if len(secrets) == 0 {
+		bad(AnnotationSecretPrefix+"<name>", "no secret is requested; add at least one, e.g. %sdb: database/creds/app", AnnotationSecretPrefix)
+	}
+	for name, s := range secrets {
+		if s.Template != "" && s.Format != "" {
+			bad(AnnotationFormatPrefix+name, "set either %s%s or %s%s, not both", AnnotationTemplatePrefix, name, AnnotationFormatPrefix, name)
+		}
+		if s.Path == "" {
+			continue // already reported
+		}
+		req.Secrets = append(req.Secrets, *s)
+	}
+	sort.Slice(req.Secrets, func(i, j int) bool { return req.Secrets[i].Name < req.Secrets[j].Name })
+	return req, errs
+}
+
+// parseBool accepts exactly "true" and "false", the values Kubernetes users
+// write; anything else is an error rather than a guess.
+func parseBool(v string) (bool, error) {
+	switch strings.TrimSpace(v) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not \"true\" or \"false\"", trunc(v))
+}
+
+// trunc shortens user input echoed in a message.
+func trunc(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
+
+// sortErrors orders annotation errors by key so messages are deterministic.
+func sortErrors(errs []error) {
+	key := func(e error) string {
+		var ae *AnnotationError
+		if errors.As(e, &ae) {
+			return ae.Key + "\x00" + ae.Reason
+		}
+		return e.Error()
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return key(errs[i]) < key(errs[j]) })
+}

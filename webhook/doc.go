@@ -1,0 +1,18 @@
+// Package webhook is wisp's admission webhook: an HTTPS server built on
+// controller-runtime's webhook server and admission helpers, serving
+//
+//	/mutate   pod CREATE: inject opted-in pods (JSONPatch), deny malformed ones
+//	/healthz  liveness
+//	/readyz   readiness: the TLS listener answers with a loaded certificate
+//	/metrics  Prometheus metrics
+//
+// The admission path is decode -> mutate.Inject -> JSONPatch -> encode, with
+// no call to the Kubernetes API and no I/O besides the request itself. Bodies
+// are capped and each request has a deadline; on shutdown, in-flight requests
+// complete while the listener closes.
+//
+// It imports mutate (pure), controller-runtime and Prometheus. Handlers are
+// immutable after construction and safe for concurrent use. Nothing here logs
+// a secret: log lines and metrics carry the request's uid, namespace, name,
+// result and latency, never annotation values or env values.
+package webhook

@@ -1,0 +1,13 @@
+package webhook
+
+import (
+	"io"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func ioPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }
+
+func metaKind(kind string) metav1.GroupVersionKind {
+	return metav1.GroupVersionKind{Version: "v1", Kind: kind}
+}

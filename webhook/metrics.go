@@ -1,0 +1,70 @@
+package webhook
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Results recorded in the requests metric and the request log.
+const (
+	ResultAllowed  = "allowed"  // admitted unchanged
+	ResultInjected = "injected" // admitted with a patch
+	ResultDenied   = "denied"   // refused with a message
+	ResultErrored  = "error"    // refused because the request could not be processed
+)
+
+// Metrics are the webhook's Prometheus collectors. Labels carry no user data:
+// endpoint and result only.
+type Metrics struct {
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	injections prometheus.Counter
+}
+
+// NewMetrics creates the collectors and registers them with reg. Registering
+// twice with the same registry reuses the collectors already there.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wisp_admission_requests_total",
+			Help: "Admission requests by endpoint and result (allowed, injected, denied, error).",
+		}, []string{"endpoint", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "wisp_admission_duration_seconds",
+			Help:    "Time to answer an admission request, from decoded review to response, by endpoint.",
+			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
+		}, []string{"endpoint"}),
+		injections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wisp_injections_total",
+			Help: "Pods injected (dry-run requests excluded).",
+		}),
+	}
+	var err error
+	m.requests, err = register(reg, m.requests)
+	if err != nil {
+		return nil, err
+	}
+	m.latency, err = register(reg, m.latency)
+	if err != nil {
+		return nil, err
+	}
+	m.injections, err = register(reg, m.injections)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}

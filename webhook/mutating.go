@@ -1,0 +1,143 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	sigsjson "sigs.k8s.io/json"
+
+	"wisp.dev/wisp/mutate"
+)
+
+// EndpointMutate is the path of the mutating webhook.
+const EndpointMutate = "/mutate"
+
+// MutatingHandler injects opted-in pods on CREATE and denies pods whose wisp
+// annotations are malformed. Every other request is allowed unchanged.
+type MutatingHandler struct {
+	cfg     mutate.Config
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+var _ admission.Handler = (*MutatingHandler)(nil)
+
+// NewMutatingHandler returns a handler that injects with cfg (validated here,
+// defaults applied). log may be nil (discard); metrics may be nil (none).
+func NewMutatingHandler(cfg mutate.Config, log *slog.Logger, metrics *Metrics) (*MutatingHandler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &MutatingHandler{cfg: cfg.WithDefaults(), log: log, metrics: metrics}, nil
+}
+
+// Handle implements admission.Handler.
+func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
+	resp, result, name := h.handle(req)
+	h.observe(ctx, req, name, result, start)
+	return resp
+}
+
+func (h *MutatingHandler) handle(req admission.Request) (admission.Response, string, string) {
+	if req.UID == "" {
+		// The API server always sends a uid; without one this is no review.
+		return admission.Errored(http.StatusBadRequest, errors.New("the AdmissionReview has no request uid")), ResultErrored, ""
+	}
+	if !isPodCreate(req) {
+		return admission.Allowed(""), ResultAllowed, req.Name
+	}
+	var pod corev1.Pod
+	if err := decodePod(req.Object.Raw, &pod); err != nil {
+		return admission.Errored(http.StatusBadRequest, err), ResultErrored, req.Name
+	}
+	name := podName(req, &pod)
+	out, res, err := mutate.Inject(&pod, h.cfg)
+	if err != nil {
+		return admission.Denied(denial(err)), ResultDenied, name
+	}
+	if res != mutate.Injected {
+		return admission.Allowed(""), ResultAllowed, name
+	}
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode injected pod: %w", err)), ResultErrored, name
+	}
+	resp := admission.PatchResponseFromRaw(req.Object.Raw, raw)
+	if !resp.Allowed {
+		return resp, ResultErrored, name
+	}
+	return resp, ResultInjected, name
+}
+
+func (h *MutatingHandler) observe(ctx context.Context, req admission.Request, name, result string, start time.Time) {
+	elapsed := time.Since(start)
+	dryRun := req.DryRun != nil && *req.DryRun
+	if h.metrics != nil {
+		h.metrics.requests.WithLabelValues(EndpointMutate, result).Inc()
+		h.metrics.latency.WithLabelValues(EndpointMutate).Observe(elapsed.Seconds())
+		if result == ResultInjected && !dryRun {
+			h.metrics.injections.Inc()
+		}
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "admission",
+		slog.String("endpoint", EndpointMutate),
+		slog.String("uid", string(req.UID)),
+		slog.String("operation", string(req.Operation)),
+		slog.String("kind", req.Kind.Kind),
+		slog.String("namespace", req.Namespace),
+		slog.String("name", name),
+		slog.Bool("dryRun", dryRun),
+		slog.String("result", result),
+		slog.Duration("latency", elapsed),
+	)
+}
+
+func isPodCreate(req admission.Request) bool {
+	return req.Operation == admissionv1.Create && req.SubResource == "" &&
+		req.Kind.Group == "" && req.Kind.Kind == "Pod"
+}
+
+// decodePod decodes the way the API server encodes: case-sensitive keys,
+// integers kept as integers.
+func decodePod(raw []byte, pod *corev1.Pod) error {
+	if len(raw) == 0 {
+		return fmt.Errorf("decode pod: the request has no object")
+	}
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, pod); err != nil {
+		return fmt.Errorf("decode pod: %w", err)
+	}
+	return nil
+}
+
+// podName is the pod's name, or its generateName followed by "*" for a pod
+// made by a controller, which has no name yet at admission.
+func podName(req admission.Request, pod *corev1.Pod) string {
+	switch {
+	case pod.Name != "":
+		return pod.Name
+	case req.Name != "":
+		return req.Name
+	case pod.GenerateName != "":
+		return pod.GenerateName + "*"
+	}
+	return ""
+}
+
+// denial turns mutate's joined errors into one admission message, one
+// problem after another.
+func denial(err error) string {
+	return "wisp: cannot inject: " + strings.ReplaceAll(err.Error(), "\n", "; ")
+}

@@ -1,0 +1,155 @@
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"wisp.dev/wisp/mutate"
+)
+
+// Defaults of Options.
+const (
+	DefaultPort            = 9443
+	DefaultMaxRequestBytes = int64(4 << 20) // an AdmissionReview of a pod at the API server's 3 MB limit
+	DefaultRequestTimeout  = 10 * time.Second
+)
+
+// Options configure a Server. Zero values mean the documented defaults.
+type Options struct {
+	// Host to listen on. Default "" (all addresses).
+	Host string
+	// Port to listen on. Default 9443.
+	Port int
+	// CertDir holds CertName and KeyName, watched and hot reloaded.
+	// Required unless GetCertificate is set.
+	CertDir string
+	// CertName and KeyName inside CertDir. Default tls.crt and tls.key.
+	CertName, KeyName string
+	// GetCertificate, when set, serves certificates instead of CertDir.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// MaxRequestBytes caps a request body; a larger one is refused with 400.
+	// Default 4 MiB.
+	MaxRequestBytes int64
+	// RequestTimeout bounds reading the body and answering one request.
+	// Default 10 s.
+	RequestTimeout time.Duration
+	// Injection is the injection config (defaults applied, validated by New).
+	Injection mutate.Config
+	// Logger receives one line per request and lifecycle events. Default: discard.
+	Logger *slog.Logger
+	// Registry receives wisp's metrics and serves /metrics. Default: a new
+	// registry of its own.
+	Registry RegistererGatherer
+}
+
+// RegistererGatherer is a Prometheus registry: where metrics are registered
+// and read from.
+type RegistererGatherer interface {
+	prometheus.Registerer
+	prometheus.Gatherer
+}
+
+// Server is wisp's HTTPS admission server.
+type Server struct {
+	srv      ctrlwebhook.Server
+	log      *slog.Logger
+	mutating *MutatingHandler
+}
+
+// New validates opts and builds the server. Nothing listens until Start.
+func New(opts Options) (*Server, error) {
+	if opts.Port == 0 {
+		opts.Port = DefaultPort
+	}
+	if opts.MaxRequestBytes <= 0 {
+		opts.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.CertDir == "" && opts.GetCertificate == nil {
+		return nil, errors.New("webhook: set a certificate folder or a certificate source")
+	}
+	metrics, err := NewMetrics(opts.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: register metrics: %w", err)
+	}
+	mutating, err := NewMutatingHandler(opts.Injection, opts.Logger, metrics)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion = tls.VersionTLS12
+		// HTTP/2 brings no gain for the API server's short requests and has
+		// had denial-of-service issues of its own; serve HTTP/1.1 only.
+		c.NextProtos = []string{"http/1.1"}
+		if opts.GetCertificate != nil {
+			c.GetCertificate = opts.GetCertificate
+		}
+	}}
+	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{
+		Host:     opts.Host,
+		Port:     opts.Port,
+		CertDir:  opts.CertDir,
+		CertName: opts.CertName,
+		KeyName:  opts.KeyName,
+		TLSOpts:  tlsOpts,
+	})
+	s := &Server{srv: srv, log: opts.Logger, mutating: mutating}
+
+	hook := &admission.Webhook{Handler: mutating, RecoverPanic: ptr(true)}
+	srv.Register(EndpointMutate, limit(hook, opts.MaxRequestBytes, opts.RequestTimeout))
+	srv.Register("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}})
+	ready := &healthz.Handler{Checks: map[string]healthz.Checker{"tls": srv.StartedChecker()}}
+	srv.Register("/readyz", http.StripPrefix("/readyz", ready))
+	srv.Register("/readyz/", http.StripPrefix("/readyz", ready))
+	srv.Register("/metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
+	return s, nil
+}
+
+// Start serves until ctx is done, then stops accepting connections and lets
+// in-flight requests finish (up to a minute) before it returns.
+func (s *Server) Start(ctx context.Context) error {
+	s.log.Info("serving admission webhook", "endpoints", []string{EndpointMutate, "/healthz", "/readyz", "/metrics"})
+	if err := s.srv.Start(ctx); err != nil {
+		return fmt.Errorf("webhook: serve: %w", err)
+	}
+	s.log.Info("admission webhook stopped")
+	return nil
+}
+
+// limit caps the request body and bounds the time to read it and answer.
+// The request's context is detached from the server's, so that a shutdown
+// lets in-flight requests finish instead of cancelling them.
+func limit(h http.Handler, maxBytes int64, timeout time.Duration) http.Handler {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
+		}
+		h.ServeHTTP(w, r)
+	})
+	bounded := http.TimeoutHandler(inner, timeout, "wisp: request timed out")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bounded.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

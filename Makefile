@@ -33,9 +33,9 @@ bench:
 
 ## fuzz: run each fuzz target for FUZZTIME (seed corpora live in testdata/fuzz)
 fuzz:
-	$(GO) test ./plan -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./mutate -run '^$$' -fuzz FuzzParseAnnotations -fuzztime $(FUZZTIME)
-	$(GO) test ./webhook -run '^$$' -fuzz FuzzMutateRequest -fuzztime $(FUZZTIME)
+	$(GO) test ./plan -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
+	$(GO) test ./mutate -run '^$$' -fuzz FuzzParseAnnotations -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
+	$(GO) test ./webhook -run '^$$' -fuzz FuzzMutateRequest -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 
 ## demo: wisp's main job on built-in defaults: inject the example pod, offline
 demo:

@@ -117,10 +117,12 @@ func New(opts Options) (*Server, error) {
 
 	hook := &admission.Webhook{Handler: mutating, RecoverPanic: ptr(true)}
 	srv.Register(EndpointMutate, limit(hook, opts.MaxRequestBytes, opts.RequestTimeout))
-	srv.Register("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}})
+	health := &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}
 	ready := &healthz.Handler{Checks: map[string]healthz.Checker{"tls": srv.StartedChecker()}}
-	srv.Register("/readyz", http.StripPrefix("/readyz", ready))
-	srv.Register("/readyz/", http.StripPrefix("/readyz", ready))
+	for prefix, h := range map[string]http.Handler{"/healthz": health, "/readyz": ready} {
+		srv.Register(prefix, http.StripPrefix(prefix, h))
+		srv.Register(prefix+"/", http.StripPrefix(prefix, h))
+	}
 	srv.Register("/metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
 	return s, nil
 }

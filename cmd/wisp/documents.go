@@ -160,7 +160,7 @@ func decodeObject(j []byte) (*unstructured.Unstructured, []*unstructured.Unstruc
 	}
 	list, ok := raw.([]any)
 	if !ok {
-		return nil, nil, fmt.Errorf("List: items is a %s, want a list", typeName(raw))
+		return nil, nil, fmt.Errorf("list items is a %s, want a list", typeName(raw))
 	}
 	items := make([]*unstructured.Unstructured, len(list))
 	var errs []error

@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/yaml"
 )
 
 // Defaults of Config. A zero field means its default.
@@ -25,12 +24,6 @@ const (
 	DefaultVolumeSizeLimit = "4Mi"
 	DefaultRunAsUser       = int64(65532)
 	DefaultRunAsGroup      = int64(65532)
-)
-
-// ConfigKind and ConfigAPIVersion identify an injection config file.
-const (
-	ConfigAPIVersion = "wisp.dev/v1alpha1"
-	ConfigKind       = "InjectionConfig"
 )
 
 // Config holds the platform's injection defaults. Its zero value is usable:
@@ -158,30 +151,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid injection config: %w", err)
 	}
 	return nil
-}
-
-// configFile is the on-disk form of Config.
-type configFile struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Config     `json:",inline"`
-}
-
-// ParseConfig decodes an injection config file (YAML or JSON). Unknown fields
-// are errors. The result has its defaults filled in and is validated.
-func ParseConfig(data []byte) (Config, error) {
-	var f configFile
-	if err := yaml.UnmarshalStrict(data, &f); err != nil {
-		return Config{}, fmt.Errorf("decode injection config: %w", err)
-	}
-	if f.APIVersion != ConfigAPIVersion || f.Kind != ConfigKind {
-		return Config{}, fmt.Errorf("decode injection config: apiVersion %q kind %q, want %s %s",
-			f.APIVersion, f.Kind, ConfigAPIVersion, ConfigKind)
-	}
-	if err := f.Config.Validate(); err != nil {
-		return Config{}, err
-	}
-	return f.Config.WithDefaults(), nil
 }
 
 func checkAbsPath(p string) error {

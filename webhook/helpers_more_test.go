@@ -4,7 +4,11 @@ import (
 	"io"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"wisp.dev/wisp/internal/config"
 )
+
+func defaults() config.Static { return config.Static{Snapshot: config.Default()} }
 
 func ioPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }
 

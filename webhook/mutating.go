@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 
+	"wisp.dev/wisp/internal/config"
 	"wisp.dev/wisp/mutate"
 )
 
@@ -24,23 +25,28 @@ const EndpointMutate = "/mutate"
 // MutatingHandler injects opted-in pods on CREATE and denies pods whose wisp
 // annotations are malformed. Every other request is allowed unchanged.
 type MutatingHandler struct {
-	cfg     mutate.Config
-	log     *slog.Logger
-	metrics *Metrics
+	snapshots Snapshots
+	log       *slog.Logger
+	metrics   *Metrics
+}
+
+// Snapshots gives the current policy snapshot; config.Watcher (reloading a
+// file) and config.Static implement it. Load is called once per request and
+// must be cheap (an atomic load).
+type Snapshots interface {
+	Load() *config.Snapshot
 }
 
 var _ admission.Handler = (*MutatingHandler)(nil)
 
-// NewMutatingHandler returns a handler that injects with cfg (validated here,
-// defaults applied). log may be nil (discard); metrics may be nil (none).
-func NewMutatingHandler(cfg mutate.Config, log *slog.Logger, metrics *Metrics) (*MutatingHandler, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
+// NewMutatingHandler returns a handler that injects with the current
+// snapshot's injection config. log may be nil (discard); metrics may be nil
+// (none).
+func NewMutatingHandler(snapshots Snapshots, log *slog.Logger, metrics *Metrics) *MutatingHandler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &MutatingHandler{cfg: cfg.WithDefaults(), log: log, metrics: metrics}, nil
+	return &MutatingHandler{snapshots: snapshots, log: log, metrics: metrics}
 }
 
 // Handle implements admission.Handler.
@@ -64,7 +70,8 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 		return admission.Errored(http.StatusBadRequest, err), ResultErrored, req.Name
 	}
 	name := podName(req, &pod)
-	out, res, err := mutate.Inject(&pod, h.cfg)
+	snap := h.snapshots.Load()
+	out, res, err := mutate.Inject(&pod, snap.Injection)
 	if err != nil {
 		return admission.Denied(denial(err)), ResultDenied, name
 	}

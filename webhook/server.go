@@ -15,7 +15,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"wisp.dev/wisp/mutate"
+	"wisp.dev/wisp/internal/config"
 )
 
 // Defaults of Options.
@@ -44,8 +44,11 @@ type Options struct {
 	// RequestTimeout bounds reading the body and answering one request.
 	// Default 10 s.
 	RequestTimeout time.Duration
-	// Injection is the injection config (defaults applied, validated by New).
-	Injection mutate.Config
+	// Snapshots gives the current policy (injection config and detection
+	// policy). Default: config.Default(), built-in defaults.
+	Snapshots Snapshots
+	// Checks are added to /readyz besides the TLS listener's own check.
+	Checks []Check
 	// Logger receives one line per request and lifecycle events. Default: discard.
 	Logger *slog.Logger
 	// Registry receives wisp's metrics and serves /metrics. Default: a new
@@ -91,10 +94,10 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook: register metrics: %w", err)
 	}
-	mutating, err := NewMutatingHandler(opts.Injection, opts.Logger, metrics)
-	if err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
+	if opts.Snapshots == nil {
+		opts.Snapshots = config.Static{Snapshot: config.Default()}
 	}
+	mutating := NewMutatingHandler(opts.Snapshots, opts.Logger, metrics)
 
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
 		c.MinVersion = tls.VersionTLS12
@@ -118,11 +121,11 @@ func New(opts Options) (*Server, error) {
 	hook := &admission.Webhook{Handler: mutating, RecoverPanic: ptr(true)}
 	srv.Register(EndpointMutate, limit(hook, opts.MaxRequestBytes, opts.RequestTimeout))
 	health := &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}
-	ready := &healthz.Handler{Checks: map[string]healthz.Checker{"tls": srv.StartedChecker()}}
-	for prefix, h := range map[string]http.Handler{"/healthz": health, "/readyz": ready} {
-		srv.Register(prefix, http.StripPrefix(prefix, h))
-		srv.Register(prefix+"/", http.StripPrefix(prefix, h))
-	}
+	srv.Register("/healthz", http.StripPrefix("/healthz", health))
+	srv.Register("/healthz/", http.StripPrefix("/healthz", health))
+	started := srv.StartedChecker()
+	checks := append([]Check{{Name: "tls", Fn: started}}, opts.Checks...)
+	srv.Register("/readyz", readyz(checks))
 	srv.Register("/metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
 	return s, nil
 }

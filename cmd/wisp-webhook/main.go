@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,11 +20,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"wisp.dev/wisp/certs"
-	"wisp.dev/wisp/mutate"
+	"wisp.dev/wisp/internal/config"
 	"wisp.dev/wisp/webhook"
 )
 
@@ -48,7 +50,7 @@ type options struct {
 	devCerts        bool
 	devCertHosts    []string
 	devCertValidity time.Duration
-	configFile      string
+	policyFile      string
 	maxRequestBytes int64
 	requestTimeout  time.Duration
 	logLevel        string
@@ -76,7 +78,7 @@ func newCommand(logOut io.Writer) *cobra.Command {
 	f.BoolVar(&o.devCerts, "dev-certs", false, "generate an ephemeral CA and serving certificate (for local use; the CA is written to <cert-dir>/ca.crt)")
 	f.StringSliceVar(&o.devCertHosts, "dev-cert-hosts", []string{"localhost", "127.0.0.1"}, "host names and IPs of the --dev-certs certificate")
 	f.DurationVar(&o.devCertValidity, "dev-cert-validity", 24*time.Hour, "validity of the --dev-certs certificate")
-	f.StringVar(&o.configFile, "config", "", "injection config file (kind: InjectionConfig); default: built-in defaults")
+	f.StringVar(&o.policyFile, "policy", "", "policy file (kind: Policy), reloaded on change; default: built-in defaults")
 	f.Int64Var(&o.maxRequestBytes, "max-request-bytes", webhook.DefaultMaxRequestBytes, "largest admission request body accepted")
 	f.DurationVar(&o.requestTimeout, "request-timeout", webhook.DefaultRequestTimeout, "time to read and answer one request")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -92,15 +94,29 @@ func run(ctx context.Context, o options, logOut io.Writer) error {
 	log := slog.New(handler)
 	ctrllog.SetLogger(logr.FromSlogHandler(handler))
 
-	cfg := mutate.Config{}
-	if o.configFile != "" {
-		data, err := os.ReadFile(o.configFile)
+	reg := ctrlmetrics.Registry
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+
+	var snapshots webhook.Snapshots = config.Static{Snapshot: config.Default()}
+	var checks []webhook.Check
+	var watcher *config.Watcher
+	if o.policyFile != "" {
+		w, err := config.NewWatcher(o.policyFile, config.WatcherOptions{Logger: log, Registerer: reg})
 		if err != nil {
-			return fmt.Errorf("read config: %w", err)
+			return err
 		}
-		if cfg, err = mutate.ParseConfig(data); err != nil {
-			return fmt.Errorf("config %s: %w", o.configFile, err)
-		}
+		watcher, snapshots = w, w
+		checks = append(checks, webhook.Check{Name: "policy-reload", Degraded: true, Fn: func(*http.Request) error {
+			if err, at := w.LastError(); err != nil {
+				return fmt.Errorf("%s is bad since %s, serving the last good policy: %w", o.policyFile, at.UTC().Format(time.RFC3339), err)
+			}
+			return nil
+		}})
+		log.Info("loaded policy", "path", o.policyFile)
 	}
 
 	certDir := o.certDir
@@ -126,12 +142,6 @@ func run(ctx context.Context, o options, logOut io.Writer) error {
 		return errors.New("set --cert-dir (certificate files) or --dev-certs (ephemeral, for local use)")
 	}
 
-	reg := ctrlmetrics.Registry
-	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
-		if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
-			return fmt.Errorf("register metrics: %w", err)
-		}
-	}
 	srv, err := webhook.New(webhook.Options{
 		Host:            o.host,
 		Port:            o.port,
@@ -140,7 +150,8 @@ func run(ctx context.Context, o options, logOut io.Writer) error {
 		KeyName:         o.keyName,
 		MaxRequestBytes: o.maxRequestBytes,
 		RequestTimeout:  o.requestTimeout,
-		Injection:       cfg,
+		Snapshots:       snapshots,
+		Checks:          checks,
 		Logger:          log,
 		Registry:        reg,
 	})
@@ -148,5 +159,10 @@ func run(ctx context.Context, o options, logOut io.Writer) error {
 		return err
 	}
 	log.Info("starting wisp-webhook", "version", version, "port", o.port, "certDir", certDir)
-	return srv.Start(ctx)
+	g, ctx := errgroup.WithContext(ctx)
+	if watcher != nil {
+		g.Go(func() error { return watcher.Start(ctx) })
+	}
+	g.Go(func() error { return srv.Start(ctx) })
+	return g.Wait()
 }

@@ -79,6 +79,12 @@ func start(t *testing.T, extra ...string) (*http.Client, string, *lockedBuffer, 
 			cancel()
 			t.Fatalf("no CA written: %v; logs:\n%s", err, logs.String())
 		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("wisp-webhook exited at start-up: %v; logs:\n%s", err, logs.String())
+		default:
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	for {
@@ -116,7 +122,7 @@ func start(t *testing.T, extra ...string) (*http.Client, string, *lockedBuffer, 
 func TestServesEveryEndpointOverTLS(t *testing.T) {
 	client, base, logs, stop := start(t)
 
-	for _, path := range []string{"/healthz", "/readyz", "/readyz/tls"} {
+	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := client.Get(base + path)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
@@ -232,15 +238,74 @@ func TestRefusesToStartWithoutCertificates(t *testing.T) {
 	}
 }
 
-func TestRefusesABadConfigFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte("apiVersion: wisp.dev/v1alpha1\nkind: InjectionConfig\nimagePullPolicy: Sometimes\n"), 0o600); err != nil {
+func TestRefusesABadPolicyFileAtStartUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(path, []byte("apiVersion: wisp.dev/v1alpha1\nkind: Policy\ninjection:\n  imagePullPolicy: Sometimes\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := newCommand(io.Discard)
-	cmd.SetArgs([]string{"--dev-certs", "--config", path})
+	cmd.SetArgs([]string{"--dev-certs", "--policy", path})
 	err := cmd.ExecuteContext(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "imagePullPolicy") {
-		t.Fatalf("err = %v, want the bad field named", err)
+	if err == nil || !strings.Contains(err.Error(), "imagePullPolicy") || !strings.Contains(err.Error(), path) {
+		t.Fatalf("err = %v, want the file and the bad field named", err)
+	}
+}
+
+// A policy file that turns bad at run time keeps the last good policy
+// serving: the webhook stays ready and /readyz says what is wrong.
+func TestBadPolicyAtRunTimeKeepsServing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	good := "apiVersion: wisp.dev/v1alpha1\nkind: Policy\ninjection:\n  image: example.com/fetch:v1\n"
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client, base, logs, _ := start(t, "--policy", path)
+	if err := os.WriteFile(path, []byte("apiVersion: wisp.dev/v1alpha1\nkind: Policy\ninjection: {image: 3, bogus: x}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	var body string
+	for {
+		resp, err := client.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		if strings.Contains(body, "[!]policy-reload degraded") {
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("/readyz %d with a degraded policy, want 200 (still serving)", resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never reported the bad policy:\n%s\nlogs:\n%s", body, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(body, "serving the last good policy") {
+		t.Errorf("/readyz detail: %s", body)
+	}
+	resp, err := client.Post(base+"/mutate", "application/json", strings.NewReader(podReview))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ar admissionv1.AdmissionReview
+	if err := json.NewDecoder(resp.Body).Decode(&ar); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ar.Response == nil || !strings.Contains(string(ar.Response.Patch), "example.com/fetch:v1") {
+		t.Errorf("the last good policy's image is not injected: %+v", ar.Response)
+	}
+	resp, err = client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), "wisp_policy_reload_failing 1") {
+		t.Error("/metrics does not show wisp_policy_reload_failing 1")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"wisp.dev/wisp/internal/config"
 	"wisp.dev/wisp/internal/workload"
 	"wisp.dev/wisp/mutate"
 )
@@ -19,8 +20,8 @@ import (
 type injectOptions struct {
 	// file to read, "-" for standard input.
 	file string
-	// config is an injection config file; empty means the built-in defaults.
-	config string
+	// policy is a policy file; empty means the built-in defaults.
+	policy string
 	// output format: "yaml" or "json".
 	output string
 }
@@ -28,7 +29,7 @@ type injectOptions struct {
 func newInjectCommand() *cobra.Command {
 	var opts injectOptions
 	cmd := &cobra.Command{
-		Use:   "inject -f FILE|- [--config FILE] [-o yaml|json]",
+		Use:   "inject -f FILE|- [--policy FILE] [-o yaml|json]",
 		Short: "Inject wisp into the pods of manifests, as the webhook would",
 		Long: `Inject wisp into the pods of manifests, as the webhook would.
 
@@ -41,9 +42,9 @@ written unchanged; injecting the output again changes nothing.
 
 Exit status: 0 on success; 1 when the webhook would deny an object (malformed
 wisp.dev/* annotations), with its message on standard error and nothing on
-standard output; 2 for unreadable input, a bad flag or a bad config.`,
+standard output; 2 for unreadable input, a bad flag or a bad policy file.`,
 		Example: `  wisp inject -f deployment.yaml | kubectl apply -f -
-  kubectl get deploy web -o yaml | wisp inject -f - --config injection-config.yaml
+  kubectl get deploy web -o yaml | wisp inject -f - --policy policy.yaml
   wisp inject -f pod.yaml -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,7 +53,7 @@ standard output; 2 for unreadable input, a bad flag or a bad config.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.file, "filename", "f", "", `manifests to inject, "-" for standard input (required)`)
-	f.StringVar(&opts.config, "config", "", "injection config file (kind InjectionConfig; default: built-in defaults)")
+	f.StringVar(&opts.policy, "policy", "", "policy file (kind Policy: injection defaults and detection policy; default: built-in defaults)")
 	f.StringVarP(&opts.output, "output", "o", "yaml", "output format: yaml or json")
 	if err := cmd.MarkFlagRequired("filename"); err != nil {
 		panic(err) // the flag is defined just above
@@ -70,7 +71,7 @@ func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout 
 	default:
 		return &exitError{code: exitInvalid, err: fmt.Errorf("output format %q: want yaml or json", opts.output)}
 	}
-	cfg, err := loadConfig(opts.config)
+	snap, err := loadPolicy(opts.policy)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
@@ -102,7 +103,7 @@ func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout 
 				where += fmt.Sprintf("List item %d: ", i+1)
 			}
 			where += objectName(obj)
-			changed, err := injectObject(obj, cfg)
+			changed, err := injectObject(obj, snap.Injection)
 			if err != nil {
 				problems = append(problems, &locatedError{where: where, err: err})
 				var de *denialError
@@ -154,21 +155,20 @@ func injectObject(obj *unstructured.Unstructured, cfg mutate.Config) (bool, erro
 	return true, nil
 }
 
-// loadConfig reads an injection config file; an empty path means the
-// built-in defaults.
-func loadConfig(path string) (mutate.Config, error) {
+// loadPolicy reads a policy file; an empty path means the built-in defaults.
+func loadPolicy(path string) (*config.Snapshot, error) {
 	if path == "" {
-		return mutate.Config{}, nil
+		return config.Default(), nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return mutate.Config{}, fmt.Errorf("read config: %w", err)
+		return nil, fmt.Errorf("read policy: %w", err)
 	}
-	cfg, err := mutate.ParseConfig(data)
+	snap, err := config.Parse(data)
 	if err != nil {
-		return mutate.Config{}, &locatedError{where: "config " + path, err: err}
+		return nil, &locatedError{where: "policy " + path, err: err}
 	}
-	return cfg, nil
+	return snap, nil
 }
 
 // readInput reads the file named by -f, or stdin for "-". It returns the

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/yaml"
 
+	"wisp.dev/wisp/internal/config"
 	"wisp.dev/wisp/mutate"
 )
 
@@ -74,7 +75,7 @@ func TestInject(t *testing.T) {
 		},
 		{
 			name:       "pod example with the example config",
-			args:       []string{"inject", "-f", examples + "pod.yaml", "--config", examples + "injection-config.yaml"},
+			args:       []string{"inject", "-f", examples + "pod.yaml", "--policy", examples + "policy.yaml"},
 			wantStdout: injected,
 			check: func(t *testing.T, stdout string) {
 				// The example config lists the defaults.
@@ -278,21 +279,21 @@ func TestInject(t *testing.T) {
 		},
 		{
 			name:       "bad config",
-			args:       []string{"inject", "-f", examples + "pod.yaml", "--config", writeTemp(t, "apiVersion: wisp.dev/v1alpha1\nkind: InjectionConfig\nvaultAddr: ftp://vault\nimagePullPolicy: Sometimes\n")},
+			args:       []string{"inject", "-f", examples + "pod.yaml", "--policy", writeTemp(t, "apiVersion: wisp.dev/v1alpha1\nkind: Policy\ninjection:\n  vaultAddr: ftp://vault\n  imagePullPolicy: Sometimes\n")},
 			wantCode:   exitInvalid,
 			wantStderr: []string{"vaultAddr", "imagePullPolicy"},
 		},
 		{
 			name:       "config with an unknown field",
-			args:       []string{"inject", "-f", examples + "pod.yaml", "--config", writeTemp(t, "apiVersion: wisp.dev/v1alpha1\nkind: InjectionConfig\nvaultAdress: https://vault\n")},
+			args:       []string{"inject", "-f", examples + "pod.yaml", "--policy", writeTemp(t, "apiVersion: wisp.dev/v1alpha1\nkind: Policy\ninjection:\n  vaultAdress: https://vault\n")},
 			wantCode:   exitInvalid,
 			wantStderr: []string{"vaultAdress"},
 		},
 		{
 			name:       "missing config file",
-			args:       []string{"inject", "-f", examples + "pod.yaml", "--config", "testdata/nope.yaml"},
+			args:       []string{"inject", "-f", examples + "pod.yaml", "--policy", "testdata/nope.yaml"},
 			wantCode:   exitInvalid,
-			wantStderr: []string{"wisp: read config: open testdata/nope.yaml: "},
+			wantStderr: []string{"wisp: read policy: open testdata/nope.yaml: "},
 		},
 		{
 			name:       "missing input file",
@@ -513,22 +514,25 @@ func writeTemp(t *testing.T, content string) string {
 	return path
 }
 
-// The example injection config lists every field of mutate.Config, so that
+// The example policy lists every injection field of mutate.Config, so that
 // it stays the reference of the platform team's options.
-func TestExampleConfigListsEveryField(t *testing.T) {
+func TestExamplePolicyListsEveryInjectionField(t *testing.T) {
 	t.Parallel()
-	var got map[string]any
-	if err := yaml.Unmarshal([]byte(readFile(t, examples+"injection-config.yaml")), &got); err != nil {
+	var file struct {
+		Injection map[string]any `json:"injection"`
+	}
+	if err := yaml.Unmarshal([]byte(readFile(t, examples+"policy.yaml")), &file); err != nil {
 		t.Fatal(err)
 	}
+	got := file.Injection
 	typ := reflect.TypeOf(mutate.Config{})
 	for i := range typ.NumField() {
 		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
 		if _, ok := got[name]; !ok {
-			t.Errorf("examples/injection-config.yaml lacks %s", name)
+			t.Errorf("examples/policy.yaml lacks injection.%s", name)
 		}
 	}
-	if _, err := mutate.ParseConfig([]byte(readFile(t, examples+"injection-config.yaml"))); err != nil {
-		t.Errorf("ParseConfig: %v", err)
+	if _, err := config.Parse([]byte(readFile(t, examples+"policy.yaml"))); err != nil {
+		t.Errorf("examples/policy.yaml: %v", err)
 	}
 }

@@ -22,7 +22,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"wisp.dev/wisp/mutate"
 	"wisp.dev/wisp/webhook"
 )
 
@@ -135,12 +134,11 @@ func startCluster(ctx context.Context) (*cluster, func(), error) {
 	}
 	wo := &env.WebhookInstallOptions
 	srv, err := webhook.New(webhook.Options{
-		Host:      wo.LocalServingHost,
-		Port:      wo.LocalServingPort,
-		CertDir:   wo.LocalServingCertDir,
-		Injection: mutate.Config{},
-		Logger:    slog.New(slog.NewJSONHandler(c.logs, nil)),
-		Registry:  c.registry,
+		Host:     wo.LocalServingHost,
+		Port:     wo.LocalServingPort,
+		CertDir:  wo.LocalServingCertDir,
+		Logger:   slog.New(slog.NewJSONHandler(c.logs, nil)),
+		Registry: c.registry,
 	})
 	if err != nil {
 		_ = env.Stop()

@@ -26,6 +26,11 @@ const (
 	// AnnotationStatus is written by wisp: StatusInjected once injected.
 	AnnotationStatus = Prefix + "status"
 
+	// AnnotationExempt asks the platform policy to exempt the pod from secret
+	// detection; its value is the reason. The policy package reads it;
+	// injection ignores it.
+	AnnotationExempt = Prefix + "exempt"
+
 	// StatusInjected is the value of AnnotationStatus on an injected pod.
 	StatusInjected = "injected"
 )

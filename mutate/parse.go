@@ -86,8 +86,8 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string) (*
 			continue
 		}
 		switch {
-		case key == AnnotationInject, key == AnnotationStatus:
-			// Read by Requested and by Inject.
+		case key == AnnotationInject, key == AnnotationStatus, key == AnnotationExempt:
+			// Read by Requested, by Inject and by the policy.
 		case key == AnnotationRole:
 			role := strings.TrimSpace(value)
 			switch {

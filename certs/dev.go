@@ -1,16 +1,10 @@
 package certs
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -43,63 +37,17 @@ func NewDev(hosts []string, now time.Time, validity time.Duration) (*Bundle, err
 	if validity <= 0 {
 		return nil, errors.New("dev certificate: validity must be positive")
 	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("dev certificate: generate CA key: %w", err)
-	}
 	notBefore := now.Add(-time.Minute) // tolerate a little clock skew
 	notAfter := now.Add(validity)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "wisp dev CA"},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ca, err := newCA("wisp dev CA", notBefore, notAfter)
 	if err != nil {
-		return nil, fmt.Errorf("dev certificate: sign CA: %w", err)
+		return nil, fmt.Errorf("dev certificate: %w", err)
 	}
-	ca, err := x509.ParseCertificate(caDER)
+	leaf, err := newLeaf(ca, hosts, notBefore, notAfter)
 	if err != nil {
-		return nil, fmt.Errorf("dev certificate: parse CA: %w", err)
+		return nil, fmt.Errorf("dev certificate: %w", err)
 	}
-
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("dev certificate: generate key: %w", err)
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			leaf.IPAddresses = append(leaf.IPAddresses, ip)
-		} else {
-			leaf.DNSNames = append(leaf.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("dev certificate: sign serving certificate: %w", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("dev certificate: encode key: %w", err)
-	}
-	return &Bundle{
-		CAPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}, nil
+	return &Bundle{CAPEM: ca.certPEM, CertPEM: leaf.certPEM, KeyPEM: leaf.keyPEM}, nil
 }
 
 // WriteDir writes tls.crt, tls.key (mode 0600) and ca.crt into dir.

@@ -1,5 +1,7 @@
 package mutate
 
+import "strings"
+
 // The app team's annotations. Each key is documented in the README.
 const (
 	// Prefix is the common prefix of wisp's annotations.
@@ -23,6 +25,11 @@ const (
 	// AnnotationSocket "true" also mounts the Workload API socket into the app
 	// containers and sets SPIFFE_ENDPOINT_SOCKET there.
 	AnnotationSocket = Prefix + "socket"
+	// AnnotationSidecar "true" runs wisp-fetch as a native sidecar (an init
+	// container with restartPolicy Always) that keeps the Vault token and
+	// leases renewed, re-fetches before they expire, and revokes them when
+	// the pod stops.
+	AnnotationSidecar = Prefix + "sidecar"
 	// AnnotationStatus is written by wisp: StatusInjected once injected.
 	AnnotationStatus = Prefix + "status"
 
@@ -38,7 +45,6 @@ const (
 // Annotations that the design reserves for later features. They are refused
 // rather than silently ignored, so nobody believes they took effect.
 var reservedAnnotations = map[string]string{
-	Prefix + "sidecar":         "the renewal sidecar is not supported by this version of wisp",
 	Prefix + "auth-path":       "overriding the auth mount is not allowed by the platform policy",
 	Prefix + "audience":        "overriding the audience is not allowed by the platform policy",
 	Prefix + "vault-namespace": "overriding the Vault namespace is not allowed by the platform policy",
@@ -47,6 +53,8 @@ var reservedAnnotations = map[string]string{
 // Names of the objects wisp adds to a pod. A pod that already has one of them
 // (and is not marked injected) is refused rather than half-merged.
 const (
+	// FetchCommand runs wisp-fetch in wisp's image.
+	FetchCommand = "/wisp-fetch"
 	// FetchContainerName is the injected init container.
 	FetchContainerName = "wisp-fetch"
 	// SecretsVolumeName is the in-memory volume the secrets are written to.
@@ -63,3 +71,86 @@ const (
 	EnvAudience = "WISP_AUDIENCE"
 	EnvPlan     = "WISP_PLAN"
 )
+
+// The Vault Agent Injector's annotations (prefix vault.hashicorp.com/) that
+// wisp reads when the platform policy turns on Config.VaultAgentAnnotations,
+// so that teams can move from the Vault Agent Injector to wisp without
+// rewriting their manifests. See vaultAliases for what each one stands for.
+const (
+	// VaultPrefix is the Vault Agent Injector's annotation prefix.
+	VaultPrefix = "vault.hashicorp.com/"
+
+	// VaultAnnotationAgentInject is an alias of AnnotationInject. Like the
+	// Vault Agent Injector, it accepts what strconv.ParseBool accepts.
+	VaultAnnotationAgentInject = VaultPrefix + "agent-inject"
+	// VaultAnnotationRole is an alias of AnnotationRole. The role is logged
+	// in to with Vault's JWT auth method (AuthPath), not the Kubernetes one.
+	VaultAnnotationRole = VaultPrefix + "role"
+	// VaultAnnotationSecretPrefix + <name> is an alias of
+	// AnnotationSecretPrefix + <name>.
+	VaultAnnotationSecretPrefix = VaultPrefix + "agent-inject-secret-"
+	// VaultAnnotationTemplatePrefix + <name> is an alias of
+	// AnnotationTemplatePrefix + <name>. Its Consul Template text is
+	// translated to a wisp template (see translateVaultTemplate).
+	VaultAnnotationTemplatePrefix = VaultPrefix + "agent-inject-template-"
+	// VaultAnnotationSecretVolumePath is an alias of AnnotationMountPath.
+	VaultAnnotationSecretVolumePath = VaultPrefix + "secret-volume-path"
+
+	// VaultAnnotationAgentInjectStatus is written by the Vault Agent
+	// Injector once it injected a pod. With the aliases on, wisp refuses to
+	// inject such a pod a second time.
+	VaultAnnotationAgentInjectStatus = VaultPrefix + "agent-inject-status"
+)
+
+// vaultAlias maps one Vault Agent Injector annotation (or, with prefix set,
+// a family of them) to wisp's.
+type vaultAlias struct {
+	vault, wisp string
+	prefix      bool
+}
+
+// vaultAliases is the alias table. When a pod sets both an alias and its
+// wisp key, the wisp key wins and the alias is ignored: that lets a team opt
+// a pod out of wisp (wisp.dev/inject: "false") while the Vault Agent Injector
+// keeps serving it, and lets wisp.dev/* keys override a manifest's Vault ones
+// during the move. Every other vault.hashicorp.com/* annotation is ignored,
+// except the ones in vaultRefused.
+var vaultAliases = []vaultAlias{
+	{vault: VaultAnnotationAgentInject, wisp: AnnotationInject},
+	{vault: VaultAnnotationRole, wisp: AnnotationRole},
+	{vault: VaultAnnotationSecretPrefix, wisp: AnnotationSecretPrefix, prefix: true},
+	{vault: VaultAnnotationTemplatePrefix, wisp: AnnotationTemplatePrefix, prefix: true},
+	{vault: VaultAnnotationSecretVolumePath, wisp: AnnotationMountPath},
+}
+
+// vaultRefused are Vault Agent Injector annotation families (key prefixes)
+// that change which file an app reads or what it holds. wisp cannot honour
+// them, and ignoring them would leave the app reading a file that is not
+// there, so an opted-in pod carrying one is refused. The first entry is
+// checked before the template alias, whose prefix it shares.
+var vaultRefused = []struct{ prefix, reason string }{
+	{VaultPrefix + "agent-inject-template-file-", "templates read from a file in the pod are not supported; put the template in " +
+		VaultAnnotationTemplatePrefix + "<name> or " + AnnotationTemplatePrefix + "<name>"},
+	{VaultPrefix + "agent-inject-file-", "renaming a secret's file is not supported; wisp writes secret <name> to <mount-path>/<name>: " +
+		"rename the secret annotation instead"},
+	{VaultPrefix + "agent-inject-command-", "running a command after rendering is not supported by wisp"},
+}
+
+// VaultAlias returns the wisp annotation that a Vault Agent Injector
+// annotation stands for, and whether it is an alias at all.
+func VaultAlias(key string) (string, bool) {
+	for _, r := range vaultRefused {
+		if strings.HasPrefix(key, r.prefix) {
+			return "", false
+		}
+	}
+	for _, a := range vaultAliases {
+		switch {
+		case a.prefix && strings.HasPrefix(key, a.vault):
+			return a.wisp + strings.TrimPrefix(key, a.vault), true
+		case !a.prefix && key == a.vault:
+			return a.wisp, true
+		}
+	}
+	return "", false
+}

@@ -59,6 +59,14 @@ type Config struct {
 	// to the pod's supplementalGroups so the app containers can read them.
 	RunAsUser  *int64 `json:"runAsUser,omitempty"`
 	RunAsGroup *int64 `json:"runAsGroup,omitempty"`
+	// VaultAgentAnnotations, for the move from the Vault Agent Injector,
+	// makes wisp read the Vault Agent Injector's annotations as aliases of
+	// its own: vault.hashicorp.com/agent-inject, role,
+	// agent-inject-secret-<name>, agent-inject-template-<name> (Consul
+	// Template's common `with secret` form, translated) and
+	// secret-volume-path. A wisp.dev/* key set on the same pod wins over its
+	// alias. Default false: vault.hashicorp.com/* annotations are ignored.
+	VaultAgentAnnotations bool `json:"vaultAgentAnnotations,omitempty"`
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.

@@ -23,9 +23,10 @@ func fetchContainer(req *Request, cfg Config, group int64) (corev1.Container, er
 		return corev1.Container{}, err
 	}
 	no, yes := false, true
-	return corev1.Container{
+	c := corev1.Container{
 		Name:            FetchContainerName,
 		Image:           cfg.Image,
+		Command:         []string{FetchCommand},
 		ImagePullPolicy: cfg.ImagePullPolicy,
 		Env: []corev1.EnvVar{
 			{Name: EnvSocket, Value: "unix://" + cfg.SocketPath},
@@ -50,7 +51,21 @@ func fetchContainer(req *Request, cfg Config, group int64) (corev1.Container, er
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
-	}, nil
+	}
+	if req.Sidecar {
+		// A native sidecar: it starts before the app containers, the app
+		// starts once the startup probe sees the files written, and it
+		// keeps running (renewing) until the pod stops.
+		always := corev1.ContainerRestartPolicyAlways
+		c.RestartPolicy = &always
+		c.Args = []string{"--sidecar"}
+		c.StartupProbe = &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{FetchCommand, "--check-ready"}}},
+			PeriodSeconds:    1,
+			FailureThreshold: 150, // longer than wisp-fetch's 2 minute deadline
+		}
+	}
+	return c, nil
 }
 
 func socketMount(cfg Config) corev1.VolumeMount {

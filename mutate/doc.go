@@ -5,6 +5,13 @@
 //
 // The webhook, the wisp CLI and the tests share this one code path.
 //
+// For the move from the Vault Agent Injector, Config.VaultAgentAnnotations
+// makes Inject read the Vault Agent Injector's annotations as aliases of
+// wisp's (the table is in annotations.go; wisp's own key wins when a pod
+// sets both) and translate their Consul Template templates to wisp
+// templates, or refuse them with a clear message. EffectiveAnnotations gives
+// other readers of wisp's annotations the same view.
+//
 // mutate is pure: it does no I/O, reads no clock and no environment, keeps no
 // globals and never modifies its input pod. It imports k8s.io/api, the
 // apimachinery types those use, and wisp's plan package only. It never logs:

@@ -60,15 +60,48 @@ func goldenInputs(t *testing.T) []string {
 	return list
 }
 
+// goldenConfigPrefix starts a line of a golden input's leading comment that
+// sets the injection config of that case, e.g.
+//
+//	# config: {vaultAgentAnnotations: true}
+//
+// The rest of the line is YAML decoded strictly into a mutate.Config. Inputs
+// without such a line use mutate.Config{}, the built-in defaults.
+const goldenConfigPrefix = "# config:"
+
+// goldenConfig returns the injection config of the golden input at path.
+func goldenConfig(t testing.TB, path string) mutate.Config {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden input: %v", err)
+	}
+	var cfg mutate.Config
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			break // only the leading comment is read
+		}
+		rest, ok := strings.CutPrefix(line, goldenConfigPrefix)
+		if !ok {
+			continue
+		}
+		if err := yaml.UnmarshalStrict([]byte(rest), &cfg); err != nil {
+			t.Fatalf("%s: bad %q line: %v", path, goldenConfigPrefix, err)
+		}
+	}
+	return cfg
+}
+
 // TestGolden injects every pod of testdata/inject with the built-in defaults
-// and compares the result with <case>.golden.yaml. Run
+// (or the config of its "# config:" line) and compares the result with
+// <case>.golden.yaml. Run
 // `go test ./mutate -update` to rewrite the golden files, then review the diff.
 func TestGolden(t *testing.T) {
 	for _, in := range goldenInputs(t) {
 		name := strings.TrimSuffix(in, ".yaml")
 		t.Run(name, func(t *testing.T) {
 			pod := readPod(t, filepath.Join(goldenDir, in))
-			out, _, err := mutate.Inject(pod, mutate.Config{})
+			out, _, err := mutate.Inject(pod, goldenConfig(t, filepath.Join(goldenDir, in)))
 			if err != nil {
 				t.Fatalf("Inject denied a golden input (denials are tested in inject_test.go): %v", err)
 			}
@@ -105,16 +138,17 @@ func TestGoldenIdempotent(t *testing.T) {
 		t.Run(strings.TrimSuffix(in, ".yaml"), func(t *testing.T) {
 			t.Parallel()
 			pod := readPod(t, filepath.Join(goldenDir, in))
+			cfg := goldenConfig(t, filepath.Join(goldenDir, in))
 			before := pod.DeepCopy()
 
-			first, res1, err := mutate.Inject(pod, mutate.Config{})
+			first, res1, err := mutate.Inject(pod, cfg)
 			if err != nil {
 				t.Fatalf("first Inject: %v", err)
 			}
 			if diff := cmp.Diff(before, pod); diff != "" {
 				t.Fatalf("Inject modified its input pod (-before +after):\n%s", diff)
 			}
-			again, _, err := mutate.Inject(pod, mutate.Config{})
+			again, _, err := mutate.Inject(pod, cfg)
 			if err != nil {
 				t.Fatalf("Inject on the same input again: %v", err)
 			}
@@ -123,7 +157,7 @@ func TestGoldenIdempotent(t *testing.T) {
 			}
 
 			firstCopy := first.DeepCopy()
-			second, res2, err := mutate.Inject(first, mutate.Config{})
+			second, res2, err := mutate.Inject(first, cfg)
 			if err != nil {
 				t.Fatalf("Inject of the injected pod: %v", err)
 			}

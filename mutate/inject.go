@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -42,10 +43,20 @@ func (r Result) String() string {
 // returned; the error names every problem, one *AnnotationError (or clash)
 // each, joined with errors.Join.
 //
+// With cfg.VaultAgentAnnotations, the Vault Agent Injector's annotations are
+// read as aliases of wisp's (see VaultAlias) and problems with them are
+// reported under their own keys.
+//
 // cfg is used with its defaults applied; the caller validates it once, at
 // start-up, with Config.Validate.
 func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
-	requested, err := Requested(pod.Annotations)
+	annotations := pod.Annotations
+	var origin map[string]string
+	var vaultErrs []error
+	if cfg.VaultAgentAnnotations {
+		annotations, origin, vaultErrs = resolveVaultAliases(pod.Annotations)
+	}
+	requested, err := requested(annotations, origin)
 	if err != nil {
 		return nil, NotRequested, err
 	}
@@ -55,8 +66,13 @@ func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
 	if pod.Annotations[AnnotationStatus] == StatusInjected {
 		return pod, AlreadyInjected, nil
 	}
+	if cfg.VaultAgentAnnotations && strings.TrimSpace(pod.Annotations[VaultAnnotationAgentInjectStatus]) == "injected" {
+		vaultErrs = append(vaultErrs, &AnnotationError{Key: VaultAnnotationAgentInjectStatus,
+			Reason: "the Vault Agent Injector already injected this pod; one injector per pod: remove its opt-in, or set " + AnnotationInject + ": \"false\""})
+	}
 	cfg = cfg.WithDefaults()
-	req, errs := parseAnnotations(pod.Annotations, cfg.MountPath)
+	req, errs := parseAnnotations(annotations, cfg.MountPath, origin)
+	errs = append(errs, vaultErrs...)
 	targets, podErrs := checkPod(pod, req, cfg)
 	if errs = append(errs, podErrs...); len(errs) > 0 {
 		sortErrors(errs)

@@ -33,6 +33,8 @@ type Request struct {
 	MountPath string
 	// Socket also mounts the Workload API socket into the app containers.
 	Socket bool
+	// Sidecar runs wisp-fetch as a renewing native sidecar.
+	Sidecar bool
 }
 
 // Requested reports whether annotations opt the pod in. A malformed
@@ -53,7 +55,7 @@ func Requested(annotations map[string]string) (bool, error) {
 // reports every bad annotation at once, each as an *AnnotationError joined
 // with errors.Join. defaultMountPath applies when wisp.dev/mount-path is unset.
 func ParseAnnotations(annotations map[string]string, defaultMountPath string) (*Request, error) {
-	req, errs := parseAnnotations(annotations, defaultMountPath)
+	req, errs := parseAnnotations(annotations, defaultMountPath, nil)
 	if len(errs) > 0 {
 		sortErrors(errs)
 		return nil, errors.Join(errs...)
@@ -63,10 +65,34 @@ func ParseAnnotations(annotations map[string]string, defaultMountPath string) (*
 
 // parseAnnotations returns what parsed and every problem found; the request
 // is partial when there are problems, enough for Inject to check the pod too.
-func parseAnnotations(annotations map[string]string, defaultMountPath string) (*Request, []error) {
+//
+// origin is nil, or (with the Vault aliases on) maps each wisp key that
+// resolveVaultAliases copied from a Vault Agent Injector annotation to that
+// annotation: problems are reported under the key the pod actually carries,
+// and a template that came from a Vault annotation is translated from
+// Consul Template first.
+func parseAnnotations(annotations map[string]string, defaultMountPath string, origin map[string]string) (*Request, []error) {
 	var errs []error
 	bad := func(key, format string, args ...any) {
+		if o, ok := origin[key]; ok {
+			key = o
+		}
 		errs = append(errs, &AnnotationError{Key: key, Reason: fmt.Sprintf(format, args...)})
+	}
+	// secretKey is the annotation that names secret name, as the pod spells it.
+	secretKey := func(name string) string {
+		if o, ok := origin[AnnotationSecretPrefix+name]; ok {
+			return o
+		}
+		return AnnotationSecretPrefix + name
+	}
+	// orAlias names a key's Vault alias in a "missing" message when the
+	// aliases are on.
+	orAlias := func(vaultKey string) string {
+		if origin == nil {
+			return ""
+		}
+		return " (or " + vaultKey + ")"
 	}
 	req := &Request{MountPath: defaultMountPath}
 	secrets := map[string]*plan.Secret{}
@@ -119,6 +145,12 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string) (*
 				bad(key, "%s", err)
 			}
 			req.Socket = b
+		case key == AnnotationSidecar:
+			b, err := parseBool(value)
+			if err != nil {
+				bad(key, "%s", err)
+			}
+			req.Sidecar = b
 		case strings.HasPrefix(key, AnnotationSecretPrefix):
 			name := strings.TrimPrefix(key, AnnotationSecretPrefix)
 			if !plan.IsFileName(name) {
@@ -158,13 +190,28 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string) (*
 			if _, named := annotations[AnnotationSecretPrefix+name]; named {
 				continue // the secret's own annotation is already reported
 			}
-			bad(key, "no %s%s annotation names a secret %q", AnnotationSecretPrefix, trunc(name), trunc(name))
+			sk := secretKey(name)
+			if _, fromVault := origin[key]; fromVault {
+				sk = VaultAnnotationSecretPrefix + name
+			}
+			bad(key, "no %s annotation names a secret %q", trunc(sk), trunc(name))
 			continue
 		}
 		if isTemplate {
 			if strings.TrimSpace(value) == "" {
 				bad(key, "is empty; remove it to get the default JSON rendering")
 				continue
+			}
+			if _, fromVault := origin[key]; fromVault {
+				if s.Path == "" {
+					continue // the secret's own annotation is already reported
+				}
+				wisp, err := translateVaultTemplate(value, s.Path)
+				if err != nil {
+					bad(key, "%s", err)
+					continue
+				}
+				value = wisp
 			}
 			if _, err := plan.ParseTemplate(name, value); err != nil {
 				bad(key, "%s", err)
@@ -182,14 +229,19 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string) (*
 	}
 
 	if _, ok := annotations[AnnotationRole]; !ok {
-		bad(AnnotationRole, "is missing; an injected pod must name the Vault role to log in with")
+		bad(AnnotationRole, "is missing%s; an injected pod must name the Vault role to log in with", orAlias(VaultAnnotationRole))
 	}
 	if len(secrets) == 0 {
-		bad(AnnotationSecretPrefix+"<name>", "no secret is requested; add at least one, e.g. %sdb: database/creds/app", AnnotationSecretPrefix)
+		bad(AnnotationSecretPrefix+"<name>", "no secret is requested%s; add at least one, e.g. %sdb: database/creds/app",
+			orAlias(VaultAnnotationSecretPrefix+"<name>"), AnnotationSecretPrefix)
 	}
 	for name, s := range secrets {
 		if s.Template != "" && s.Format != "" {
-			bad(AnnotationFormatPrefix+name, "set either %s%s or %s%s, not both", AnnotationTemplatePrefix, name, AnnotationFormatPrefix, name)
+			tk := AnnotationTemplatePrefix + name
+			if o, ok := origin[tk]; ok {
+				tk = o
+			}
+			bad(AnnotationFormatPrefix+name, "set either %s or %s%s, not both", tk, AnnotationFormatPrefix, name)
 		}
 		if s.Path == "" {
 			continue // already reported

@@ -1,7 +1,13 @@
 // Package webhook is wisp's admission webhook: an HTTPS server built on
 // controller-runtime's webhook server and admission helpers, serving
 //
-//	/mutate   pod CREATE: inject opted-in pods (JSONPatch), deny malformed ones
+//	/mutate   pod CREATE: deny static secrets where the policy enforces,
+//	          inject opted-in pods (JSONPatch), deny malformed annotations and
+//	          Vault roles the namespace may not name
+//	/validate pods and the pod templates of Deployments, StatefulSets,
+//	          DaemonSets, ReplicaSets, Jobs, CronJobs, CREATE and UPDATE: the
+//	          platform policy (enforce: deny; warn: warnings; audit:
+//	          auditAnnotations); an UPDATE is judged on what it changes
 //	/healthz  liveness
 //	/readyz   readiness: the TLS listener answers with a loaded certificate
 //	/metrics  Prometheus metrics
@@ -11,7 +17,8 @@
 // are capped and each request has a deadline; on shutdown, in-flight requests
 // complete while the listener closes.
 //
-// It imports mutate (pure), controller-runtime and Prometheus. Handlers are
+// It imports mutate and policy (both pure), controller-runtime and
+// Prometheus. Handlers are
 // immutable after construction and safe for concurrent use. Nothing here logs
 // a secret: log lines and metrics carry the request's uid, namespace, name,
 // result and latency, never annotation values or env values.

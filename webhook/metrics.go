@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"wisp.dev/wisp/policy"
 )
 
 // Results recorded in the requests metric and the request log.
@@ -20,6 +22,7 @@ type Metrics struct {
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	injections prometheus.Counter
+	violations *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg. Registering
@@ -39,6 +42,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "wisp_injections_total",
 			Help: "Pods injected (dry-run requests excluded).",
 		}),
+		violations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wisp_policy_violations_total",
+			Help: "Static secrets found at admission, by rule and by the mode that applied (enforce, warn, audit).",
+		}, []string{"rule", "mode"}),
 	}
 	var err error
 	m.requests, err = register(reg, m.requests)
@@ -50,6 +57,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return nil, err
 	}
 	m.injections, err = register(reg, m.injections)
+	if err != nil {
+		return nil, err
+	}
+	m.violations, err = register(reg, m.violations)
 	if err != nil {
 		return nil, err
 	}
@@ -67,4 +78,10 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 		return c, err
 	}
 	return c, nil
+}
+
+func (m *Metrics) countViolations(mode policy.Mode, vs []policy.Violation) {
+	for _, v := range vs {
+		m.violations.WithLabelValues(v.RuleID, string(mode)).Inc()
+	}
 }

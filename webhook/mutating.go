@@ -17,6 +17,8 @@ import (
 
 	"wisp.dev/wisp/internal/config"
 	"wisp.dev/wisp/mutate"
+	"wisp.dev/wisp/plan"
+	"wisp.dev/wisp/policy"
 )
 
 // EndpointMutate is the path of the mutating webhook.
@@ -25,9 +27,10 @@ const EndpointMutate = "/mutate"
 // MutatingHandler injects opted-in pods on CREATE and denies pods whose wisp
 // annotations are malformed. Every other request is allowed unchanged.
 type MutatingHandler struct {
-	snapshots Snapshots
-	log       *slog.Logger
-	metrics   *Metrics
+	snapshots  Snapshots
+	namespaces NamespaceLabels
+	log        *slog.Logger
+	metrics    *Metrics
 }
 
 // Snapshots gives the current policy snapshot; config.Watcher (reloading a
@@ -39,14 +42,35 @@ type Snapshots interface {
 
 var _ admission.Handler = (*MutatingHandler)(nil)
 
-// NewMutatingHandler returns a handler that injects with the current
-// snapshot's injection config. log may be nil (discard); metrics may be nil
-// (none).
-func NewMutatingHandler(snapshots Snapshots, log *slog.Logger, metrics *Metrics) *MutatingHandler {
+// NewMutatingHandler returns a handler that enforces the current snapshot's
+// policy and injects with its injection config. namespaces, log and metrics
+// may be nil.
+func NewMutatingHandler(snapshots Snapshots, namespaces NamespaceLabels, log *slog.Logger, metrics *Metrics) *MutatingHandler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &MutatingHandler{snapshots: snapshots, log: log, metrics: metrics}
+	return &MutatingHandler{snapshots: snapshots, namespaces: namespaces, log: log, metrics: metrics}
+}
+
+// checkRole refuses an injected pod whose Vault role its namespace may not
+// name. The role is read from the fetch plan, the one wisp-fetch will use.
+func checkRole(ev *policy.Evaluator, namespace string, injected *corev1.Pod) error {
+	for _, c := range injected.Spec.InitContainers {
+		if c.Name != mutate.FetchContainerName {
+			continue
+		}
+		for _, e := range c.Env {
+			if e.Name != mutate.EnvPlan {
+				continue
+			}
+			p, err := plan.Parse([]byte(e.Value))
+			if err != nil {
+				return fmt.Errorf("read the fetch plan: %w", err)
+			}
+			return ev.AllowedRole(namespace, p.Role)
+		}
+	}
+	return errors.New("the injected pod has no fetch plan")
 }
 
 // Handle implements admission.Handler.
@@ -71,12 +95,32 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 	}
 	name := podName(req, &pod)
 	snap := h.snapshots.Load()
+
+	// Enforcement first: a pod that carries static secrets where the policy
+	// enforces is denied before anything is injected. Warnings and audit
+	// annotations are the validating webhook's job, which sees every pod
+	// after all mutations, so they are not given twice.
+	obj := podObject("Pod", name, &pod)
+	obj.Namespace = req.Namespace
+	if h.namespaces != nil && snap.Policy.NeedsNamespaceLabels() {
+		obj.NamespaceLabels = h.namespaces.Labels(req.Namespace)
+	}
+	if d := snap.Policy.Evaluate(obj); d.Denied() {
+		if h.metrics != nil {
+			h.metrics.countViolations(d.Mode, d.Violations)
+		}
+		return decide(obj, d), ResultDenied, name
+	}
+
 	out, res, err := mutate.Inject(&pod, snap.Injection)
 	if err != nil {
 		return admission.Denied(denial(err)), ResultDenied, name
 	}
 	if res != mutate.Injected {
 		return admission.Allowed(""), ResultAllowed, name
+	}
+	if err := checkRole(snap.Policy, req.Namespace, out); err != nil {
+		return admission.Denied("wisp: cannot inject: " + err.Error()), ResultDenied, name
 	}
 	raw, err := json.Marshal(out)
 	if err != nil {

@@ -32,7 +32,7 @@ func newTestHandler(t testing.TB, logs *bytes.Buffer) (http.Handler, *Metrics) {
 	if logs != nil {
 		log = slog.New(slog.NewJSONHandler(logs, nil))
 	}
-	h := NewMutatingHandler(defaults(), log, m)
+	h := NewMutatingHandler(defaults(), nil, log, m)
 	return limit(&admission.Webhook{Handler: h, RecoverPanic: ptr(true)}, DefaultMaxRequestBytes, time.Second), m
 }
 
@@ -194,7 +194,7 @@ func TestOneLogLinePerRequestWithoutValues(t *testing.T) {
 // A request stuck sending its body is cut off by the request timeout.
 func TestSlowBodyTimesOut(t *testing.T) {
 	m, _ := NewMetrics(prometheus.NewRegistry())
-	hd := NewMutatingHandler(defaults(), nil, m)
+	hd := NewMutatingHandler(defaults(), nil, nil, m)
 	h := limit(&admission.Webhook{Handler: hd}, DefaultMaxRequestBytes, 100*time.Millisecond)
 	pr, pw := ioPipe()
 	defer pw.Close()
@@ -239,7 +239,7 @@ func TestHandlerDecodesWhatTheAPIServerSends(t *testing.T) {
 	// The object arrives as raw JSON; integers stay integers.
 	pod := realisticPod()
 	raw, _ := json.Marshal(pod)
-	hd := NewMutatingHandler(defaults(), nil, nil)
+	hd := NewMutatingHandler(defaults(), nil, nil, nil)
 	resp := hd.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 		UID: "u1", Kind: metaKind("Pod"), Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw},
 	}})

@@ -47,6 +47,9 @@ type Options struct {
 	// Snapshots gives the current policy (injection config and detection
 	// policy). Default: config.Default(), built-in defaults.
 	Snapshots Snapshots
+	// Namespaces gives namespace labels from a cache, for per-namespace
+	// policy modes and exemptions. Default: none (labels unknown).
+	Namespaces NamespaceLabels
 	// Checks are added to /readyz besides the TLS listener's own check.
 	Checks []Check
 	// Logger receives one line per request and lifecycle events. Default: discard.
@@ -65,9 +68,8 @@ type RegistererGatherer interface {
 
 // Server is wisp's HTTPS admission server.
 type Server struct {
-	srv      ctrlwebhook.Server
-	log      *slog.Logger
-	mutating *MutatingHandler
+	srv ctrlwebhook.Server
+	log *slog.Logger
 }
 
 // New validates opts and builds the server. Nothing listens until Start.
@@ -97,7 +99,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Snapshots == nil {
 		opts.Snapshots = config.Static{Snapshot: config.Default()}
 	}
-	mutating := NewMutatingHandler(opts.Snapshots, opts.Logger, metrics)
+	mutating := NewMutatingHandler(opts.Snapshots, opts.Namespaces, opts.Logger, metrics)
+	validating := NewValidatingHandler(opts.Snapshots, opts.Namespaces, opts.Logger, metrics)
 
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
 		c.MinVersion = tls.VersionTLS12
@@ -116,10 +119,12 @@ func New(opts Options) (*Server, error) {
 		KeyName:  opts.KeyName,
 		TLSOpts:  tlsOpts,
 	})
-	s := &Server{srv: srv, log: opts.Logger, mutating: mutating}
+	s := &Server{srv: srv, log: opts.Logger}
 
-	hook := &admission.Webhook{Handler: mutating, RecoverPanic: ptr(true)}
-	srv.Register(EndpointMutate, limit(hook, opts.MaxRequestBytes, opts.RequestTimeout))
+	for path, h := range map[string]admission.Handler{EndpointMutate: mutating, EndpointValidate: validating} {
+		hook := &admission.Webhook{Handler: h, RecoverPanic: ptr(true)}
+		srv.Register(path, limit(hook, opts.MaxRequestBytes, opts.RequestTimeout))
+	}
 	health := &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}
 	srv.Register("/healthz", http.StripPrefix("/healthz", health))
 	srv.Register("/healthz/", http.StripPrefix("/healthz", health))
@@ -133,7 +138,7 @@ func New(opts Options) (*Server, error) {
 // Start serves until ctx is done, then stops accepting connections and lets
 // in-flight requests finish (up to a minute) before it returns.
 func (s *Server) Start(ctx context.Context) error {
-	s.log.Info("serving admission webhook", "endpoints", []string{EndpointMutate, "/healthz", "/readyz", "/metrics"})
+	s.log.Info("serving admission webhook", "endpoints", []string{EndpointMutate, EndpointValidate, "/healthz", "/readyz", "/metrics"})
 	if err := s.srv.Start(ctx); err != nil {
 		return fmt.Errorf("webhook: serve: %w", err)
 	}

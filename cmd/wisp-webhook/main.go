@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,10 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	"wisp.dev/wisp/certs"
 	"wisp.dev/wisp/internal/config"
 	"wisp.dev/wisp/webhook"
 )
@@ -44,23 +42,19 @@ func main() {
 type options struct {
 	host            string
 	port            int
-	certDir         string
-	certName        string
-	keyName         string
-	devCerts        bool
-	devCertHosts    []string
-	devCertValidity time.Duration
 	policyFile      string
 	maxRequestBytes int64
 	requestTimeout  time.Duration
 	logLevel        string
+	kubeconfig      string
+	certs           certOptions
 }
 
 func newCommand(logOut io.Writer) *cobra.Command {
 	var o options
 	cmd := &cobra.Command{
 		Use:           "wisp-webhook",
-		Short:         "wisp's admission webhook: injects wisp-fetch into opted-in pods",
+		Short:         "wisp's admission webhook: rejects static secrets, injects wisp-fetch into opted-in pods",
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -72,16 +66,12 @@ func newCommand(logOut io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.host, "host", "", "address to listen on (default all)")
 	f.IntVar(&o.port, "port", webhook.DefaultPort, "HTTPS port")
-	f.StringVar(&o.certDir, "cert-dir", "", "folder with the serving certificate and key, watched and hot reloaded")
-	f.StringVar(&o.certName, "cert-name", certs.CertFile, "certificate file name in --cert-dir")
-	f.StringVar(&o.keyName, "key-name", certs.KeyFile, "key file name in --cert-dir")
-	f.BoolVar(&o.devCerts, "dev-certs", false, "generate an ephemeral CA and serving certificate (for local use; the CA is written to <cert-dir>/ca.crt)")
-	f.StringSliceVar(&o.devCertHosts, "dev-cert-hosts", []string{"localhost", "127.0.0.1"}, "host names and IPs of the --dev-certs certificate")
-	f.DurationVar(&o.devCertValidity, "dev-cert-validity", 24*time.Hour, "validity of the --dev-certs certificate")
 	f.StringVar(&o.policyFile, "policy", "", "policy file (kind: Policy), reloaded on change; default: built-in defaults")
 	f.Int64Var(&o.maxRequestBytes, "max-request-bytes", webhook.DefaultMaxRequestBytes, "largest admission request body accepted")
 	f.DurationVar(&o.requestTimeout, "request-timeout", webhook.DefaultRequestTimeout, "time to read and answer one request")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster config when in a pod, else none: namespace labels unknown, --cert-mode=auto unavailable)")
+	o.certs.addFlags(f)
 	return cmd
 }
 
@@ -103,15 +93,16 @@ func run(ctx context.Context, o options, logOut io.Writer) error {
 
 	var snapshots webhook.Snapshots = config.Static{Snapshot: config.Default()}
 	var checks []webhook.Check
-	var watcher *config.Watcher
+	var runnables []func(context.Context) error
 	if o.policyFile != "" {
 		w, err := config.NewWatcher(o.policyFile, config.WatcherOptions{Logger: log, Registerer: reg})
 		if err != nil {
 			return err
 		}
-		watcher, snapshots = w, w
+		snapshots = w
+		runnables = append(runnables, w.Start)
 		checks = append(checks, webhook.Check{Name: "policy-reload", Degraded: true, Fn: func(*http.Request) error {
-			if err, at := w.LastError(); err != nil {
+			if at, err := w.LastError(); err != nil {
 				return fmt.Errorf("%s is bad since %s, serving the last good policy: %w", o.policyFile, at.UTC().Format(time.RFC3339), err)
 			}
 			return nil
@@ -119,38 +110,50 @@ func run(ctx context.Context, o options, logOut io.Writer) error {
 		log.Info("loaded policy", "path", o.policyFile)
 	}
 
-	certDir := o.certDir
-	switch {
-	case o.devCerts:
-		if certDir == "" {
-			dir, err := os.MkdirTemp("", "wisp-dev-certs-")
-			if err != nil {
-				return fmt.Errorf("dev certificates: %w", err)
-			}
-			defer os.RemoveAll(dir)
-			certDir = dir
-		}
-		b, err := certs.NewDev(o.devCertHosts, time.Now(), o.devCertValidity)
-		if err != nil {
-			return err
-		}
-		if err := b.WriteDir(certDir); err != nil {
-			return err
-		}
-		log.Info("generated dev certificates", "hosts", strings.Join(o.devCertHosts, ","), "caFile", filepath.Join(certDir, certs.CAFile))
-	case certDir == "":
-		return errors.New("set --cert-dir (certificate files) or --dev-certs (ephemeral, for local use)")
+	var client kubernetes.Interface
+	restCfg, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return err
 	}
+	if restCfg != nil {
+		if client, err = kubernetes.NewForConfig(restCfg); err != nil {
+			return fmt.Errorf("cluster client: %w", err)
+		}
+	}
+
+	// Namespace labels (per-namespace modes and exemptions) come from an
+	// informer: no API call per request.
+	var namespaces webhook.NamespaceLabels
+	if client != nil {
+		cache, factory := webhook.NewNamespaceCache(client)
+		namespaces = cache
+		runnables = append(runnables, func(ctx context.Context) error {
+			factory.Start(ctx.Done())
+			<-ctx.Done()
+			factory.Shutdown()
+			return nil
+		})
+		checks = append(checks, webhook.Check{Name: "namespaces", Fn: cache.Ready})
+	} else {
+		log.Warn("no cluster access (no --kubeconfig, not in a pod): namespace labels are unknown to the policy")
+	}
+
+	src, certChecks, cleanup, err := o.certs.source(client, log, reg)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	checks = append(checks, certChecks...)
+	runnables = append(runnables, src.Start)
 
 	srv, err := webhook.New(webhook.Options{
 		Host:            o.host,
 		Port:            o.port,
-		CertDir:         certDir,
-		CertName:        o.certName,
-		KeyName:         o.keyName,
+		GetCertificate:  src.GetCertificate,
 		MaxRequestBytes: o.maxRequestBytes,
 		RequestTimeout:  o.requestTimeout,
 		Snapshots:       snapshots,
+		Namespaces:      namespaces,
 		Checks:          checks,
 		Logger:          log,
 		Registry:        reg,
@@ -158,11 +161,11 @@ func run(ctx context.Context, o options, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("starting wisp-webhook", "version", version, "port", o.port, "certDir", certDir)
+	runnables = append(runnables, srv.Start)
+	log.Info("starting wisp-webhook", "version", version, "port", o.port, "certMode", o.certs.mode)
 	g, ctx := errgroup.WithContext(ctx)
-	if watcher != nil {
-		g.Go(func() error { return watcher.Start(ctx) })
+	for _, r := range runnables {
+		g.Go(func() error { return r(ctx) })
 	}
-	g.Go(func() error { return srv.Start(ctx) })
 	return g.Wait()
 }

@@ -42,6 +42,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.As(err, &ee) {
 		code = ee.code
 	}
+	if ee != nil && ee.quiet {
+		return code
+	}
 	for _, line := range strings.Split(err.Error(), "\n") {
 		fmt.Fprintf(stderr, "wisp: %s\n", line)
 	}
@@ -58,11 +61,12 @@ func newRootCommand() *cobra.Command {
 		Short: "wisp delivers Vault secrets to pods that prove their SPIFFE identity",
 		Long: `wisp delivers Vault secrets to pods that prove their SPIFFE identity.
 
-This command runs the wisp admission webhook's code offline, on manifests.`,
+This command runs the wisp admission webhook's code offline, on manifests:
+"wisp inject" shows the injection, "wisp check" finds static secrets (for CI).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInjectCommand(), newVersionCommand())
+	root.AddCommand(newInjectCommand(), newCheckCommand(), newVersionCommand())
 	return root
 }
 
@@ -70,6 +74,8 @@ This command runs the wisp admission webhook's code offline, on manifests.`,
 type exitError struct {
 	code int
 	err  error
+	// quiet: the output already says it all; print nothing on stderr.
+	quiet bool
 }
 
 func (e *exitError) Error() string { return e.err.Error() }

@@ -96,10 +96,10 @@ func (w *Watcher) Load() *Snapshot { return w.current.Load() }
 // LastError returns the error of the last reload if it failed (the last good
 // policy is still serving), and when it happened; nil if the last reload
 // succeeded.
-func (w *Watcher) LastError() (error, time.Time) {
+func (w *Watcher) LastError() (time.Time, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.lastErr, w.lastErrAt
+	return w.lastErrAt, w.lastErr
 }
 
 // Start watches the file until ctx is done. It watches the file's folder, so

@@ -88,11 +88,11 @@ func TestWatcherFollowsAConfigMapUpdate(t *testing.T) {
 
 	// A bad update keeps v2 serving and is reported: log, metric, LastError.
 	cm.update("apiVersion: wisp.dev/v1alpha1\nkind: Policy\ninjection:\n  imagePullPolicy: Sometimes\n")
-	waitFor(t, "the reload error", func() bool { err, _ := w.LastError(); return err != nil })
+	waitFor(t, "the reload error", func() bool { _, err := w.LastError(); return err != nil })
 	if got := w.Load().Injection.Image; got != "example.com/fetch:v2" {
 		t.Errorf("after a bad update the image is %q, want the last good v2", got)
 	}
-	if err, _ := w.LastError(); !strings.Contains(err.Error(), "imagePullPolicy") {
+	if _, err := w.LastError(); !strings.Contains(err.Error(), "imagePullPolicy") {
 		t.Errorf("LastError %v does not name the bad field", err)
 	}
 	if got := testutil.ToFloat64(w.failing); got != 1 {
@@ -108,7 +108,7 @@ func TestWatcherFollowsAConfigMapUpdate(t *testing.T) {
 	// Fixing the file clears the error.
 	cm.update(policyWithImage("example.com/fetch:v3"))
 	waitFor(t, "the fixed policy", func() bool { return w.Load().Injection.Image == "example.com/fetch:v3" })
-	if err, _ := w.LastError(); err != nil {
+	if _, err := w.LastError(); err != nil {
 		t.Errorf("LastError = %v after a good reload", err)
 	}
 	if got := testutil.ToFloat64(w.reloads.WithLabelValues("success")); got != 2 {
@@ -136,7 +136,7 @@ func TestWatcherPollsWithoutEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Reload()
-	if err, _ := w.LastError(); err == nil || w.Load().Injection.Image != "a:2" {
+	if _, err := w.LastError(); err == nil || w.Load().Injection.Image != "a:2" {
 		t.Errorf("a removed file must keep a:2 serving and report an error (err %v)", err)
 	}
 }

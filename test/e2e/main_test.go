@@ -19,21 +19,42 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"wisp.dev/wisp/internal/config"
 	"wisp.dev/wisp/webhook"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files from the API server's answers")
 
-// cluster is the package's shared API server with wisp's webhook registered.
+// cluster is the package's shared API server with wisp's webhooks registered.
 type cluster struct {
-	env      *envtest.Environment
-	client   kubernetes.Interface
-	registry *prometheus.Registry
-	logs     *syncBuffer
+	env        *envtest.Environment
+	client     kubernetes.Interface
+	restConfig *rest.Config
+	registry   *prometheus.Registry
+	logs       *syncBuffer
+	policyPath string
+	policy     *config.Watcher
+	namespaces *webhook.NamespaceCache
 }
+
+// testPolicy is the platform policy of the e2e cluster: enforce by default,
+// a namespace label picks warn or audit, legacy-* namespaces are exempt, and
+// pods may name the payments role or their namespace's own roles.
+const testPolicy = `apiVersion: wisp.dev/v1alpha1
+kind: Policy
+mode: enforce
+namespaces:
+  modeLabel: wisp.dev/policy-mode
+  exempt: ["legacy-*"]
+roles:
+- namespaces: ["*"]
+  roles: ["payments", "{namespace}-*"]
+`
 
 var shared *cluster
 
@@ -105,10 +126,44 @@ func mutatingConfig() *admissionregistrationv1.MutatingWebhookConfiguration {
 					APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"},
 				},
 			}},
-			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
-				Values: []string{"kube-system", "wisp-system"},
-			}}},
+			NamespaceSelector: systemExcluded(),
+		}},
+	}
+}
+
+func systemExcluded() *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+		Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
+		Values: []string{"kube-system", "wisp-system"},
+	}}}
+}
+
+// validatingConfig is wisp's ValidatingWebhookConfiguration: pods and the
+// six workload kinds, CREATE and UPDATE.
+func validatingConfig() *admissionregistrationv1.ValidatingWebhookConfiguration {
+	fail := admissionregistrationv1.Fail
+	none := admissionregistrationv1.SideEffectClassNone
+	path := webhook.EndpointValidate
+	timeout := int32(5)
+	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	return &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "wisp"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name:                    "validate.wisp.dev",
+			AdmissionReviewVersions: []string{"v1"},
+			SideEffects:             &none,
+			FailurePolicy:           &fail,
+			TimeoutSeconds:          &timeout,
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{
+				Service: &admissionregistrationv1.ServiceReference{Namespace: "wisp-system", Name: "wisp", Path: &path},
+			},
+			Rules: []admissionregistrationv1.RuleWithOperations{
+				{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}},
+				{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"},
+					Resources: []string{"deployments", "statefulsets", "daemonsets", "replicasets"}}},
+				{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{"batch"}, APIVersions: []string{"v1"}, Resources: []string{"jobs", "cronjobs"}}},
+			},
+			NamespaceSelector: systemExcluded(),
 		}},
 	}
 }
@@ -116,7 +171,8 @@ func mutatingConfig() *admissionregistrationv1.MutatingWebhookConfiguration {
 func startCluster(ctx context.Context) (*cluster, func(), error) {
 	env := &envtest.Environment{
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			MutatingWebhooks: []*admissionregistrationv1.MutatingWebhookConfiguration{mutatingConfig()},
+			MutatingWebhooks:   []*admissionregistrationv1.MutatingWebhookConfiguration{mutatingConfig()},
+			ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{validatingConfig()},
 		},
 	}
 	start := time.Now()
@@ -126,25 +182,46 @@ func startCluster(ctx context.Context) (*cluster, func(), error) {
 	}
 	fmt.Fprintf(os.Stderr, "e2e: kube-apiserver and etcd up in %s\n", time.Since(start).Round(time.Millisecond))
 
-	c := &cluster{env: env, registry: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	c := &cluster{env: env, restConfig: cfg, registry: prometheus.NewRegistry(), logs: &syncBuffer{}}
 	c.client, err = kubernetes.NewForConfig(cfg)
 	if err != nil {
 		_ = env.Stop()
 		return nil, nil, err
 	}
+	dir, err := os.MkdirTemp("", "wisp-e2e-policy-")
+	if err != nil {
+		_ = env.Stop()
+		return nil, nil, err
+	}
+	c.policyPath = filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(c.policyPath, []byte(testPolicy), 0o644); err != nil {
+		_ = env.Stop()
+		return nil, nil, err
+	}
+	c.policy, err = config.NewWatcher(c.policyPath, config.WatcherOptions{PollInterval: 200 * time.Millisecond, Registerer: c.registry})
+	if err != nil {
+		_ = env.Stop()
+		return nil, nil, err
+	}
+	var factory informers.SharedInformerFactory
+	c.namespaces, factory = webhook.NewNamespaceCache(c.client)
 	wo := &env.WebhookInstallOptions
 	srv, err := webhook.New(webhook.Options{
-		Host:     wo.LocalServingHost,
-		Port:     wo.LocalServingPort,
-		CertDir:  wo.LocalServingCertDir,
-		Logger:   slog.New(slog.NewJSONHandler(c.logs, nil)),
-		Registry: c.registry,
+		Host:       wo.LocalServingHost,
+		Port:       wo.LocalServingPort,
+		CertDir:    wo.LocalServingCertDir,
+		Snapshots:  c.policy,
+		Namespaces: c.namespaces,
+		Logger:     slog.New(slog.NewJSONHandler(c.logs, nil)),
+		Registry:   c.registry,
 	})
 	if err != nil {
 		_ = env.Stop()
 		return nil, nil, err
 	}
 	srvCtx, stopSrv := context.WithCancel(ctx)
+	factory.Start(srvCtx.Done())
+	go func() { _ = c.policy.Start(srvCtx) }()
 	done := make(chan error, 1)
 	go func() { done <- srv.Start(srvCtx) }()
 	if err := waitTLS(net.JoinHostPort(wo.LocalServingHost, strconv.Itoa(wo.LocalServingPort)), 10*time.Second); err != nil {
@@ -158,9 +235,11 @@ func startCluster(ctx context.Context) (*cluster, func(), error) {
 		if err := <-done; err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: webhook:", err)
 		}
+		factory.Shutdown()
 		if err := env.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: stop envtest:", err)
 		}
+		_ = os.RemoveAll(dir)
 	}
 	return c, stop, nil
 }
@@ -179,13 +258,40 @@ func waitTLS(addr string, within time.Duration) error {
 	}
 }
 
-// namespace creates a fresh namespace for one test.
+// namespace creates a fresh team namespace for one test.
 func namespace(t *testing.T, c *cluster) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "team-"}}
+	return namespaceWith(t, c, "team-", nil)
+}
+
+// namespaceWith creates a namespace and waits until wisp's namespace cache
+// has it with these labels.
+func namespaceWith(t *testing.T, c *cluster, prefix string, labels map[string]string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix, Labels: labels}}
 	got, err := c.client.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create namespace: %v", err)
 	}
+	waitNamespaceLabels(t, c, got.Name, labels)
 	return got.Name
+}
+
+func waitNamespaceLabels(t *testing.T, c *cluster, name string, labels map[string]string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		have := c.namespaces.Labels(name)
+		ok := have != nil
+		for k, v := range labels {
+			ok = ok && have[k] == v
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("namespace %s with labels %v never reached wisp's cache (have %v)", name, labels, have)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -12,10 +12,11 @@ tools="$here/../tools/k8s"
 cache="${WISP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wisp}"
 hash=$( (cat "$tools/go.mod" "$tools/go.sum" "$0"; go version) | sha256sum | cut -c1-16)
 out="$cache/bin/k8s-$hash"
-if [[ -x "$out/kube-apiserver" && -x "$out/etcd" ]]; then
-  echo "$out"
-  exit 0
-fi
+if [[ -x "$out/kube-apiserver" && -x "$out/etcd" ]]; then echo "$out"; exit 0; fi
+mkdir -p "$(dirname "$out")"
+exec 9>"$out.lock"
+flock 9
+if [[ -x "$out/kube-apiserver" && -x "$out/etcd" ]]; then echo "$out"; exit 0; fi
 echo "ensure-k8s: building kube-apiserver and etcd into $out (cold: about 10 min on 2 cores)" >&2
 tmp="$out.tmp.$$"
 rm -rf "$tmp" && mkdir -p "$tmp"

@@ -10,6 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 tools="$here/../tools/spire"
 out=$(cache_dir spire "$tools/go.mod" "$tools/go.sum")
 if [[ -x "$out/spire-server" && -x "$out/spire-agent" && -x "$out/oidc-discovery-provider" ]]; then echo "$out"; exit 0; fi
+lock "$out"
+if [[ -x "$out/spire-server" && -x "$out/spire-agent" && -x "$out/oidc-discovery-provider" ]]; then echo "$out"; exit 0; fi
 echo "ensure-spire: building SPIRE v1.13.3 into $out (cold: about 5 min on 2 cores)" >&2
 tmp="$out.tmp.$$"
 rm -rf "$tmp" && mkdir -p "$tmp"

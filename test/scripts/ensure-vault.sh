@@ -14,6 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 tools="$here/../tools/vault"
 out=$(cache_dir vault "$tools/go.mod" "$tools/go.sum")
 if [[ -x "$out/vault" ]]; then echo "$out"; exit 0; fi
+lock "$out"
+if [[ -x "$out/vault" ]]; then echo "$out"; exit 0; fi
 echo "ensure-vault: building Vault v1.14.2 into $out (cold: about 8 min on 2 cores)" >&2
 tmp="$out.tmp.$$"
 rm -rf "$tmp" && mkdir -p "$tmp/src"

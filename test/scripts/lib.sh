@@ -3,6 +3,8 @@
 # cache_dir NAME FILE...  prints the cache folder for NAME keyed by the hash of
 #                         FILE... (the recipe), the calling script and the Go version.
 # publish TMP OUT         moves a finished build into place atomically.
+# lock OUT                serialises builds of OUT across processes (parallel
+#                         test binaries may ask for the same tool at once).
 wisp_cache="${WISP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wisp}"
 
 cache_dir() {
@@ -16,4 +18,10 @@ publish() {
   local tmp=$1 out=$2
   rm -rf "$out"
   mv "$tmp" "$out"
+}
+
+lock() {
+  mkdir -p "$(dirname "$1")"
+  exec 9>"$1.lock"
+  flock 9
 }

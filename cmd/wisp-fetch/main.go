@@ -1,0 +1,221 @@
+// Command wisp-fetch is wisp's init container (and, with --sidecar, its
+// renewal sidecar): it proves the pod's SPIFFE identity to Vault and writes
+// the secrets of its fetch plan to the shared in-memory volume.
+//
+// Environment (set by the webhook): SPIFFE_ENDPOINT_SOCKET, VAULT_ADDR,
+// WISP_AUTH_PATH, WISP_AUDIENCE, WISP_PLAN; optional: VAULT_CACERT,
+// VAULT_NAMESPACE, WISP_SIDECAR, WISP_DEADLINE, WISP_LOG_LEVEL.
+//
+// Modes:
+//
+//	wisp-fetch                 fetch once, write the files, exit (init container)
+//	wisp-fetch --sidecar       fetch, write <dir>/.wisp-ready, then keep the token
+//	                           and leases renewed and the files fresh; on SIGTERM
+//	                           revoke the leases and the token and exit 0
+//	wisp-fetch --check-ready   exit 0 once <dir>/.wisp-ready exists (startupProbe)
+//
+// Logs are JSON lines on standard error. Exit status: 0 on success; 1 when
+// fetching failed (or, with --check-ready, not ready yet), ending with one
+// plain line on standard error that says what failed, where, and what to
+// check; 2 for a bad flag, plan or environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"wisp.dev/wisp/fetch"
+	"wisp.dev/wisp/plan"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitInvalid = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the flags; each defaults from its environment variable.
+type options struct {
+	planFile   string
+	sidecar    bool
+	deadline   time.Duration
+	logLevel   string
+	checkReady bool
+	version    bool
+}
+
+// codeError carries an exit code.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
+func invalid(err error) error { return &codeError{code: exitInvalid, err: err} }
+
+// run executes wisp-fetch and returns its exit code. It reads the
+// environment through getenv and writes only to stdout, stderr and the
+// plan's folder. Logs are JSON on stderr; a failure ends with one plain line.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	opts, envErr := envDefaults(getenv)
+	cmd := &cobra.Command{
+		Use:           "wisp-fetch",
+		Short:         "Fetch a pod's Vault secrets with its SPIFFE identity",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if envErr != nil {
+				return invalid(envErr)
+			}
+			return execute(cmd.Context(), opts, getenv, stdout, stderr)
+		},
+	}
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	f := cmd.Flags()
+	f.StringVar(&opts.planFile, "plan", "", "read the fetch plan from this file instead of $WISP_PLAN")
+	f.BoolVar(&opts.sidecar, "sidecar", opts.sidecar,
+		"after the first write, keep renewing and re-fetching until SIGTERM, then revoke ($WISP_SIDECAR)")
+	f.DurationVar(&opts.deadline, "deadline", opts.deadline,
+		"give up on the first fetch after this long, retries included ($WISP_DEADLINE)")
+	f.StringVar(&opts.logLevel, "log-level", opts.logLevel, "debug, info, warn or error ($WISP_LOG_LEVEL)")
+	f.BoolVar(&opts.checkReady, "check-ready", false,
+		"exit 0 when the sidecar's readiness marker exists in the plan's folder (for a startupProbe), else 1")
+	f.BoolVar(&opts.version, "version", false, "print the version and exit")
+
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitInvalid // cobra's own errors: unknown flag, bad value
+	var ce *codeError
+	if errors.As(err, &ce) {
+		code = ce.code
+	}
+	fmt.Fprintf(stderr, "wisp-fetch: %s\n", strings.Join(strings.Fields(err.Error()), " "))
+	return code
+}
+
+func execute(ctx context.Context, opts options, getenv func(string) string, stdout, stderr io.Writer) error {
+	if opts.version {
+		fmt.Fprintln(stdout, "wisp-fetch", version)
+		return nil
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(opts.logLevel)); err != nil {
+		return invalid(fmt.Errorf("log level %q: want debug, info, warn or error", opts.logLevel))
+	}
+	p, err := loadPlan(opts.planFile, getenv)
+	if err != nil {
+		return invalid(err)
+	}
+	if opts.checkReady {
+		marker := filepath.Join(p.Dir, fetch.ReadyFileName)
+		if _, err := os.Stat(marker); err != nil {
+			return &codeError{code: exitFailed, err: fmt.Errorf("not ready: %s does not exist yet", marker)}
+		}
+		return nil
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg := fetch.Config{
+		Plan:       p,
+		SocketAddr: getenv("SPIFFE_ENDPOINT_SOCKET"),
+		VaultAddr:  getenv("VAULT_ADDR"),
+		CACert:     getenv("VAULT_CACERT"),
+		Namespace:  getenv("VAULT_NAMESPACE"),
+		AuthPath:   getenv("WISP_AUTH_PATH"),
+		Audience:   getenv("WISP_AUDIENCE"),
+		Deadline:   opts.deadline,
+		Logger:     log,
+	}
+	f, err := fetch.New(cfg)
+	if err != nil {
+		return invalid(err)
+	}
+	if opts.sidecar {
+		err = f.RunSidecar(ctx)
+	} else {
+		_, err = f.Fetch(ctx)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("interrupted: %w", err)
+		}
+		return &codeError{code: exitFailed, err: err}
+	}
+	return nil
+}
+
+// loadPlan reads the plan from file, or else from $WISP_PLAN.
+func loadPlan(file string, getenv func(string) string) (plan.Plan, error) {
+	var doc []byte
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return plan.Plan{}, fmt.Errorf("read plan %s: %w", file, err)
+		}
+		doc = b
+	} else {
+		doc = []byte(getenv("WISP_PLAN"))
+		if len(doc) == 0 {
+			return plan.Plan{}, errors.New("no plan: set WISP_PLAN (the webhook does) or pass --plan FILE")
+		}
+	}
+	p, err := plan.Parse(doc)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	return p, nil
+}
+
+// envDefaults reads the optional variables that flags default from.
+func envDefaults(getenv func(string) string) (options, error) {
+	opts := options{deadline: fetch.DefaultDeadline, logLevel: "info"}
+	var errs []error
+	if v := getenv("WISP_SIDECAR"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("WISP_SIDECAR %q: want true or false", v))
+		}
+		opts.sidecar = b
+	}
+	if v := getenv("WISP_DEADLINE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("WISP_DEADLINE %q: want a positive duration such as 2m", v))
+		} else {
+			opts.deadline = d
+		}
+	}
+	if v := getenv("WISP_LOG_LEVEL"); v != "" {
+		opts.logLevel = v
+	}
+	return opts, errors.Join(errs...)
+}

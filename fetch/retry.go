@@ -1,0 +1,83 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// backoff returns the wait before attempt+1 (attempt counts from 1): it
+// doubles from min, is capped at max, and is jittered into [d/2, d) by rnd,
+// a source of numbers in [0, 1).
+func backoff(attempt int, min, max time.Duration, rnd func() float64) time.Duration {
+	d := min
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	half := d / 2
+	return half + time.Duration(rnd()*float64(d-half))
+}
+
+// retrier runs one step until it succeeds, fails permanently, or ctx ends.
+type retrier struct {
+	min, max       time.Duration
+	attemptTimeout time.Duration
+	rnd            func() float64
+	now            func() time.Time
+	// sleep waits for d or until ctx is done; it returns ctx's error then.
+	sleep func(ctx context.Context, d time.Duration) error
+	log   *slog.Logger
+}
+
+// do calls step with a per-attempt timeout. A transient failure is retried
+// after a backoff while ctx lasts; the error returned is the last step's, an
+// *Error whose Attempts and Elapsed say how long it tried. An error that is
+// not an *Error is returned as is, unretried.
+func (r retrier) do(ctx context.Context, step func(ctx context.Context) error) error {
+	start := r.now()
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, r.attemptTimeout)
+		err := step(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		var e *Error
+		if !errors.As(err, &e) || !e.Transient || ctx.Err() != nil {
+			return finish(err, attempt, r.now().Sub(start))
+		}
+		wait := backoff(attempt, r.min, r.max, r.rnd)
+		r.log.Info("retrying", "op", e.Op, "attempt", attempt, "wait", wait.String(), "err", e.Err.Error())
+		if r.sleep(ctx, wait) != nil {
+			return finish(err, attempt, r.now().Sub(start))
+		}
+	}
+}
+
+// finish notes on a transient error, the one that exhausted the deadline,
+// how long it was retried.
+func finish(err error, attempts int, elapsed time.Duration) error {
+	var e *Error
+	if errors.As(err, &e) && e.Transient && attempts > 1 {
+		c := *e
+		c.Attempts, c.Elapsed = attempts, elapsed
+		return &c
+	}
+	return err
+}
+
+// sleepCtx waits for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

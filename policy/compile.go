@@ -1,0 +1,318 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/spf13/viper"
+	"github.com/zricethezav/gitleaks/v8/config"
+	"github.com/zricethezav/gitleaks/v8/detect"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Evaluator applies one compiled Spec. It is immutable and safe for
+// concurrent use; build a new one (Compile) to change the policy.
+type Evaluator struct {
+	mode      Mode
+	modes     map[string]Mode
+	modeLabel string
+
+	exemptNamespaces []glob
+	exemptNSSelector labels.Selector // nil: none
+	exemptPods       labels.Selector // nil: none
+
+	annotationAllowed    bool
+	annotationNamespaces []glob // empty: every namespace
+	minReasonLength      int
+
+	rules []Rule // enabled, in order
+
+	allowNames    []glob
+	allowValues   map[[sha256.Size]byte]struct{}
+	allowLens     map[int]struct{}
+	allowPatterns []*regexp.Regexp
+
+	roles []roleBinding
+
+	// gitleaks is gitleaks' detector with its default rules. DetectString
+	// only reads it (and bumps an atomic byte counter).
+	gitleaks *detect.Detector
+}
+
+type roleBinding struct {
+	namespaces []glob
+	roles      []string // globs, may contain {namespace}
+}
+
+// Compile validates spec and builds its Evaluator. Every problem is
+// reported, each naming its field, joined in one error that wraps
+// ErrInvalidSpec. Allow-list problems name the entry by index only: an
+// allowed value never appears in an error.
+//
+// Compile loads gitleaks' default rules (tens of milliseconds): compile once
+// per policy change, not per request.
+func Compile(spec Spec) (*Evaluator, error) {
+	return compile(spec, DefaultRules(), newGitleaksDetector)
+}
+
+// compile is Compile with its rule set and gitleaks loader as parameters
+// (tests share one loaded detector).
+func compile(spec Spec, all []Rule, loadGitleaks func() (*detect.Detector, error)) (*Evaluator, error) {
+	if err := validateRules(all); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	e := &Evaluator{mode: spec.Mode, modeLabel: spec.Namespaces.ModeLabel}
+
+	// Modes.
+	if e.mode == "" {
+		e.mode = DefaultMode
+	} else if !e.mode.valid() {
+		bad("mode: %s", modeProblem(spec.Mode))
+	}
+	e.modes = make(map[string]Mode, len(spec.Namespaces.Modes))
+	for _, ns := range sortedKeys(spec.Namespaces.Modes) {
+		m := spec.Namespaces.Modes[ns]
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			bad("namespaces.modes[%q]: not a namespace name: %s", ns, strings.Join(msgs, "; "))
+		}
+		if !m.valid() {
+			bad("namespaces.modes[%q]: %s", ns, modeProblem(m))
+		}
+		e.modes[ns] = m
+	}
+	if l := spec.Namespaces.ModeLabel; l != "" {
+		if msgs := validation.IsQualifiedName(l); len(msgs) > 0 {
+			bad("namespaces.modeLabel: %q is not a label key: %s", l, strings.Join(msgs, "; "))
+		}
+	}
+
+	// Exemptions.
+	e.exemptNamespaces = namespaceGlobs("namespaces.exempt", spec.Namespaces.Exempt, bad)
+	e.exemptNSSelector = selector("namespaces.exemptSelector", spec.Namespaces.ExemptSelector, bad)
+	e.exemptPods = selector("exemptPods.selector", spec.ExemptPods.Selector, bad)
+	a := spec.ExemptPods.Annotation
+	e.annotationAllowed = a.Allowed
+	e.annotationNamespaces = namespaceGlobs("exemptPods.annotation.namespaces", a.Namespaces, bad)
+	if len(a.Namespaces) > 0 && !a.Allowed {
+		bad("exemptPods.annotation.namespaces: set, but allowed is false: the annotation would be honoured nowhere")
+	}
+	e.minReasonLength = a.MinReasonLength
+	switch {
+	case a.MinReasonLength == 0:
+		e.minReasonLength = DefaultMinReasonLength
+	case a.MinReasonLength < 0 || a.MinReasonLength > MaxMinReasonLength:
+		bad("exemptPods.annotation.minReasonLength: %d is not between 1 and %d", a.MinReasonLength, MaxMinReasonLength)
+	}
+
+	// Rules.
+	known := make(map[string]Rule, len(all))
+	var ids []string
+	for _, r := range all {
+		known[r.ID] = r
+		ids = append(ids, r.ID)
+	}
+	off := make(map[string]bool)
+	on := make(map[string]bool)
+	for i, id := range spec.Rules.Disabled {
+		if _, ok := known[id]; !ok {
+			bad("rules.disabled[%d]: unknown rule %q (known: %s)", i, id, strings.Join(ids, ", "))
+		}
+		off[id] = true
+	}
+	for i, id := range spec.Rules.Enabled {
+		if _, ok := known[id]; !ok {
+			bad("rules.enabled[%d]: unknown rule %q (known: %s)", i, id, strings.Join(ids, ", "))
+		}
+		if off[id] {
+			bad("rules.enabled[%d]: rule %q is also disabled", i, id)
+		}
+		on[id] = true
+	}
+	for _, r := range all {
+		if !off[r.ID] && (!r.DefaultOff || on[r.ID]) {
+			e.rules = append(e.rules, r)
+		}
+	}
+
+	// Allow lists. Entries are never echoed, only named by index: someone
+	// may paste a real secret there.
+	for i, n := range spec.Allow.Names {
+		if n == "" || strings.ContainsAny(n, "= \t\n") {
+			bad("allow.names[%d]: not an env var name glob (empty, or has = or white space)", i)
+			continue
+		}
+		e.allowNames = append(e.allowNames, glob{pattern: n, fold: true})
+	}
+	e.allowValues = make(map[[sha256.Size]byte]struct{}, len(spec.Allow.Values))
+	e.allowLens = make(map[int]struct{})
+	for i, v := range spec.Allow.Values {
+		if strings.TrimSpace(v) == "" {
+			bad("allow.values[%d]: empty value", i)
+			continue
+		}
+		e.allowValues[sha256.Sum256([]byte(v))] = struct{}{}
+		e.allowLens[len(v)] = struct{}{}
+	}
+	for i, p := range spec.Allow.ValuePatterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			// Deliberately not wrapped: regexp's error quotes the pattern.
+			bad("allow.valuePatterns[%d]: invalid regular expression (%s)", i, regexpProblem(err))
+			continue
+		}
+		if re.MatchString("") {
+			bad("allow.valuePatterns[%d]: matches the empty string, so it would allow every value", i)
+			continue
+		}
+		e.allowPatterns = append(e.allowPatterns, re)
+	}
+
+	// Role bindings.
+	for i, b := range spec.Roles {
+		path := fmt.Sprintf("roles[%d]", i)
+		rb := roleBinding{namespaces: namespaceGlobs(path+".namespaces", b.Namespaces, bad)}
+		if len(b.Namespaces) == 0 {
+			bad("%s.namespaces: empty: the binding would apply nowhere", path)
+		}
+		if len(b.Roles) == 0 {
+			bad("%s.roles: empty: list the roles (globs) these namespaces may name", path)
+		}
+		for j, r := range b.Roles {
+			if err := checkRoleGlob(r); err != nil {
+				bad("%s.roles[%d]: %q: %w", path, j, r, err)
+				continue
+			}
+			rb.roles = append(rb.roles, r)
+		}
+		e.roles = append(e.roles, rb)
+	}
+
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
+	}
+
+	if e.ruleEnabled(RuleKnownCredentialFormat) {
+		d, err := loadGitleaks()
+		if err != nil {
+			return nil, fmt.Errorf("load gitleaks rules: %w", err)
+		}
+		e.gitleaks = d
+	}
+	return e, nil
+}
+
+func (e *Evaluator) ruleEnabled(id string) bool {
+	for _, r := range e.rules {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// newGitleaksDetector builds gitleaks' detector with its embedded default
+// rules, as detect.NewDetectorDefaultConfig does, but on a private viper
+// instance: that function configures viper's process-wide instance, which
+// is neither ours to touch nor safe for concurrent Compiles.
+func newGitleaksDetector() (*detect.Detector, error) {
+	v := viper.New()
+	v.SetConfigType("toml")
+	if err := v.ReadConfig(strings.NewReader(config.DefaultConfig)); err != nil {
+		return nil, err
+	}
+	var vc config.ViperConfig
+	if err := v.Unmarshal(&vc); err != nil {
+		return nil, err
+	}
+	cfg, err := vc.Translate()
+	if err != nil {
+		return nil, err
+	}
+	// Drop the generic rule (see gitleaksGenericRule): its keywords (key,
+	// token, secret, auth ...) are in most env var names, so it would run,
+	// slowly, on nearly every value, only to be ignored.
+	delete(cfg.Rules, gitleaksGenericRule)
+	cfg.OrderedRules = slices.DeleteFunc(cfg.OrderedRules, func(id string) bool { return id == gitleaksGenericRule })
+	cfg.Keywords = make(map[string]struct{})
+	for _, r := range cfg.Rules {
+		for _, k := range r.Keywords {
+			cfg.Keywords[k] = struct{}{}
+		}
+	}
+	return detect.NewDetector(cfg), nil
+}
+
+func modeProblem(m Mode) string {
+	return fmt.Sprintf("mode %q is not %s, %s or %s", m, ModeEnforce, ModeWarn, ModeAudit)
+}
+
+// regexpProblem describes a regexp error without the pattern.
+func regexpProblem(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return string(se.Code)
+	}
+	return "cannot compile"
+}
+
+func namespaceGlobs(path string, in []string, bad func(string, ...any)) []glob {
+	var out []glob
+	for i, p := range in {
+		if !isNamespaceGlob(p) {
+			bad("%s[%d]: %q is not a namespace name or glob (lower case letters, digits, -, * and ?)", path, i, p)
+			continue
+		}
+		out = append(out, glob{pattern: p})
+	}
+	return out
+}
+
+// selector converts a label selector, refusing an empty one: it would
+// select everything.
+func selector(path string, ls *metav1.LabelSelector, bad func(string, ...any)) labels.Selector {
+	if ls == nil {
+		return nil
+	}
+	if len(ls.MatchLabels) == 0 && len(ls.MatchExpressions) == 0 {
+		bad("%s: empty selector: it would select everything; omit the field instead", path)
+		return nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(ls)
+	if err != nil {
+		bad("%s: %w", path, err)
+		return nil
+	}
+	return sel
+}
+
+// checkRoleGlob accepts a Vault role name or glob: no white space, no
+// slash, and braces only in {namespace}.
+func checkRoleGlob(r string) error {
+	if r == "" {
+		return errors.New("empty role")
+	}
+	rest := strings.ReplaceAll(r, "{namespace}", "")
+	if strings.ContainsAny(rest, "{}/ \t\n") {
+		return errors.New("not a role name or glob (no white space, no /, braces only in {namespace})")
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

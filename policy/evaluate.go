@@ -1,0 +1,296 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// ErrRoleNotAllowed is wrapped by AllowedRole's errors.
+var ErrRoleNotAllowed = errors.New("vault role not allowed")
+
+// Object is what the Evaluator judges: a pod, or a workload through its pod
+// template. Evaluate only reads it.
+type Object struct {
+	// Kind of the object (Pod, Deployment, CronJob ...), for messages and
+	// field paths. Default Pod.
+	Kind string
+	// Namespace and Name of the object. Name may be empty (generateName).
+	Namespace, Name string
+	// Labels and Annotations of the pod, or of a workload's pod template.
+	Labels, Annotations map[string]string
+	// Spec is the pod spec (the template's spec for a workload). Nil means
+	// nothing to check.
+	Spec *corev1.PodSpec
+	// NamespaceLabels are the labels of the namespace, from the webhook's
+	// cache. Needed only when NeedsNamespaceLabels says so; nil means none.
+	NamespaceLabels map[string]string
+}
+
+// Decision is the Evaluator's verdict on one Object.
+type Decision struct {
+	// Mode is the namespace's mode: what to do with Violations.
+	Mode Mode
+	// Exempt is true when the object was not evaluated: an exempt
+	// namespace or pod. Violations is then empty.
+	Exempt bool
+	// ExemptReason says which exemption applied. For the exemption
+	// annotation it quotes the pod's reason.
+	ExemptReason string
+	// Violations found, at most one per env entry, in spec order (init
+	// containers, containers, ephemeral containers; env then envFrom).
+	Violations []Violation
+	// Notes are things the user should know that are not violations: an
+	// exemption annotation that was ignored and why, an invalid mode label.
+	// The webhook returns them as admission warnings.
+	Notes []string
+}
+
+// Denied reports whether the webhook must refuse the object: not exempt,
+// mode enforce, at least one violation.
+func (d Decision) Denied() bool {
+	return !d.Exempt && d.Mode == ModeEnforce && len(d.Violations) > 0
+}
+
+// Messages returns one line per violation (see Violation.Message).
+func (d Decision) Messages(o Object) []string {
+	out := make([]string, len(d.Violations))
+	for i, v := range d.Violations {
+		out[i] = v.Message(o)
+	}
+	return out
+}
+
+// NeedsNamespaceLabels reports whether the policy reads namespace labels
+// (a mode label or a namespace selector). When it does not, callers may
+// leave Object.NamespaceLabels nil.
+func (e *Evaluator) NeedsNamespaceLabels() bool {
+	return e.modeLabel != "" || e.exemptNSSelector != nil
+}
+
+// Rules returns the enabled rules, in the order they are tried.
+func (e *Evaluator) Rules() []Rule {
+	return append([]Rule(nil), e.rules...)
+}
+
+// Evaluate judges o. It never returns or embeds an env value, in whole or
+// in part.
+func (e *Evaluator) Evaluate(o Object) Decision {
+	var d Decision
+	d.Mode = e.modeOf(o.Namespace, o.NamespaceLabels, &d.Notes)
+
+	if reason := e.exemption(o, &d.Notes); reason != "" {
+		d.Exempt, d.ExemptReason = true, reason
+		return d
+	}
+	if o.Spec != nil {
+		d.Violations = e.scan(o.Spec, specPath(o.Kind))
+	}
+	return d
+}
+
+// modeOf resolves a namespace's mode: its mode label, then
+// namespaces.modes, then the default.
+func (e *Evaluator) modeOf(ns string, nsLabels map[string]string, notes *[]string) Mode {
+	if e.modeLabel != "" {
+		if v, ok := nsLabels[e.modeLabel]; ok {
+			if m := Mode(v); m.valid() {
+				return m
+			}
+			*notes = append(*notes, fmt.Sprintf("namespace label %s=%q is not enforce, warn or audit: enforcing", e.modeLabel, v))
+			return ModeEnforce
+		}
+	}
+	if m, ok := e.modes[ns]; ok {
+		return m
+	}
+	return e.mode
+}
+
+// exemption returns why o is exempt, or "".
+func (e *Evaluator) exemption(o Object, notes *[]string) string {
+	if anyGlob(e.exemptNamespaces, o.Namespace) {
+		return fmt.Sprintf("namespace %q is exempt (namespaces.exempt)", o.Namespace)
+	}
+	if e.exemptNSSelector != nil && o.NamespaceLabels != nil && e.exemptNSSelector.Matches(labels.Set(o.NamespaceLabels)) {
+		return fmt.Sprintf("namespace %q is exempt (namespaces.exemptSelector)", o.Namespace)
+	}
+	if e.exemptPods != nil && e.exemptPods.Matches(labels.Set(o.Labels)) {
+		return "pod labels are exempt (exemptPods.selector)"
+	}
+	reason, ok := o.Annotations[ExemptAnnotation]
+	if !ok {
+		return ""
+	}
+	reason = strings.TrimSpace(reason)
+	switch {
+	case !e.annotationAllowed:
+		*notes = append(*notes, fmt.Sprintf("annotation %s ignored: the platform policy does not allow exemptions by annotation", ExemptAnnotation))
+	case len(e.annotationNamespaces) > 0 && !anyGlob(e.annotationNamespaces, o.Namespace):
+		*notes = append(*notes, fmt.Sprintf("annotation %s ignored: the platform policy does not allow exemptions by annotation in namespace %q", ExemptAnnotation, o.Namespace))
+	case utf8.RuneCountInString(reason) < e.minReasonLength:
+		*notes = append(*notes, fmt.Sprintf("annotation %s ignored: the reason must be at least %d characters", ExemptAnnotation, e.minReasonLength))
+	default:
+		return fmt.Sprintf("annotation %s: %s", ExemptAnnotation, reason)
+	}
+	return ""
+}
+
+// specPath is the field path of the pod spec inside an object of kind.
+func specPath(kind string) string {
+	switch kind {
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController":
+		return "spec.template.spec"
+	case "CronJob":
+		return "spec.jobTemplate.spec.template.spec"
+	case "PodTemplate":
+		return "template.spec"
+	}
+	return "spec"
+}
+
+// scan runs the rules over every env and envFrom entry of every container.
+func (e *Evaluator) scan(spec *corev1.PodSpec, prefix string) []Violation {
+	s := scanner{e: e, prefix: prefix}
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
+		s.container("initContainers", i, c.Name, c.Env, c.EnvFrom)
+	}
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		s.container("containers", i, c.Name, c.Env, c.EnvFrom)
+	}
+	for i := range spec.EphemeralContainers {
+		c := &spec.EphemeralContainers[i].EphemeralContainerCommon
+		s.container("ephemeralContainers", i, c.Name, c.Env, c.EnvFrom)
+	}
+	return s.out
+}
+
+// scanner walks one pod spec. Its item is reused for every entry, so a
+// scan allocates only for what it reports.
+type scanner struct {
+	e      *Evaluator
+	prefix string
+	it     item
+	out    []Violation
+}
+
+func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVar, envFrom []corev1.EnvFromSource) {
+	e := s.e
+	for j := range env {
+		ev := &env[j]
+		if anyGlob(e.allowNames, ev.Name) {
+			continue
+		}
+		s.it = item{env: ev}
+		if ev.ValueFrom == nil && ev.Value != "" {
+			if e.allowedValue(ev.Value) {
+				continue
+			}
+			s.it.lit = newLiteral(ev.Value)
+		}
+		if id, reason, remedy := e.check(&s.it); id != "" {
+			s.out = append(s.out, Violation{
+				RuleID:    id,
+				Container: name,
+				Env:       ev.Name,
+				Field:     s.field(list, ci, ".env[", j),
+				Reason:    reason,
+				Remedy:    remedy,
+			})
+		}
+	}
+	for j := range envFrom {
+		ef := &envFrom[j]
+		s.it = item{from: ef}
+		if id, reason, remedy := e.check(&s.it); id != "" {
+			secret := ""
+			if ef.SecretRef != nil {
+				secret = ef.SecretRef.Name
+			}
+			s.out = append(s.out, Violation{
+				RuleID:    id,
+				Container: name,
+				Env:       envFromPrefix + secret,
+				Field:     s.field(list, ci, ".envFrom[", j),
+				Reason:    reason,
+				Remedy:    remedy,
+			})
+		}
+	}
+}
+
+// field renders <prefix>.<list>[ci]<entry>j], e.g. spec.containers[0].env[2].
+func (s *scanner) field(list string, ci int, entry string, j int) string {
+	return s.prefix + "." + list + "[" + strconv.Itoa(ci) + "]" + entry + strconv.Itoa(j) + "]"
+}
+
+// check runs the enabled rules' checks in order, then their slow stages,
+// and returns the first that flags the entry.
+func (e *Evaluator) check(it *item) (id, reason, remedy string) {
+	for i := range e.rules {
+		if r := &e.rules[i]; r.check != nil {
+			if reason := r.check(e, it); reason != "" {
+				return r.ID, reason, r.Remedy
+			}
+		}
+	}
+	for i := range e.rules {
+		if r := &e.rules[i]; r.slow != nil {
+			if reason := r.slow(e, it); reason != "" {
+				return r.ID, reason, r.Remedy
+			}
+		}
+	}
+	return "", "", ""
+}
+
+// allowedValue reports whether v is on allow.values or matches
+// allow.valuePatterns.
+func (e *Evaluator) allowedValue(v string) bool {
+	if _, ok := e.allowLens[len(v)]; ok {
+		if _, ok := e.allowValues[sha256.Sum256([]byte(v))]; ok {
+			return true
+		}
+	}
+	for _, re := range e.allowPatterns {
+		if re.MatchString(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowedRole returns nil if pods in namespace may name the Vault role, and
+// otherwise an error (wrapping ErrRoleNotAllowed) that says which roles the
+// namespace may name. With no role bindings in the policy, every role is
+// allowed.
+func (e *Evaluator) AllowedRole(namespace, role string) error {
+	if len(e.roles) == 0 {
+		return nil
+	}
+	var allowed []string
+	for _, b := range e.roles {
+		if !anyGlob(b.namespaces, namespace) {
+			continue
+		}
+		for _, r := range b.roles {
+			pattern := strings.ReplaceAll(r, "{namespace}", namespace)
+			if role != "" && globMatch(pattern, role, false) {
+				return nil
+			}
+			allowed = append(allowed, pattern)
+		}
+	}
+	if len(allowed) == 0 {
+		return fmt.Errorf("%w: namespace %q may not name any Vault role (no entry of the policy's roles matches it)", ErrRoleNotAllowed, namespace)
+	}
+	return fmt.Errorf("%w: role %q in namespace %q: the namespace may name only %s", ErrRoleNotAllowed, role, namespace, strings.Join(allowed, ", "))
+}

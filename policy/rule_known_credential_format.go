@@ -1,0 +1,566 @@
+package policy
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+)
+
+// Rule known-credential-format.
+//
+// Detects: a literal env value that is (or contains) a credential in a known
+// format, whatever the variable's name:
+//   - PEM private keys (-----BEGIN ... PRIVATE KEY-----), also base64-wrapped;
+//   - JWTs (three base64url parts whose header is JSON with "alg");
+//   - URLs with a password (postgres://user:pass@host, amqp://u:p@h);
+//   - secret assignments inside a value: Password=...; in ADO-style
+//     connection strings, AccountKey=, SharedAccessKey=, ?sig= and ?api_key=
+//     in URLs, --db-password=... flags, -Dx.password=... JVM options,
+//     "password": "..." in JSON (the key must be a secret name; a qualified
+//     key such as password-file= is fine);
+//   - Authorization values: Basic <base64 of user:pass>, Bearer <token>;
+//   - Kubernetes bootstrap tokens (abcdef.0123456789abcdef);
+//   - token prefixes: AWS key ids (AKIA/ASIA + 16), GitHub (ghp_ gho_ ghu_
+//     ghs_ ghr_ github_pat_), GitLab (glpat- ...), Slack (xox[baprs]-,
+//     xapp-), Stripe (sk_/rk_ live/test, whsec_), Vault (hvs. hvb. hvr., and
+//     s. + 24), Google API keys (AIza), npm, PyPI, DigitalOcean, SendGrid,
+//     OpenAI/Anthropic, Hugging Face;
+//   - base64 of text containing any of the above (a base64 service-account
+//     JSON, a base64 .dockerconfigjson with a password);
+//   - and, as a second stage, gitleaks' default rules (v8.30.1: 222, less
+//     its catch-all generic-api-key), run on "NAME=value" only for values
+//     that no cheaper rule flagged and that pass a prefilter (see
+//     worthGitleaks: 16 B to 8 KiB, a token-like run, not a PEM block, an
+//     SSH public key, a digest or base64 of public key material).
+//
+// Every scan is linear in the value's length, however the value is built.
+//
+// Reads: env[*].value (literal values only) of every container kind.
+// Allowed: placeholders and references ($(VAR), ${VAR}, {{ .x }}, ****,
+// changeme, changeit, ...), URLs without a password, allow lists.
+// Example (flagged): DATABASE_URL=postgres://app:S3cr3t@db:5432/app.
+func knownCredentialFormatRule() Rule {
+	return Rule{
+		ID:      RuleKnownCredentialFormat,
+		Summary: "a literal env value is a credential in a known format (keys, tokens, private keys, JWTs, URLs with passwords)",
+		Since:   ruleSince,
+		Remedy:  remedyMoveToVault,
+		check: func(_ *Evaluator, it *item) string {
+			if !it.literal() {
+				return ""
+			}
+			if k := credentialFormat(it.lit.v); k != "" {
+				return "literal value contains " + k
+			}
+			if b := it.lit.base64(); len(b) > 0 && printableText(b) {
+				if k := credentialFormat(string(b)); k != "" {
+					return "literal value is base64 of text that contains " + k
+				}
+			}
+			return ""
+		},
+		slow: func(e *Evaluator, it *item) string {
+			if e.gitleaks == nil || !it.literal() || !worthGitleaks(&it.lit) {
+				return ""
+			}
+			// NAME=value gives gitleaks' rules that need a keyword beside the
+			// token (new-relic-user-api-key ...) their context.
+			for _, f := range e.gitleaks.DetectString(it.env.Name + "=" + it.lit.v) {
+				if f.RuleID == gitleaksGenericRule {
+					continue // env-name-literal does this, with fewer false positives
+				}
+				// Only the rule's id leaves the finding: it names a format,
+				// never the matched text.
+				if isRuleID(f.RuleID) {
+					return "literal value matches gitleaks rule " + f.RuleID
+				}
+				return "literal value matches a gitleaks rule"
+			}
+			return ""
+		},
+	}
+}
+
+// gitleaksGenericRule is gitleaks' catch-all "a key-like name assigned a
+// random-looking value": it flags public keys and publishable keys under
+// *_KEY names, so its findings are ignored.
+const gitleaksGenericRule = "generic-api-key"
+
+// credentialFormat names the known credential format s contains ("a GitHub
+// token"), or returns "".
+func credentialFormat(s string) string {
+	if k := tokenFormat(s); k != "" {
+		return k
+	}
+	if urlWithPassword(s) {
+		return "a URL with a password"
+	}
+	if bootstrapToken(s) {
+		return "a Kubernetes bootstrap token"
+	}
+	if secretAssignment(s) {
+		return "a secret assignment (such as Password=... or api_key=...)"
+	}
+	if authorizationValue(s) {
+		return "an HTTP Authorization credential"
+	}
+	return ""
+}
+
+// tokenFormat scans s once for the prefixes of known token formats, each at
+// a word boundary, and names the first complete one.
+func tokenFormat(s string) string {
+	for i := 0; i < len(s); i++ {
+		if i > 0 && isAlnum(s[i-1]) {
+			continue
+		}
+		t := s[i:]
+		var k string
+		switch t[0] {
+		case '-':
+			k = pemPrivateKey(t)
+		case 'A':
+			k = awsOrGoogle(t)
+		case 'g':
+			k = gitHubOrGitLab(t)
+		case 'x':
+			if prefixRun(t, "xox", 10, "-") && len(t) > 4 && strings.IndexByte("baprs", t[3]) >= 0 && t[4] == '-' ||
+				prefixRun(t, "xapp-", 10, "-") {
+				k = "a Slack token"
+			}
+		case 's':
+			switch {
+			case prefixRun(t, "sk_live_", 16, "") || prefixRun(t, "sk_test_", 16, ""):
+				k = "a Stripe secret key"
+			case prefixRun(t, "sk-proj-", 32, "-_") || prefixRun(t, "sk-ant-", 32, "-_") || prefixRun(t, "sk-svcacct-", 32, "-_"):
+				k = "an OpenAI or Anthropic API key"
+			case strings.HasPrefix(t, "s.") && legacyVaultToken(t[2:]):
+				k = "a Vault token"
+			}
+		case 'r':
+			if prefixRun(t, "rk_live_", 16, "") || prefixRun(t, "rk_test_", 16, "") {
+				k = "a Stripe restricted key"
+			}
+		case 'w':
+			if prefixRun(t, "whsec_", 24, "") {
+				k = "a Stripe webhook secret"
+			}
+		case 'h':
+			switch {
+			case prefixRun(t, "hvs.", 24, "-_") || prefixRun(t, "hvb.", 24, "-_") || prefixRun(t, "hvr.", 24, "-_"):
+				k = "a Vault token"
+			case prefixRun(t, "hf_", 30, ""):
+				k = "a Hugging Face token"
+			}
+		case 'n':
+			if prefixRun(t, "npm_", 36, "") {
+				k = "an npm token"
+			}
+		case 'p':
+			if prefixRun(t, "pypi-AgE", 50, "-_") {
+				k = "a PyPI token"
+			}
+		case 'd':
+			if prefixRun(t, "dop_v1_", 64, "") || prefixRun(t, "doo_v1_", 64, "") {
+				k = "a DigitalOcean token"
+			}
+		case 'S':
+			if strings.HasPrefix(t, "SG.") && sendGrid(t[3:]) {
+				k = "a SendGrid API key"
+			}
+		case 'e':
+			if strings.HasPrefix(t, "eyJ") {
+				ok, header := jwt(t)
+				if ok {
+					k = "a JSON Web Token"
+				} else {
+					// No JWT starts inside this one's header either: skip
+					// it, so "eyJ-eyJ-eyJ..." costs linear time.
+					i += header - 1
+				}
+			}
+		}
+		if k != "" {
+			return k
+		}
+	}
+	return ""
+}
+
+// prefixRun reports whether t starts with prefix followed by at least min
+// alphanumerics or bytes of extra. It reads at most min bytes past the
+// prefix, so checking every position of a value stays linear.
+func prefixRun(t, prefix string, min int, extra string) bool {
+	if !strings.HasPrefix(t, prefix) {
+		return false
+	}
+	return tokenRunMax(t[len(prefix):], extra, min) >= min
+}
+
+// tokenRun is the length of the leading run of alphanumerics and bytes of
+// extra in t.
+func tokenRun(t, extra string) int { return tokenRunMax(t, extra, len(t)) }
+
+// tokenRunMax is tokenRun, counting no further than max.
+func tokenRunMax(t, extra string, max int) int {
+	n := 0
+	for n < len(t) && n < max && (isAlnum(t[n]) || inSet(t[n], extra)) {
+		n++
+	}
+	return n
+}
+
+// inSet reports whether c is one of the bytes of set (a handful).
+func inSet(c byte, set string) bool {
+	for i := 0; i < len(set); i++ {
+		if set[i] == c {
+			return true
+		}
+	}
+	return false
+}
+
+// pemPrivateKey recognises "-----BEGIN <anything> PRIVATE KEY" (RSA, EC,
+// DSA, OPENSSH, ENCRYPTED, PGP ... BLOCK) at the start of t.
+func pemPrivateKey(t string) string {
+	const begin = "-----BEGIN "
+	if !strings.HasPrefix(t, begin) {
+		return ""
+	}
+	h := t[len(begin):]
+	if len(h) > 80 {
+		h = h[:80]
+	}
+	if end := strings.Index(h, "-----"); end >= 0 && end <= 64 {
+		if strings.Contains(h[:end], "PRIVATE KEY") {
+			return "a PEM private key"
+		}
+	}
+	return ""
+}
+
+// awsOrGoogle recognises AWS access key ids (AKIA, ASIA, ABIA, ACCA + 16
+// upper-case letters or digits) and Google API keys (AIza + 35).
+func awsOrGoogle(t string) string {
+	if len(t) >= 20 {
+		switch t[:4] {
+		case "AKIA", "ASIA", "ABIA", "ACCA":
+			n := 0
+			for n < 16 && (isUpper(t[4+n]) || isDigit(t[4+n])) {
+				n++
+			}
+			if n == 16 && (len(t) == 20 || !isAlnum(t[20])) {
+				return "an AWS access key ID"
+			}
+		}
+	}
+	if prefixRun(t, "AIza", 35, "-_") {
+		return "a Google API key"
+	}
+	return ""
+}
+
+// gitHubOrGitLab recognises GitHub and GitLab token prefixes.
+func gitHubOrGitLab(t string) string {
+	for _, p := range [...]string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"} {
+		if prefixRun(t, p, 30, "") {
+			return "a GitHub token"
+		}
+	}
+	if prefixRun(t, "github_pat_", 22, "_") {
+		return "a GitHub token"
+	}
+	for _, p := range [...]string{"glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glft-", "glsoat-", "gloas-"} {
+		if prefixRun(t, p, 20, "-_") {
+			return "a GitLab token"
+		}
+	}
+	return ""
+}
+
+// legacyVaultToken recognises the body of a pre-1.10 Vault service token
+// ("s." + exactly 24 base62 characters mixing cases and digits).
+func legacyVaultToken(t string) bool {
+	if tokenRunMax(t, "", 25) != 24 || len(t) > 24 && (t[24] == '.' || t[24] == '-' || t[24] == '_') {
+		return false
+	}
+	var up, lo, di bool
+	for i := 0; i < 24; i++ {
+		up = up || isUpper(t[i])
+		lo = lo || isLower(t[i])
+		di = di || isDigit(t[i])
+	}
+	return up && lo && di
+}
+
+// sendGrid recognises the rest of SG.<22>.<43>.
+func sendGrid(t string) bool {
+	n := tokenRunMax(t, "-_", 23)
+	return n == 22 && len(t) > 23 && t[22] == '.' && tokenRunMax(t[23:], "-_", 43) >= 43
+}
+
+// maxJWTHeader bounds the header of a JWT (a few dozen bytes in practice).
+const maxJWTHeader = 4 << 10
+
+// jwt recognises a JWT at the start of t: three base64url parts separated
+// by dots (the third may be empty for alg "none"), whose header decodes to
+// a JSON object with an "alg" member. It also returns the length of the
+// header part it looked at (at least 1).
+func jwt(t string) (ok bool, header int) {
+	h := tokenRunMax(t, "-_", maxJWTHeader+1)
+	if h < 10 || h > maxJWTHeader || len(t) <= h || t[h] != '.' {
+		return false, max(h, 1)
+	}
+	rest := t[h+1:]
+	p := tokenRun(rest, "-_")
+	if p < 2 || len(rest) <= p || rest[p] != '.' {
+		return false, h
+	}
+	if sig := rest[p+1:]; tokenRun(sig, "-_") < len(sig) && sig[tokenRun(sig, "-_")] == '.' {
+		return false, h // four parts or more: not a JWS
+	}
+	hdr, err := base64.RawURLEncoding.DecodeString(t[:h])
+	if err != nil {
+		return false, h
+	}
+	var v struct {
+		Alg *string `json:"alg"`
+	}
+	return json.Unmarshal(hdr, &v) == nil && v.Alg != nil, h
+}
+
+// bootstrapToken recognises a whole value of the form [a-z0-9]{6}.[a-z0-9]{16}
+// whose secret part mixes letters and digits.
+func bootstrapToken(s string) bool {
+	if len(s) != 23 || s[6] != '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i != 6 && !isLower(s[i]) && !isDigit(s[i]) {
+			return false
+		}
+	}
+	return mixesLettersDigits(s[7:])
+}
+
+// urlWithPassword reports whether s has a URL whose user info carries a
+// password that is not a placeholder: scheme://user:pass@host.
+func urlWithPassword(s string) bool {
+	for off := 0; ; {
+		i := strings.Index(s[off:], "://")
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + 3
+		j := i
+		for j > 0 && (isAlnum(s[j-1]) || s[j-1] == '+' || s[j-1] == '-' || s[j-1] == '.') {
+			j--
+		}
+		if !isScheme(s[j:i]) {
+			continue
+		}
+		auth := s[off:]
+		if k := strings.IndexAny(auth, "/?# \t\n\"'"); k >= 0 {
+			auth = auth[:k]
+		}
+		at := strings.LastIndexByte(auth, '@')
+		if at < 0 {
+			continue
+		}
+		userinfo := auth[:at]
+		colon := strings.IndexByte(userinfo, ':')
+		if colon < 0 {
+			continue
+		}
+		if pass := userinfo[colon+1:]; !isPlaceholder(pass) {
+			return true
+		}
+	}
+}
+
+// maxAssignedValue bounds the bytes secretAssignment reads after each = or :.
+const maxAssignedValue = 256
+
+// secretAssignment reports whether s assigns a secret inside itself:
+// key=value or key: value (the key optionally quoted, as in JSON), where the
+// key is a secret name and the value is neither empty, a placeholder, a
+// boolean nor a short number. Values end at ; & , white space or a quote.
+func secretAssignment(s string) bool {
+	for k := 0; k < len(s); k++ {
+		c := s[k]
+		if c != '=' && c != ':' {
+			continue
+		}
+		if c == ':' && strings.HasPrefix(s[k:], "://") {
+			continue
+		}
+		// The key: back over a closing quote and spaces, then name bytes.
+		e := k
+		for e > 0 && s[e-1] == ' ' {
+			e--
+		}
+		quoted := false
+		if e > 0 && (s[e-1] == '"' || s[e-1] == '\'') {
+			e--
+			quoted = true
+		}
+		// key:value only as in JSON or YAML ("key": v, key: v), never as
+		// in arn:aws:secretsmanager:...:secret:name or host:port.
+		if c == ':' && !quoted && !(k+1 < len(s) && s[k+1] == ' ') {
+			continue
+		}
+		b := e
+		for b > 0 && (isAlnum(s[b-1]) || s[b-1] == '_' || s[b-1] == '-' || s[b-1] == '.') {
+			b--
+		}
+		if b == e || !secretName(s[b:e], true) {
+			continue
+		}
+		// The value: over spaces and an opening quote, up to a delimiter,
+		// looking at 256 bytes at most (keeps the scan linear).
+		v := s[k+1:]
+		if len(v) > maxAssignedValue {
+			v = v[:maxAssignedValue]
+		}
+		v = strings.TrimLeft(v, " ")
+		end := "; &,\t\n\r\"'}]"
+		if v != "" && (v[0] == '"' || v[0] == '\'') {
+			end = v[:1]
+			v = v[1:]
+		}
+		if i := strings.IndexAny(v, end); i >= 0 {
+			v = v[:i]
+		}
+		if len(v) < 4 || isPlaceholder(v) || isBoolWord(v) || isNumeric(v) && len(v) < 6 {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// authorizationValue recognises "Basic <base64 of user:pass>" and "Bearer
+// <token of 16+ characters>" (case-insensitive) at a word boundary.
+func authorizationValue(s string) bool {
+	if strings.IndexByte(s, ' ') < 0 {
+		return false
+	}
+	for _, scheme := range [...]string{"basic ", "bearer "} {
+		for off := 0; off < len(s); {
+			i := indexFold(s[off:], scheme)
+			if i < 0 {
+				break
+			}
+			i += off
+			off = i + len(scheme)
+			if i > 0 && isAlnum(s[i-1]) {
+				continue
+			}
+			tok := s[off:]
+			tok = tok[:tokenRun(tok, "-_.~+/=")]
+			if scheme == "basic " {
+				if b, err := base64.StdEncoding.DecodeString(tok); err == nil && strings.IndexByte(string(b), ':') > 0 {
+					return true
+				}
+				continue
+			}
+			if len(tok) >= 16 && !isPlaceholder(tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// indexFold is strings.Index ignoring ASCII case; sub is lower case.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if lowerByte(s[i]) == sub[0] && strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+// worthGitleaks is the prefilter before gitleaks. Short and plain values
+// never pay for gitleaks; neither do PEM blocks (a private key was caught
+// already; certificates and public keys are public), SSH public keys,
+// digests and base64 of public key material. Base64 of text is judged by
+// its text. What is left must be 16 B to 8 KiB with a token-like run.
+func worthGitleaks(l *literal) bool {
+	if len(l.v) < 16 || len(l.v) > 8<<10 || l.digit == 0 || l.lower+l.upper == 0 {
+		return false
+	}
+	if b := l.base64(); b != nil {
+		if publicKeyMaterial(b) {
+			return false
+		}
+		if printableText(b) {
+			return worthGitleaksText(string(b))
+		}
+	}
+	return worthGitleaksText(l.v)
+}
+
+func worthGitleaksText(s string) bool {
+	return hasTokenRun(s) && !strings.Contains(s, "-----BEGIN ") && !hasKnownHashPrefix(s) && !sshPublicKey(s)
+}
+
+// hasTokenRun reports whether s has a run of alphanumerics, - and _ (and
+// trailing =) of 16 or more bytes that looks like a token: one of its parts
+// (split at - and _) is 10+ bytes mixing letters and digits and not only
+// hex digits (ghp_..., xoxb-...-AbC1..., SK0a1b...), or a hex part of 20+
+// bytes follows a prefix with letters (dop_v1_<hex>, pul-<hex>). A lone hex string (a
+// SHA, a digest, a checksum) and word-like runs (acme-prod-284512) are not.
+func hasTokenRun(s string) bool {
+	for i := 0; i < len(s); {
+		n := tokenRun(s[i:], "-_")
+		for i+n < len(s) && s[i+n] == '=' {
+			n++
+		}
+		if n == 0 {
+			i++
+			continue
+		}
+		if n >= 16 && tokenLikeRun(s[i:i+n]) {
+			return true
+		}
+		i += n
+	}
+	return false
+}
+
+func tokenLikeRun(run string) bool {
+	prefix, hexAfterPrefix := false, false
+	for p := range strings.FieldsFuncSeq(strings.TrimRight(run, "="), func(r rune) bool { return r == '-' || r == '_' }) {
+		if len(p) >= 20 && isHex(p) && prefix {
+			hexAfterPrefix = true
+		}
+		prefix = prefix || mixesLettersDigits(p) || !isHex(p)
+		if len(p) >= 10 && !isHex(p) && mixesLettersDigits(p) {
+			return true
+		}
+	}
+	return hexAfterPrefix
+}
+
+func mixesLettersDigits(p string) bool {
+	var letter, digit bool
+	for i := 0; i < len(p); i++ {
+		letter = letter || isLower(p[i]) || isUpper(p[i])
+		digit = digit || isDigit(p[i])
+	}
+	return letter && digit
+}
+
+// sshPublicKey reports whether s holds an SSH public key line
+// ("ssh-ed25519 AAAA... comment", as in authorized_keys or known_hosts).
+func sshPublicKey(s string) bool {
+	for _, t := range [...]string{"ssh-rsa ", "ssh-ed25519 ", "ssh-dss ", "ecdsa-sha2-", "sk-ssh-ed25519", "sk-ecdsa-sha2-"} {
+		if i := strings.Index(s, t); i >= 0 && (i == 0 || s[i-1] == ' ') {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,78 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// envFromPrefix starts Violation.Env for an envFrom entry.
+const envFromPrefix = "envFrom:"
+
+// Violation is one env entry that breaks one rule. It never carries the
+// value, nor any part of it.
+type Violation struct {
+	// RuleID is the stable id of the rule that flagged the entry.
+	RuleID string
+	// Container is the name of the container (of any kind).
+	Container string
+	// Env is the env var's name, or "envFrom:<secret name>" for envFrom.
+	Env string
+	// Field is the entry's path in the object, e.g.
+	// "spec.template.spec.containers[0].env[2]".
+	Field string
+	// Reason says what kind of secret was found, e.g. "literal value
+	// contains a GitHub token".
+	Reason string
+	// Remedy says what to do instead.
+	Remedy string
+}
+
+// Message renders v as one line for a denial, a warning or a log:
+//
+//	Deployment team-a/web: container "app": env DB_PASSWORD: literal value ... (rule env-name-literal); store it in Vault ...
+func (v Violation) Message(o Object) string {
+	kind := o.Kind
+	if kind == "" {
+		kind = "Pod"
+	}
+	name := o.Name
+	if name == "" {
+		name = "(unnamed)"
+	}
+	env := "env " + v.Env
+	if secret, ok := strings.CutPrefix(v.Env, envFromPrefix); ok {
+		env = fmt.Sprintf("envFrom Secret %q", secret)
+	}
+	return fmt.Sprintf("%s %s/%s: %s %q: %s: %s (rule %s); %s",
+		kind, o.Namespace, name, containerKind(v.Field), v.Container, env, v.Reason, v.RuleID, v.Remedy)
+}
+
+// containerKind names the container list a field path points into.
+func containerKind(field string) string {
+	switch {
+	case strings.Contains(field, ".initContainers["):
+		return "init container"
+	case strings.Contains(field, ".ephemeralContainers["):
+		return "ephemeral container"
+	}
+	return "container"
+}
+
+// NewViolationsOnly returns the violations of updated that old does not
+// have (same rule, container and env var), in updated's order. On UPDATE,
+// judging only these lets a workload that predates the policy keep rolling
+// while refusing new secrets.
+func NewViolationsOnly(old, updated []Violation) []Violation {
+	type key struct{ rule, container, env string }
+	seen := make(map[key]bool, len(old))
+	for _, v := range old {
+		seen[key{v.RuleID, v.Container, v.Env}] = true
+	}
+	var out []Violation
+	for _, v := range updated {
+		if !seen[key{v.RuleID, v.Container, v.Env}] {
+			out = append(out, v)
+		}
+	}
+	return out
+}

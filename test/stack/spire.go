@@ -1,0 +1,229 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
+)
+
+const serverConf = `server {
+  bind_address = "127.0.0.1"
+  bind_port = "%d"
+  socket_path = "%s"
+  trust_domain = "%s"
+  data_dir = "%s"
+  log_level = "INFO"
+  default_jwt_svid_ttl = "5m"
+  jwt_issuer = "%s"
+}
+plugins {
+  DataStore "sql" { plugin_data { database_type = "sqlite3"  connection_string = "%s" } }
+  NodeAttestor "join_token" { plugin_data {} }
+  KeyManager "memory" { plugin_data {} }
+}
+`
+
+const agentConf = `agent {
+  data_dir = "%s"
+  log_level = "INFO"
+  server_address = "127.0.0.1"
+  server_port = "%d"
+  socket_path = "%s"
+  trust_bundle_path = "%s"
+  trust_domain = "%s"
+}
+plugins {
+  NodeAttestor "join_token" { plugin_data {} }
+  KeyManager "memory" { plugin_data {} }
+  WorkloadAttestor "unix" { plugin_data {} }
+}
+`
+
+const oidcConf = `log_level = "INFO"
+domains = ["127.0.0.1"]
+insecure_addr = "%s"
+allow_insecure_scheme = true
+server_api { address = "unix://%s" }
+`
+
+func (s *Stack) spireBin(name string) string { return filepath.Join(s.opts.SpireDir, name) }
+
+func (s *Stack) startSpire(ctx context.Context) error {
+	t0 := time.Now()
+	dir := filepath.Join(s.dir, "spire")
+	serverDir, agentDir, sockDir := filepath.Join(dir, "server"), filepath.Join(dir, "agent"), filepath.Join(dir, "wl")
+	for _, d := range []string{serverDir, agentDir, sockDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	// Agent sockets: world-traversable folders, so a workload of another
+	// uid reaches the Workload API.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("chmod %s: %w", dir, err)
+	}
+	s.serverSock = filepath.Join(serverDir, "api.sock")
+	s.agentSock = filepath.Join(sockDir, "api.sock")
+	if len(s.agentSock) >= 100 {
+		return fmt.Errorf("workload API socket path %s is too long for a unix socket; use a shorter Options.Dir", s.agentSock)
+	}
+	env := []string{"HOME=" + dir, "PATH=/usr/bin:/bin"}
+
+	conf := filepath.Join(dir, "server.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, serverConf, s.serverPort, s.serverSock, s.opts.TrustDomain,
+		serverDir, s.oidcURL, filepath.Join(serverDir, "datastore.sqlite3")), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", conf, err)
+	}
+	server, err := spawn("spire-server", dir, nil, env, syscall.SIGTERM, s.spireBin("spire-server"), "run", "-config", conf)
+	if err != nil {
+		return err
+	}
+	s.add(server)
+	err = waitFor(ctx, server, "spire-server", 60*time.Second, func(ctx context.Context) error {
+		_, err := run(ctx, nil, env, s.spireBin("spire-server"), "healthcheck", "-socketPath", s.serverSock)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.opts.Logf("stack: spire-server healthy in %s", time.Since(t0).Round(time.Millisecond))
+
+	bundle, err := run(ctx, nil, env, s.spireBin("spire-server"), "bundle", "show", "-socketPath", s.serverSock)
+	if err != nil {
+		return fmt.Errorf("spire-server bundle show: %w", err)
+	}
+	bundlePath := filepath.Join(dir, "bundle.pem")
+	if err := os.WriteFile(bundlePath, []byte(bundle), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", bundlePath, err)
+	}
+	out, err := run(ctx, nil, env, s.spireBin("spire-server"), "token", "generate", "-socketPath", s.serverSock,
+		"-spiffeID", s.agentID())
+	if err != nil {
+		return fmt.Errorf("spire-server token generate: %w", err)
+	}
+	fields := strings.Fields(out) // "Token: <token>"
+	if len(fields) != 2 {
+		return fmt.Errorf("spire-server token generate: unexpected output %q", out)
+	}
+	joinToken := fields[1]
+	for _, w := range s.opts.Workloads {
+		if err := s.RegisterWorkload(ctx, w.SPIFFEID, w.UID); err != nil {
+			return err
+		}
+	}
+
+	conf = filepath.Join(dir, "agent.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, agentConf, agentDir, s.serverPort, s.agentSock, bundlePath,
+		s.opts.TrustDomain), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", conf, err)
+	}
+	agent, err := spawn("spire-agent", dir, nil, env, syscall.SIGTERM, s.spireBin("spire-agent"),
+		"run", "-config", conf, "-joinToken", joinToken)
+	if err != nil {
+		return err
+	}
+	s.add(agent)
+
+	conf = filepath.Join(dir, "oidc.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, oidcConf, strings.TrimPrefix(s.oidcURL, "http://"), s.serverSock), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", conf, err)
+	}
+	oidc, err := spawn("oidc-discovery-provider", dir, nil, env, syscall.SIGTERM, s.spireBin("oidc-discovery-provider"), "-config", conf)
+	if err != nil {
+		return err
+	}
+	s.add(oidc)
+
+	err = waitFor(ctx, agent, "spire-agent", 60*time.Second, func(ctx context.Context) error {
+		_, err := run(ctx, nil, env, s.spireBin("spire-agent"), "healthcheck", "-socketPath", s.agentSock)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// The agent creates its socket for its own user; workloads of other
+	// uids must be able to connect.
+	if err := os.Chmod(sockDir, 0o755); err != nil {
+		return fmt.Errorf("chmod %s: %w", sockDir, err)
+	}
+	s.opts.Logf("stack: spire-agent healthy in %s", time.Since(t0).Round(time.Millisecond))
+	err = waitFor(ctx, oidc, "oidc-discovery-provider /keys", 60*time.Second, func(ctx context.Context) error {
+		return checkKeys(ctx, s.oidcURL+"/keys")
+	})
+	if err != nil {
+		return err
+	}
+	s.opts.Logf("stack: oidc-discovery-provider serving keys in %s", time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+func (s *Stack) agentID() string { return "spiffe://" + s.opts.TrustDomain + AgentID }
+
+// checkKeys succeeds when url serves a JWKS with at least one key.
+func checkKeys(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var jwks struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jwks); err != nil {
+		return fmt.Errorf("decode %s: %w", url, err)
+	}
+	if len(jwks.Keys) == 0 {
+		return fmt.Errorf("GET %s: no keys yet: %w", url, errNotReady)
+	}
+	return nil
+}
+
+// RegisterWorkload creates a registration entry for spiffeID selecting
+// processes of uid. The agent issues it after its next sync (about 5 s).
+// Registering the same entry again is not an error.
+func (s *Stack) RegisterWorkload(ctx context.Context, spiffeID string, uid int) error {
+	out, err := run(ctx, nil, nil, s.spireBin("spire-server"), "entry", "create", "-socketPath", s.serverSock,
+		"-parentID", s.agentID(), "-spiffeID", spiffeID, "-selector", fmt.Sprintf("unix:uid:%d", uid))
+	// The CLI reports a duplicate only in its text.
+	if err != nil && strings.Contains(out+err.Error(), "AlreadyExists") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("register workload %s: %w", spiffeID, err)
+	}
+	return nil
+}
+
+// WaitForSVID waits until the agent issues this process a JWT-SVID for
+// audience, and returns its SPIFFE ID.
+func (s *Stack) WaitForSVID(ctx context.Context, audience string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		svid, err := workloadapi.FetchJWTSVID(ctx, jwtsvid.Params{Audience: audience}, workloadapi.WithAddr(s.SocketAddr()))
+		if err == nil {
+			return svid.ID.String(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("wait for a JWT-SVID from %s: %w (last: %v)", s.SocketAddr(), ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

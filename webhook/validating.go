@@ -1,0 +1,212 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"wisp.dev/wisp/internal/workload"
+	"wisp.dev/wisp/policy"
+)
+
+// EndpointValidate is the path of the validating webhook.
+const EndpointValidate = "/validate"
+
+// AuditAnnotationKey is the auditAnnotations key of audit-mode violations
+// (the API server prefixes it with the webhook's name).
+const AuditAnnotationKey = "static-secrets"
+
+// NamespaceLabels returns a namespace's labels from a local cache (an
+// informer), never from an API call; nil when unknown.
+type NamespaceLabels interface {
+	Labels(namespace string) map[string]string
+}
+
+// ValidatingHandler runs the platform policy on pods and on the pod
+// templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and
+// CronJobs, on CREATE and UPDATE. It sees the final object, after every
+// mutating webhook. An UPDATE is judged only on what it changes in the pod
+// template, so an existing workload can still scale.
+type ValidatingHandler struct {
+	snapshots  Snapshots
+	namespaces NamespaceLabels
+	log        *slog.Logger
+	metrics    *Metrics
+}
+
+var _ admission.Handler = (*ValidatingHandler)(nil)
+
+// NewValidatingHandler returns the /validate handler. namespaces, log and
+// metrics may be nil.
+func NewValidatingHandler(snapshots Snapshots, namespaces NamespaceLabels, log *slog.Logger, metrics *Metrics) *ValidatingHandler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &ValidatingHandler{snapshots: snapshots, namespaces: namespaces, log: log, metrics: metrics}
+}
+
+// Handle implements admission.Handler.
+func (h *ValidatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
+	resp, result, name, d := h.handle(req)
+	h.observe(ctx, req, name, result, d, start)
+	return resp
+}
+
+func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, string, string, *policy.Decision) {
+	if req.UID == "" {
+		return admission.Errored(http.StatusBadRequest, errors.New("the AdmissionReview has no request uid")), ResultErrored, "", nil
+	}
+	if req.SubResource != "" || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
+		return admission.Allowed(""), ResultAllowed, req.Name, nil
+	}
+	gvk := schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind}
+	obj, err := decodeObject(gvk, req.Object.Raw)
+	if errors.Is(err, workload.ErrUnsupportedKind) {
+		return admission.Allowed(""), ResultAllowed, req.Name, nil
+	}
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err), ResultErrored, req.Name, nil
+	}
+	obj.Namespace = req.Namespace
+	snap := h.snapshots.Load()
+	if h.namespaces != nil && snap.Policy.NeedsNamespaceLabels() {
+		obj.NamespaceLabels = h.namespaces.Labels(req.Namespace)
+	}
+	d := snap.Policy.Evaluate(obj)
+
+	if req.Operation == admissionv1.Update && len(d.Violations) > 0 {
+		old, err := decodeObject(gvk, req.OldObject.Raw)
+		if err == nil {
+			if reflect.DeepEqual(old.Spec, obj.Spec) {
+				// Scaling, status, labels: the pod template did not change.
+				d.Violations = nil
+			} else {
+				old.Namespace, old.NamespaceLabels = obj.Namespace, obj.NamespaceLabels
+				d.Violations = policy.NewViolationsOnly(snap.Policy.Evaluate(old).Violations, d.Violations)
+			}
+		}
+	}
+	return decide(obj, d), resultOf(d), obj.Name, &d
+}
+
+// decide maps a decision to the admission answer of its mode.
+func decide(obj policy.Object, d policy.Decision) admission.Response {
+	if d.Exempt || len(d.Violations) == 0 {
+		// Notes explain what the policy did not honour (an exemption
+		// annotation without permission, say): the team should hear it.
+		return admission.Allowed("").WithWarnings(d.Notes...)
+	}
+	lines := make([]string, len(d.Violations))
+	for i, v := range d.Violations {
+		lines[i] = v.Message(obj)
+	}
+	switch d.Mode {
+	case policy.ModeWarn:
+		return admission.Allowed("").WithWarnings(append(lines, d.Notes...)...)
+	case policy.ModeAudit:
+		resp := admission.Allowed("")
+		resp.AuditAnnotations = map[string]string{AuditAnnotationKey: auditSummary(d.Violations)}
+		return resp
+	default:
+		return admission.Denied(fmt.Sprintf("wisp: %d static secret(s) in env vars:\n%s", len(lines), strings.Join(lines, "\n")))
+	}
+}
+
+// auditSummary lists rule:container/env per violation, no values.
+func auditSummary(vs []policy.Violation) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = v.RuleID + ":" + v.Container + "/" + v.Env
+	}
+	return strings.Join(parts, ",")
+}
+
+func resultOf(d policy.Decision) string {
+	if d.Denied() {
+		return ResultDenied
+	}
+	return ResultAllowed
+}
+
+func (h *ValidatingHandler) observe(ctx context.Context, req admission.Request, name, result string, d *policy.Decision, start time.Time) {
+	elapsed := time.Since(start)
+	attrs := []slog.Attr{
+		slog.String("endpoint", EndpointValidate),
+		slog.String("uid", string(req.UID)),
+		slog.String("operation", string(req.Operation)),
+		slog.String("kind", req.Kind.Kind),
+		slog.String("namespace", req.Namespace),
+		slog.String("name", name),
+		slog.String("result", result),
+		slog.Duration("latency", elapsed),
+	}
+	if d != nil {
+		attrs = append(attrs, slog.String("mode", string(d.Mode)), slog.Int("violations", len(d.Violations)))
+		if d.Exempt {
+			attrs = append(attrs, slog.Bool("exempt", true))
+		}
+		if len(d.Violations) > 0 {
+			attrs = append(attrs, slog.String("rules", auditSummary(d.Violations)))
+		}
+	}
+	if h.metrics != nil {
+		h.metrics.requests.WithLabelValues(EndpointValidate, result).Inc()
+		h.metrics.latency.WithLabelValues(EndpointValidate).Observe(elapsed.Seconds())
+		if d != nil && !d.Exempt {
+			h.metrics.countViolations(d.Mode, d.Violations)
+		}
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "admission", attrs...)
+}
+
+// decodeObject reads a pod, or a workload's pod template, as a policy
+// object. Pods are decoded directly; workloads through their template.
+func decodeObject(gvk schema.GroupVersionKind, raw []byte) (policy.Object, error) {
+	if gvk.Group == "" && gvk.Kind == "Pod" {
+		var pod corev1.Pod
+		if err := decodePod(raw, &pod); err != nil {
+			return policy.Object{}, err
+		}
+		return podObject("Pod", pod.Name, &pod), nil
+	}
+	if !workload.Supported(gvk) {
+		return policy.Object{}, workload.ErrUnsupportedKind
+	}
+	if len(raw) == 0 {
+		return policy.Object{}, errors.New("decode object: the request has no object")
+	}
+	var u unstructured.Unstructured
+	if err := u.UnmarshalJSON(raw); err != nil {
+		return policy.Object{}, fmt.Errorf("decode %s: %w", gvk.Kind, err)
+	}
+	pod, err := workload.PodOf(&u)
+	if err != nil {
+		return policy.Object{}, fmt.Errorf("decode %s: %w", gvk.Kind, err)
+	}
+	return podObject(gvk.Kind, u.GetName(), pod), nil
+}
+
+func podObject(kind, name string, pod *corev1.Pod) policy.Object {
+	if name == "" && pod.GenerateName != "" {
+		name = pod.GenerateName + "*"
+	}
+	return policy.Object{
+		Kind:        kind,
+		Name:        name,
+		Labels:      pod.Labels,
+		Annotations: pod.Annotations,
+		Spec:        &pod.Spec,
+	}
+}

@@ -50,7 +50,8 @@ func NewDev(hosts []string, now time.Time, validity time.Duration) (*Bundle, err
 	return &Bundle{CAPEM: ca.certPEM, CertPEM: leaf.certPEM, KeyPEM: leaf.keyPEM}, nil
 }
 
-// WriteDir writes tls.crt, tls.key (mode 0600) and ca.crt into dir.
+// WriteDir writes ca.crt, tls.crt and tls.key (mode 0600) into dir, each
+// atomically.
 func (b *Bundle) WriteDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("write certificates: %w", err)
@@ -60,7 +61,12 @@ func (b *Bundle) WriteDir(dir string) error {
 		data []byte
 		mode os.FileMode
 	}{{CAFile, b.CAPEM, 0o644}, {CertFile, b.CertPEM, 0o644}, {KeyFile, b.KeyPEM, 0o600}} {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+		// Write, then rename: a reader never sees a half-written file.
+		tmp := filepath.Join(dir, "."+f.name+".tmp")
+		if err := os.WriteFile(tmp, f.data, f.mode); err != nil {
+			return fmt.Errorf("write certificates: %w", err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, f.name)); err != nil {
 			return fmt.Errorf("write certificates: %w", err)
 		}
 	}

@@ -72,9 +72,9 @@ func start(t *testing.T, extra ...string) (*http.Client, string, *lockedBuffer, 
 	var client *http.Client
 	deadline := time.Now().Add(10 * time.Second)
 	for client == nil {
-		if ca, err := os.ReadFile(filepath.Join(dir, "ca.crt")); err == nil {
-			pool := x509.NewCertPool()
-			pool.AppendCertsFromPEM(ca)
+		ca, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+		// The file may be caught half written: use it once it parses.
+		if pool := x509.NewCertPool(); err == nil && pool.AppendCertsFromPEM(ca) {
 			client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 		} else if time.Now().After(deadline) {
 			cancel()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,30 +16,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-)
 
-// ensureAssets points KUBEBUILDER_ASSETS at kube-apiserver and etcd, building
-// them (cached) when unset. The test never skips for want of them.
-func ensureAssets(t *testing.T) {
-	t.Helper()
-	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
-		return
-	}
-	cmd := exec.Command(filepath.Join("..", "..", "test", "scripts", "ensure-k8s.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("build kube-apiserver and etcd: %v", err)
-	}
-	t.Setenv("KUBEBUILDER_ASSETS", strings.TrimSpace(string(out)))
-}
+	"wisp.dev/wisp/internal/testutil"
+)
 
 // The binary as the chart runs it: --cert-mode=auto against a real API
 // server. It creates its Secret, patches caBundle into both webhook
 // configurations, and the API server then trusts it: an opted-in pod is
 // injected and a static secret denied.
 func TestAutoCertificatesThroughTheAPIServer(t *testing.T) {
-	ensureAssets(t)
+	if err := testutil.EnsureKubeAssets(); err != nil {
+		t.Fatal(err)
+	}
 	env := &envtest.Environment{}
 	cfg, err := env.Start()
 	if err != nil {
@@ -73,7 +60,7 @@ func TestAutoCertificatesThroughTheAPIServer(t *testing.T) {
 	base := fmt.Sprintf("https://127.0.0.1:%d", port)
 	createWebhookConfigs(t, client, base)
 
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	cmd := newCommand(logs)
 	cmd.SetArgs([]string{"--cert-mode", "auto", "--kubeconfig", kcPath, "--namespace", "wisp-system",
 		"--service-name", "wisp-webhook", "--cert-hosts", "127.0.0.1", "--host", "127.0.0.1", "--port", fmt.Sprint(port)})

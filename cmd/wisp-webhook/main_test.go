@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,11 +13,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"wisp.dev/wisp/internal/testutil"
 )
 
 const podReview = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1",
@@ -26,23 +26,6 @@ const podReview = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",
 "namespace":"team-a","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web",
 "annotations":{"wisp.dev/inject":"true","wisp.dev/role":"web","wisp.dev/secret-db":"database/creds/web"}},
 "spec":{"containers":[{"name":"app","image":"nginx"}]}}}}`
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -57,11 +40,11 @@ func freePort(t *testing.T) int {
 // start runs wisp-webhook with --dev-certs on a free port and returns a
 // client that trusts its CA, the base URL, the log and a stop function that
 // returns run's error.
-func start(t *testing.T, extra ...string) (*http.Client, string, *lockedBuffer, func() error) {
+func start(t *testing.T, extra ...string) (*http.Client, string, *testutil.SyncBuffer, func() error) {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	cmd := newCommand(logs)
 	cmd.SetArgs(append([]string{"--dev-certs", "--cert-dir", dir, "--host", "127.0.0.1", "--port", fmt.Sprint(port)}, extra...))
 	ctx, cancel := context.WithCancel(context.Background())

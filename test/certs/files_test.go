@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"wisp.dev/wisp/certs"
+	"wisp.dev/wisp/internal/testutil"
 )
 
 // devPair is a dev CA and certificate for localhost and 127.0.0.1.
@@ -113,7 +114,7 @@ func TestFilesReloadUnderLoadFailsNoRequest(t *testing.T) {
 		{"certificate then key renamed", flat, func(t *testing.T, b *certs.Bundle) { renameInPlace(t, flat, b) }},
 	} {
 		t.Run(layout.name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &testutil.SyncBuffer{}
 			f, err := certs.NewFiles(filepath.Join(layout.dir, certs.CertFile), filepath.Join(layout.dir, certs.KeyFile),
 				certs.FilesOptions{PollInterval: 2 * time.Second, Logger: slogTo(logs)})
 			if err != nil {

@@ -1,7 +1,6 @@
 package certs_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,9 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"wisp.dev/wisp/certs"
+	"wisp.dev/wisp/internal/testutil"
 )
 
 // restConfig reaches the package's shared API server.
@@ -40,7 +37,7 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	if err := ensureAssets(); err != nil {
+	if err := testutil.EnsureKubeAssets(); err != nil {
 		fmt.Fprintln(os.Stderr, "test/certs:", err)
 		return 1
 	}
@@ -58,24 +55,6 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "test/certs: stop envtest:", err)
 	}
 	return code
-}
-
-// ensureAssets points KUBEBUILDER_ASSETS at kube-apiserver and etcd, building
-// them (cached) when the variable is unset.
-func ensureAssets() error {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err != nil {
-			return fmt.Errorf("KUBEBUILDER_ASSETS=%s: %w", dir, err)
-		}
-		return nil
-	}
-	cmd := exec.Command(filepath.Join("..", "scripts", "ensure-k8s.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return fmt.Errorf("build kube-apiserver and etcd (test/scripts/ensure-k8s.sh): %w", err)
-	}
-	return os.Setenv("KUBEBUILDER_ASSETS", strings.TrimSpace(string(out)))
 }
 
 // newClient is a client of its own (its own rate limiter), as each replica
@@ -190,13 +169,13 @@ func caBundles(t *testing.T, c kubernetes.Interface, name string) map[string][]b
 type replica struct {
 	auto *certs.Auto
 	srv  *server
-	logs *syncBuffer
+	logs *testutil.SyncBuffer
 }
 
 // startReplica starts an Auto (stopped after the test) and serves it.
 func startReplica(t *testing.T, opts certs.AutoOptions, handler http.Handler) *replica {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	opts.Logger = slogTo(logs)
 	a, err := certs.NewAuto(newClient(t), opts)
 	if err != nil {
@@ -226,7 +205,7 @@ func startReplica(t *testing.T, opts certs.AutoOptions, handler http.Handler) *r
 type server struct {
 	addr       string
 	handshakes sync.Map // fingerprint -> *atomic.Int64
-	errLog     *syncBuffer
+	errLog     *testutil.SyncBuffer
 
 	mu      sync.Mutex
 	issuers map[string]*span // AuthorityKeyId of the served leaves -> first and last handshake
@@ -241,7 +220,7 @@ func serve(t *testing.T, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, e
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{addr: ln.Addr().String(), errLog: &syncBuffer{}, issuers: map[string]*span{}}
+	s := &server{addr: ln.Addr().String(), errLog: &testutil.SyncBuffer{}, issuers: map[string]*span{}}
 	cfg := certs.TLSConfig(func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		c, err := getCert(hello)
 		if err == nil {
@@ -367,22 +346,4 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() err
 
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// syncBuffer collects log lines from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

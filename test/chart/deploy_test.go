@@ -1,16 +1,12 @@
 package chart
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +27,7 @@ import (
 
 	"wisp.dev/wisp/certs"
 	"wisp.dev/wisp/internal/config"
+	"wisp.dev/wisp/internal/testutil"
 	"wisp.dev/wisp/mutate"
 	"wisp.dev/wisp/webhook"
 )
@@ -41,7 +38,7 @@ import (
 type deployCluster struct {
 	client     kubernetes.Interface
 	registry   *prometheus.Registry
-	logs       *syncBuffer
+	logs       *testutil.SyncBuffer
 	namespaces *webhook.NamespaceCache
 	url        string
 	caBundle   string
@@ -72,7 +69,7 @@ func cluster(t *testing.T) *deployCluster {
 }
 
 func startDeploy(helm string) (_ *deployCluster, err error) {
-	if err := ensureAssets(); err != nil {
+	if err := testutil.EnsureKubeAssets(); err != nil {
 		return nil, err
 	}
 	var cleanups []func()
@@ -104,7 +101,7 @@ func startDeploy(helm string) (_ *deployCluster, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 
 	// The serving certificate: a dev CA, whose PEM is the caBundle.
-	port, err := freePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		cancel()
 		return nil, err
@@ -127,7 +124,7 @@ func startDeploy(helm string) (_ *deployCluster, err error) {
 	c := &deployCluster{
 		client:   client,
 		registry: prometheus.NewRegistry(),
-		logs:     &syncBuffer{},
+		logs:     &testutil.SyncBuffer{},
 		url:      "https://127.0.0.1:" + strconv.Itoa(port),
 		caBundle: base64.StdEncoding.EncodeToString(bundle.CAPEM),
 	}
@@ -179,7 +176,7 @@ func startDeploy(helm string) (_ *deployCluster, err error) {
 		}
 		factory.Shutdown()
 	})
-	if err := waitTLS(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 10*time.Second); err != nil {
+	if err := testutil.WaitTLS(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 10*time.Second); err != nil {
 		return nil, err
 	}
 
@@ -693,57 +690,4 @@ func TestDeployRBAC(t *testing.T) {
 			t.Errorf("wisp may %s %s %s/%s in %q: %v, want %v", a.Verb, a.Group, a.Resource, a.Name, a.Namespace, got.Status.Allowed, tt.want)
 		}
 	}
-}
-
-// ensureAssets points KUBEBUILDER_ASSETS at kube-apiserver and etcd, built
-// (and cached) by test/scripts/ensure-k8s.sh when the variable is unset.
-func ensureAssets() error {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err != nil {
-			return fmt.Errorf("KUBEBUILDER_ASSETS=%s: %w", dir, err)
-		}
-		return nil
-	}
-	cmd := exec.Command(filepath.Join("..", "scripts", "ensure-k8s.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return fmt.Errorf("build kube-apiserver and etcd (test/scripts/ensure-k8s.sh, or set KUBEBUILDER_ASSETS): %w", err)
-	}
-	return os.Setenv("KUBEBUILDER_ASSETS", strings.TrimSpace(string(out)))
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitTLS(addr string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // readiness probe only
-		if err == nil {
-			return conn.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("webhook at %s not serving after %s: %w", addr, within, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// syncBuffer collects the webhook's log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
 }

@@ -2,16 +2,13 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"wisp.dev/wisp/internal/config"
+	"wisp.dev/wisp/internal/testutil"
 	"wisp.dev/wisp/webhook"
 )
 
@@ -36,7 +34,7 @@ type cluster struct {
 	client     kubernetes.Interface
 	restConfig *rest.Config
 	registry   *prometheus.Registry
-	logs       *syncBuffer
+	logs       *testutil.SyncBuffer
 	policyPath string
 	policy     *config.Watcher
 	namespaces *webhook.NamespaceCache
@@ -64,7 +62,7 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	if err := ensureAssets(); err != nil {
+	if err := testutil.EnsureKubeAssets(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
@@ -80,24 +78,6 @@ func runMain(m *testing.M) int {
 	cancel()
 	stop()
 	return code
-}
-
-// ensureAssets points KUBEBUILDER_ASSETS at kube-apiserver and etcd, building
-// them (cached) when the variable is unset.
-func ensureAssets() error {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err != nil {
-			return fmt.Errorf("KUBEBUILDER_ASSETS=%s: %w", dir, err)
-		}
-		return nil
-	}
-	cmd := exec.Command(filepath.Join("..", "scripts", "ensure-k8s.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return fmt.Errorf("build kube-apiserver and etcd (test/scripts/ensure-k8s.sh): %w", err)
-	}
-	return os.Setenv("KUBEBUILDER_ASSETS", strings.TrimSpace(string(out)))
 }
 
 // mutatingConfig is wisp's MutatingWebhookConfiguration as the chart installs
@@ -182,7 +162,7 @@ func startCluster(ctx context.Context) (*cluster, func(), error) {
 	}
 	fmt.Fprintf(os.Stderr, "e2e: kube-apiserver and etcd up in %s\n", time.Since(start).Round(time.Millisecond))
 
-	c := &cluster{env: env, restConfig: cfg, registry: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	c := &cluster{env: env, restConfig: cfg, registry: prometheus.NewRegistry(), logs: &testutil.SyncBuffer{}}
 	c.client, err = kubernetes.NewForConfig(cfg)
 	if err != nil {
 		_ = env.Stop()
@@ -224,7 +204,7 @@ func startCluster(ctx context.Context) (*cluster, func(), error) {
 	go func() { _ = c.policy.Start(srvCtx) }()
 	done := make(chan error, 1)
 	go func() { done <- srv.Start(srvCtx) }()
-	if err := waitTLS(net.JoinHostPort(wo.LocalServingHost, strconv.Itoa(wo.LocalServingPort)), 10*time.Second); err != nil {
+	if err := testutil.WaitTLS(net.JoinHostPort(wo.LocalServingHost, strconv.Itoa(wo.LocalServingPort)), 10*time.Second); err != nil {
 		stopSrv()
 		_ = env.Stop()
 		return nil, nil, err
@@ -242,20 +222,6 @@ func startCluster(ctx context.Context) (*cluster, func(), error) {
 		_ = os.RemoveAll(dir)
 	}
 	return c, stop, nil
-}
-
-func waitTLS(addr string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // readiness probe only
-		if err == nil {
-			return conn.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("webhook at %s not serving after %s: %w", addr, within, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // namespace creates a fresh team namespace for one test.

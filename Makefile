@@ -48,9 +48,12 @@ fuzz:
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzMutateRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 
-## demo: wisp's main job on built-in defaults: inject the example pod, offline
+## demo: the whole mission on one machine: a real kube-apiserver, wisp's
+## webhook, SPIRE, Vault and PostgreSQL; a static secret denied, a pod
+## injected, its dynamic database credential fetched, used and revoked
 demo:
-	$(GO) run ./cmd/wisp inject -f examples/pod.yaml
+	@echo "demo: compiling (the first run takes a few minutes)"
+	$(GO) run ./test/demo
 
 clean:
 	rm -rf bin

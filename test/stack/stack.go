@@ -97,7 +97,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := opts.findBinaries(ctx); err != nil {
 		return nil, err
 	}
-	s = &Stack{opts: opts, dir: opts.Dir}
+	st := &Stack{opts: opts, dir: opts.Dir}
+	s = st
 	if s.dir == "" {
 		d, err := os.MkdirTemp("/tmp", "ws")
 		if err != nil {
@@ -111,8 +112,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("chmod %s: %w", s.dir, err)
 	}
 	defer func() {
+		// On failure, stop what was started. st, not s: "return nil, err"
+		// has already set the named result s to nil.
 		if err != nil {
-			_ = s.Stop()
+			_ = st.Stop()
 			s = nil
 		}
 	}()

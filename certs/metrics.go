@@ -2,10 +2,10 @@ package certs
 
 import (
 	"crypto/x509"
-	"errors"
-	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	wispmetrics "wisp.dev/wisp/internal/metrics"
 )
 
 // Metric names.
@@ -41,26 +41,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	})
 	m := &metrics{}
 	var err error
-	if m.expiry, err = register(reg, expiry); err != nil {
+	if m.expiry, err = wispmetrics.Register(reg, expiry); err != nil {
 		return nil, err
 	}
-	if m.failing, err = register(reg, failing); err != nil {
+	if m.failing, err = wispmetrics.Register(reg, failing); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("register certificate metrics: %w", err)
-	}
-	return c, nil
 }
 
 func (m *metrics) setExpiry(leaf, ca *x509.Certificate) {

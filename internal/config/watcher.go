@@ -3,7 +3,6 @@ package config
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"wisp.dev/wisp/internal/metrics"
 )
 
 // DefaultPollInterval is how often Watcher re-reads the file even without a
@@ -78,10 +79,10 @@ func NewWatcher(path string, opts WatcherOptions) (*Watcher, error) {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
 	}
 	if opts.Registerer != nil {
-		if w.reloads, err = register(opts.Registerer, w.reloads); err != nil {
+		if w.reloads, err = metrics.Register(opts.Registerer, w.reloads); err != nil {
 			return nil, err
 		}
-		if w.failing, err = register(opts.Registerer, w.failing); err != nil {
+		if w.failing, err = metrics.Register(opts.Registerer, w.failing); err != nil {
 			return nil, err
 		}
 	}
@@ -164,19 +165,4 @@ func (w *Watcher) Reload() {
 	w.reloads.WithLabelValues("error").Inc()
 	w.failing.Set(1)
 	w.log.Error("policy reload failed; serving the last good policy", "path", w.path, "err", err)
-}
-
-// register registers c, or returns the collector already registered under
-// its name (a second watcher of the same process shares the metrics).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("register policy metrics: %w", err)
-	}
-	return c, nil
 }

@@ -35,9 +35,15 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-## bench: the admission path's benchmarks
+## bench: the admission path's benchmarks, then wisp-webhook against a no-op
+## webhook (the floor) over HTTPS at c=1, 8, 64, 10 s a run (test/load)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./mutate ./policy ./webhook
+	$(GO) run ./test/load -duration $(or $(BENCH_DURATION),10s) -c 1,8,64
+
+## soak: wisp-webhook at c=64 under valid and hostile requests for SOAK (5m)
+soak:
+	$(GO) run ./test/load -soak $(or $(SOAK),5m)
 
 ## fuzz: run each fuzz target for FUZZTIME (seed corpora live in testdata/fuzz)
 fuzz:
@@ -47,6 +53,7 @@ fuzz:
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzMutateRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
+	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzInjectionPatch$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 
 ## demo: the whole mission on one machine: a real kube-apiserver, wisp's
 ## webhook, SPIRE, Vault and PostgreSQL; a static secret denied, a pod

@@ -17,7 +17,6 @@ import (
 
 	"wisp.dev/wisp/internal/config"
 	"wisp.dev/wisp/mutate"
-	"wisp.dev/wisp/plan"
 	"wisp.dev/wisp/policy"
 )
 
@@ -63,9 +62,17 @@ func checkRole(ev *policy.Evaluator, namespace string, injected *corev1.Pod) err
 			if e.Name != mutate.EnvPlan {
 				continue
 			}
-			p, err := plan.Parse([]byte(e.Value))
-			if err != nil {
+			// mutate validated the plan before encoding it, so only the
+			// role is read back: plan.Parse would validate it again, every
+			// template parsed included.
+			var p struct {
+				Role string `json:"role"`
+			}
+			if err := json.Unmarshal([]byte(e.Value), &p); err != nil {
 				return fmt.Errorf("read the fetch plan: %w", err)
+			}
+			if p.Role == "" {
+				return errors.New("the fetch plan names no role")
 			}
 			return ev.AllowedRole(namespace, p.Role)
 		}
@@ -122,6 +129,10 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 	if err := checkRole(snap.Policy, req.Namespace, out); err != nil {
 		return admission.Denied("wisp: cannot inject: " + err.Error()), ResultDenied, name
 	}
+	if ops, ok := injectionPatch(&pod, out); ok {
+		return admission.Patched("", ops...), ResultInjected, name
+	}
+	// Something injectionPatch does not cover changed: diff the documents.
 	raw, err := json.Marshal(out)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode injected pod: %w", err)), ResultErrored, name

@@ -5,10 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"runtime"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -121,9 +125,9 @@ func New(opts Options) (*Server, error) {
 	})
 	s := &Server{srv: srv, log: opts.Logger}
 
+	slots := make(chan struct{}, maxHandling())
 	for path, h := range map[string]admission.Handler{EndpointMutate: mutating, EndpointValidate: validating} {
-		hook := &admission.Webhook{Handler: h, RecoverPanic: ptr(true)}
-		srv.Register(path, limit(hook, opts.MaxRequestBytes, opts.RequestTimeout))
+		srv.Register(path, limit(newWebhook(gate{Handler: h, slots: slots}), opts.MaxRequestBytes, opts.RequestTimeout))
 	}
 	health := &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}
 	srv.Register("/healthz", http.StripPrefix("/healthz", health))
@@ -146,20 +150,97 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// limit caps the request body and bounds the time to read it and answer.
-// The request's context is detached from the server's, so that a shutdown
-// lets in-flight requests finish instead of cancelling them.
+// newWebhook serves h through controller-runtime's admission.Webhook (body
+// read, content type, v1 decoding and encoding, panic recovery), with the
+// patch encoded once (patchEncoder) and request-independent logging:
+// controller-runtime's default builds a logger with six request values per
+// request (twice), which a JSON slog handler encodes eagerly, for lines it
+// only writes at V(5). The handlers log each request themselves;
+// controller-runtime's own errors (a body that cannot be read or decoded)
+// are still logged, without request values, which it does not have then
+// anyway.
+func newWebhook(h admission.Handler) *admission.Webhook {
+	return &admission.Webhook{
+		Handler:        patchEncoder{h},
+		RecoverPanic:   ptr(true),
+		LogConstructor: func(base logr.Logger, _ *admission.Request) logr.Logger { return base },
+	}
+}
+
+// maxHandling is how many requests are judged at once: twice the cores the
+// Go scheduler uses. Judging is CPU-bound, so more at once gains nothing,
+// while each holds its decoded pod and what the policy and the injection
+// make of it: a hostile but legal pod (a 512 KiB template is parsed into
+// ~50 MB of nodes) times every open connection would be unbounded memory.
+func maxHandling() int { return 2 * runtime.GOMAXPROCS(0) }
+
+// gate runs at most cap(slots) handlers at a time; the others wait for a
+// slot, within their request's deadline. Reading the body and writing the
+// answer happen outside the gate, so a slow client never holds a slot.
+type gate struct {
+	admission.Handler
+	slots chan struct{}
+}
+
+func (g gate) Handle(ctx context.Context, req admission.Request) admission.Response {
+	select {
+	case g.slots <- struct{}{}:
+	case <-ctx.Done():
+		return admission.Errored(http.StatusServiceUnavailable, errors.New("wisp: overloaded: no capacity within the request timeout"))
+	}
+	defer func() { <-g.slots }()
+	return g.Handler.Handle(ctx, req)
+}
+
+// limit caps the request body and bounds the time to read it and answer:
+// a read deadline on the connection at timeout, a write deadline a little
+// later (so that a body cut off by the read deadline still gets its 400
+// answer), and a context deadline for the handler. The request's context is
+// detached from the server's, so that a shutdown lets in-flight requests
+// finish instead of cancelling them. net/http clears both deadlines once
+// the answer is written, before the connection's next request.
+//
+// Deadlines cost nothing per request; http.TimeoutHandler, used only when
+// the ResponseWriter cannot set them (a test's recorder), runs each request
+// in a goroutine of its own and buffers the whole answer.
 func limit(h http.Handler, maxBytes int64, timeout time.Duration) http.Handler {
-	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	inner := func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
+			r.Body = &deadlineBody{ReadCloser: http.MaxBytesReader(w, r.Body, maxBytes), timeout: timeout}
 		}
 		h.ServeHTTP(w, r)
-	})
-	bounded := http.TimeoutHandler(inner, timeout, "wisp: request timed out")
+	}
+	fallback := http.TimeoutHandler(http.HandlerFunc(inner), timeout, "wisp: request timed out")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		bounded.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+		ctx := context.WithoutCancel(r.Context())
+		deadline := time.Now().Add(timeout)
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(deadline) != nil || rc.SetWriteDeadline(deadline.Add(writeGrace)) != nil {
+			fallback.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		ctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		inner(w, r.WithContext(ctx))
 	})
+}
+
+// writeGrace is how long after the read deadline an answer may still be
+// written.
+const writeGrace = time.Second
+
+// deadlineBody says what a read deadline means when it cuts a body off.
+type deadlineBody struct {
+	io.ReadCloser
+	timeout time.Duration
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("request body not received within the request timeout (%s): %w", b.timeout, err)
+	}
+	return n, err
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,332 @@
+// Command load measures wisp-webhook under load, against a floor: a no-op
+// webhook (TLS, decode the review and the pod, answer allowed) built with
+// the same Go and measured in the same run, so wisp's throughput reads as a
+// fraction of what any Go webhook could do on this machine.
+//
+//	go run ./test/load -duration 10s -c 1,8,64 -scenario injected,large
+//	go run ./test/load -soak 5m
+//
+// It builds cmd/wisp-webhook and test/load/floor with `go build` into a
+// temporary folder, starts them as child processes on 127.0.0.1 (wisp with
+// --dev-certs --log-level warn), and drives each with a closed loop of c
+// workers, one keep-alive HTTPS connection each, for every scenario and
+// concurrency, floor and wisp back to back. Every answer is checked (uid
+// echoed, allowed or denied as expected, a JSONPatch when expected). It
+// prints req/s, p50/p90/p99/max latency, errors, the server's CPU (from
+// /proc/<pid>/stat) and resident memory (/proc/<pid>/status), and a table
+// of wisp against the floor. Servers: floor, wisp, wisp-info (wisp at
+// --log-level info, one JSON line per request, to a file).
+//
+// -soak runs wisp alone at -c (64 by default) for that long with valid
+// reviews mixed with hostile requests (malformed JSON, truncated bodies,
+// bodies over the limit, wrong content types, other kinds, 10,000 env
+// vars, huge annotations, deep nesting), samples its memory every second
+// and fails on a crash, a wrong answer or a growing memory trend.
+//
+// -pprof DIR builds wisp-webhook with net/http/pprof (through a build
+// overlay: neither the sources nor the release binary have it) and writes a
+// CPU profile of each wisp run, and a heap profile at the end, into DIR.
+//
+// Only 127.0.0.1 is contacted. The exit status is 1 when a request got a
+// wrong answer, a goal was missed with -goals, or the soak failed.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	duration  time.Duration
+	warmup    time.Duration
+	conns     []int
+	scenarios []string
+	servers   []string
+	soak      time.Duration
+	pprofDir  string
+	goals     bool
+	maxBody   int
+	wispEnv   []string
+	out       io.Writer
+}
+
+func main() {
+	var cfg config
+	var conns, scenarios, servers, wispEnv string
+	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time of each run")
+	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured time before each run (connections, heap)")
+	flag.StringVar(&conns, "c", "1,8,64", "concurrencies (workers, one connection each)")
+	flag.StringVar(&scenarios, "scenario", strings.Join(scenarioNames, ","), "scenarios: "+strings.Join(scenarioNames, ", "))
+	flag.StringVar(&servers, "servers", srvFloor+","+srvWisp, "servers: floor, wisp, wisp-info")
+	flag.DurationVar(&cfg.soak, "soak", 0, "run the hostile soak for this long instead of the bench")
+	flag.StringVar(&cfg.pprofDir, "pprof", "", "write CPU profiles of wisp's runs and a heap profile into this folder")
+	flag.BoolVar(&cfg.goals, "goals", false, "exit 1 when a goal on the injected scenario is missed")
+	flag.IntVar(&cfg.maxBody, "max-body", 4<<20, "wisp's body limit (the over-limit soak requests exceed it)")
+	flag.StringVar(&wispEnv, "wisp-env", "", "extra environment of wisp-webhook, comma-separated (GOGC=200,GOMEMLIMIT=32MiB)")
+	flag.Parse()
+	cfg.out = os.Stdout
+	var err error
+	if cfg.conns, err = parseInts(conns); err != nil {
+		fatal(fmt.Errorf("-c: %w", err))
+	}
+	cfg.scenarios = strings.Split(scenarios, ",")
+	cfg.servers = strings.Split(servers, ",")
+	if wispEnv != "" {
+		cfg.wispEnv = strings.Split(wispEnv, ",")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "wisp-load-")
+	if err != nil {
+		fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ok := true
+	if cfg.soak > 0 {
+		c := 64
+		if isSet("c") {
+			c = slices.Max(cfg.conns)
+		}
+		ok, err = soakMain(ctx, dir, cfg.soak, c, cfg.maxBody, cfg.out)
+	} else {
+		ok, err = bench(ctx, dir, cfg)
+	}
+	if err != nil {
+		fatal(err)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "load:", err)
+	os.Exit(2)
+}
+
+func isSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// bench runs every scenario at every concurrency on every server and
+// prints the results. It reports false when a request got a wrong answer
+// or, with cfg.goals, a goal was missed.
+func bench(ctx context.Context, dir string, cfg config) (bool, error) {
+	kinds := map[string]*kind{}
+	for _, name := range cfg.scenarios {
+		k, err := scenario(name)
+		if err != nil {
+			return false, err
+		}
+		kinds[name] = k
+	}
+	for _, name := range cfg.servers {
+		if name != srvFloor && name != srvWisp && name != srvWispInfo {
+			return false, fmt.Errorf("unknown server %q", name)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "load: building wisp-webhook and the floor into %s\n", dir)
+	bins, err := build(dir, cfg.pprofDir != "")
+	if err != nil {
+		return false, err
+	}
+	var pprofAddr string
+	servers := map[string]*server{}
+	for _, name := range cfg.servers {
+		var env []string
+		if name != srvFloor {
+			env = append(env, cfg.wispEnv...)
+		}
+		if cfg.pprofDir != "" && name != srvFloor {
+			port, err := freePort()
+			if err != nil {
+				return false, err
+			}
+			pprofAddr = "127.0.0.1:" + strconv.Itoa(port)
+			env = append(env, "WISP_LOAD_PPROF="+pprofAddr)
+		}
+		s, err := start(ctx, bins, name, dir, env...)
+		if err != nil {
+			return false, err
+		}
+		defer s.kill()
+		servers[name] = s
+	}
+	fmt.Fprintf(cfg.out, "load: %s, GOMAXPROCS of the servers: all %d cores; load average before: %s\n", time.Now().Format(time.RFC3339), runtime.NumCPU(), loadAvg())
+	fmt.Fprintf(cfg.out, "load: %s measured per run after %s of warm-up", cfg.duration, cfg.warmup)
+	if len(cfg.wispEnv) > 0 {
+		fmt.Fprintf(cfg.out, "; wisp-webhook's extra environment: %s", strings.Join(cfg.wispEnv, " "))
+	}
+	fmt.Fprint(cfg.out, "\n\n")
+	printRunHeader(cfg.out)
+
+	var results []*result
+	wrong := false
+	for _, sc := range cfg.scenarios {
+		for _, c := range cfg.conns {
+			for _, name := range cfg.servers {
+				s := servers[name]
+				o := runOpts{conns: c, duration: cfg.duration, warmup: cfg.warmup, floor: name == srvFloor}
+				var prof chan error
+				if cfg.pprofDir != "" && name != srvFloor && pprofAddr != "" {
+					prof = profileAsync(s, pprofAddr, cfg, fmt.Sprintf("%s-%s-c%d.cpu.pprof", name, sc, c))
+				}
+				r := run(ctx, s, sc, single(kinds[sc]), o)
+				if prof != nil {
+					if err := <-prof; err != nil {
+						fmt.Fprintln(os.Stderr, "load: profile:", err)
+					}
+				}
+				if !s.alive() {
+					return false, fmt.Errorf("%s exited during the run: %v; log:\n%s", name, s.waitErr, s.log())
+				}
+				printRun(cfg.out, r)
+				results = append(results, r)
+				wrong = wrong || r.errors > 0
+				if ctx.Err() != nil {
+					return false, ctx.Err()
+				}
+			}
+		}
+	}
+	if cfg.pprofDir != "" && pprofAddr != "" {
+		if err := fetch(pprofAddr, "/debug/pprof/heap", filepath.Join(cfg.pprofDir, "wisp.heap.pprof")); err != nil {
+			fmt.Fprintln(os.Stderr, "load: heap profile:", err)
+		}
+	}
+	final := map[string]procStats{}
+	for name, s := range servers {
+		final[name] = s.stats()
+		if fi, err := os.Stat(s.logPath); err == nil && name != srvFloor {
+			fmt.Fprintf(cfg.out, "\n%s wrote %d bytes of log", name, fi.Size())
+		}
+	}
+	fmt.Fprintf(cfg.out, "\nload average after: %s\n", loadAvg())
+	met := printComparison(cfg.out, results, final)
+	ok := !wrong && (!cfg.goals || met)
+	return ok, nil
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
+func mb(b int64) string         { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
+
+func printRunHeader(w io.Writer) {
+	fmt.Fprintf(w, "%-9s %-10s %4s %9s %8s %8s %8s %8s %6s %5s %7s %5s %7s %7s %7s\n",
+		"scenario", "server", "c", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors",
+		"cpu", "µs/req", "gen", "µs/req", "rss MB", "peak MB")
+}
+
+func printRun(w io.Writer, r *result) {
+	perReq := func(d time.Duration) float64 {
+		if n := len(r.latencies); n > 0 {
+			return float64(d.Microseconds()) / float64(n)
+		}
+		return 0
+	}
+	fmt.Fprintf(w, "%-9s %-10s %4d %9.0f %8s %8s %8s %8s %6d %5.2f %7.0f %5.2f %7.0f %7s %7s\n",
+		r.scenario, r.server, r.conns, r.rate(), ms(r.pct(50)), ms(r.pct(90)), ms(r.pct(99)), ms(r.max()),
+		r.errors, r.cpu.Seconds()/r.elapsed.Seconds(), perReq(r.cpu),
+		r.clientCPU.Seconds()/r.elapsed.Seconds(), perReq(r.clientCPU), mb(r.rss), mb(r.hwm))
+	for e, n := range r.samples {
+		fmt.Fprintf(w, "    %d x %s\n", n, e)
+	}
+}
+
+// printComparison prints wisp (and wisp-info) against the floor, and the
+// goals on the injected scenario; it reports whether they were met.
+func printComparison(w io.Writer, results []*result, final map[string]procStats) bool {
+	floor := map[string]*result{}
+	for _, r := range results {
+		if r.server == srvFloor {
+			floor[r.scenario+"/"+strconv.Itoa(r.conns)] = r
+		}
+	}
+	fmt.Fprintf(w, "\n%-10s %-9s %4s %10s %11s %8s %9s %10s %9s %10s %9s %8s %9s\n",
+		"server", "scenario", "c", "req/s", "floor req/s", "fraction", "p50 ms", "floor p50", "p99 ms", "floor p99", "p99 ratio", "rss MB", "floor rss")
+	met, checked := true, 0
+	var goals []string
+	for _, r := range results {
+		f := floor[r.scenario+"/"+strconv.Itoa(r.conns)]
+		if r.server == srvFloor || f == nil {
+			continue
+		}
+		frac := r.rate() / f.rate()
+		ratio := float64(r.pct(99)) / float64(f.pct(99))
+		fmt.Fprintf(w, "%-10s %-9s %4d %10.0f %11.0f %7.0f%% %9s %10s %9s %10s %9.2f %8s %9s\n",
+			r.server, r.scenario, r.conns, r.rate(), f.rate(), 100*frac, ms(r.pct(50)), ms(f.pct(50)),
+			ms(r.pct(99)), ms(f.pct(99)), ratio, mb(r.rss), mb(f.rss))
+		if r.server != srvWisp || r.scenario != scInjected {
+			continue
+		}
+		if r.conns == 64 {
+			checked++
+			ok := frac >= 0.75
+			met = met && ok
+			goals = append(goals, fmt.Sprintf("%s req/s at c=64 >= 75%% of the floor's: %.0f%%", mark(ok), 100*frac))
+		}
+		if r.conns == 8 || r.conns == 64 {
+			checked++
+			ok := ratio <= 1.3
+			met = met && ok
+			goals = append(goals, fmt.Sprintf("%s p99 at c=%d within 1.3x the floor's: %.2fx", mark(ok), r.conns, ratio))
+		}
+	}
+	if st, ok := final[srvWisp]; ok && st.valid {
+		checked++
+		ok := st.rss < 40<<20
+		met = met && ok
+		goals = append(goals, fmt.Sprintf("%s wisp RSS after the run < 40 MB: %s MB (peak %s MB)", mark(ok), mb(st.rss), mb(st.hwm)))
+	}
+	if f, ok := final[srvFloor]; ok && f.valid {
+		goals = append(goals, fmt.Sprintf("   (floor RSS after the run: %s MB, peak %s MB)", mb(f.rss), mb(f.hwm)))
+	}
+	if checked > 0 {
+		fmt.Fprintf(w, "\ngoals (wisp /mutate, injected pod, policy on):\n  %s\n", strings.Join(goals, "\n  "))
+	}
+	return met
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "[met] "
+	}
+	return "[MISS]"
+}

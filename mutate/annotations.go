@@ -38,6 +38,9 @@ const (
 	// injection ignores it.
 	AnnotationExempt = Prefix + "exempt"
 
+	// MaxTemplateBytes bounds a wisp.dev/template-<name> annotation.
+	MaxTemplateBytes = 16 << 10
+
 	// StatusInjected is the value of AnnotationStatus on an injected pod.
 	StatusInjected = "injected"
 )

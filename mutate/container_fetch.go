@@ -1,7 +1,6 @@
 package mutate
 
 import (
-	"fmt"
 	"path"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,12 +11,12 @@ import (
 // seccomp RuntimeDefault), with the fetch plan in its environment. The plan
 // holds paths and templates, never a secret.
 func fetchContainer(req *Request, cfg Config, group int64) (corev1.Container, error) {
+	// parseAnnotations has checked every piece of the plan (names, paths,
+	// formats, templates parsed with plan.ParseTemplate), so it is not
+	// validated again here: that would parse every template twice on the
+	// admission path. FuzzParseAnnotations checks that every injected plan
+	// passes plan.Parse.
 	p := Plan(req)
-	if err := p.Validate(); err != nil {
-		// ParseAnnotations already checked each piece; this is the last guard
-		// against handing the fetcher a plan it would refuse.
-		return corev1.Container{}, fmt.Errorf("build fetch plan: %w", err)
-	}
 	doc, err := p.Marshal()
 	if err != nil {
 		return corev1.Container{}, err

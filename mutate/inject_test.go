@@ -175,6 +175,8 @@ func TestInjectDenied(t *testing.T) {
 			wantKeys: []string{"wisp.dev/foo"}, wantText: []string{"is not a wisp annotation"}},
 		{name: "misspelt secret prefix", annotations: optedIn("wisp.dev/secrets-db", "database/creds/app"),
 			wantKeys: []string{"wisp.dev/secrets-db"}, wantText: []string{"is not a wisp annotation"}},
+		{name: "template over the size limit", annotations: optedIn("wisp.dev/template-db", strings.Repeat("{{ .password }}", mutate.MaxTemplateBytes/15+1)),
+			wantKeys: []string{"wisp.dev/template-db"}, wantText: []string{"a template may have at most 16384"}},
 		{name: "sidecar not a boolean", annotations: optedIn("wisp.dev/sidecar", "yes"),
 			wantKeys: []string{"wisp.dev/sidecar"}, wantText: []string{`"yes" is not "true" or "false"`}},
 		{name: "reserved auth-path", annotations: optedIn("wisp.dev/auth-path", "kubernetes"),

@@ -202,6 +202,12 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string, or
 				bad(key, "is empty; remove it to get the default JSON rendering")
 				continue
 			}
+			if len(value) > MaxTemplateBytes {
+				// Parsing is the admission path's most expensive step: a
+				// huge template would stall every request behind it.
+				bad(key, "is %d bytes; a template may have at most %d", len(value), MaxTemplateBytes)
+				continue
+			}
 			if _, fromVault := origin[key]; fromVault {
 				if s.Path == "" {
 					continue // the secret's own annotation is already reported

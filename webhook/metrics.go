@@ -2,8 +2,11 @@ package webhook
 
 import (
 	"errors"
+	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"wisp.dev/wisp/policy"
 )
@@ -83,5 +86,26 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 func (m *Metrics) countViolations(mode policy.Mode, vs []policy.Violation) {
 	for _, v := range vs {
 		m.violations.WithLabelValues(v.RuleID, string(mode)).Inc()
+	}
+}
+
+// observe counts one answered request of endpoint and its latency.
+func (m *Metrics) observe(endpoint, result string, elapsed time.Duration) {
+	m.requests.WithLabelValues(endpoint, result).Inc()
+	m.latency.WithLabelValues(endpoint).Observe(elapsed.Seconds())
+}
+
+// requestAttrs are the keys every request's log line carries: the same in
+// /mutate's and /validate's lines, never a value from the object.
+func requestAttrs(endpoint string, req admission.Request, name, result string, elapsed time.Duration) [8]slog.Attr {
+	return [8]slog.Attr{
+		slog.String("endpoint", endpoint),
+		slog.String("uid", string(req.UID)),
+		slog.String("operation", string(req.Operation)),
+		slog.String("kind", req.Kind.Kind),
+		slog.String("namespace", req.Namespace),
+		slog.String("name", name),
+		slog.String("result", result),
+		slog.Duration("latency", elapsed),
 	}
 }

@@ -148,23 +148,13 @@ func (h *MutatingHandler) observe(ctx context.Context, req admission.Request, na
 	elapsed := time.Since(start)
 	dryRun := req.DryRun != nil && *req.DryRun
 	if h.metrics != nil {
-		h.metrics.requests.WithLabelValues(EndpointMutate, result).Inc()
-		h.metrics.latency.WithLabelValues(EndpointMutate).Observe(elapsed.Seconds())
+		h.metrics.observe(EndpointMutate, result, elapsed)
 		if result == ResultInjected && !dryRun {
 			h.metrics.injections.Inc()
 		}
 	}
-	h.log.LogAttrs(ctx, slog.LevelInfo, "admission",
-		slog.String("endpoint", EndpointMutate),
-		slog.String("uid", string(req.UID)),
-		slog.String("operation", string(req.Operation)),
-		slog.String("kind", req.Kind.Kind),
-		slog.String("namespace", req.Namespace),
-		slog.String("name", name),
-		slog.Bool("dryRun", dryRun),
-		slog.String("result", result),
-		slog.Duration("latency", elapsed),
-	)
+	base := requestAttrs(EndpointMutate, req, name, result, elapsed)
+	h.log.LogAttrs(ctx, slog.LevelInfo, "admission", append(base[:], slog.Bool("dryRun", dryRun))...)
 }
 
 func isPodCreate(req admission.Request) bool {

@@ -142,16 +142,8 @@ func resultOf(d policy.Decision) string {
 
 func (h *ValidatingHandler) observe(ctx context.Context, req admission.Request, name, result string, d *policy.Decision, start time.Time) {
 	elapsed := time.Since(start)
-	attrs := []slog.Attr{
-		slog.String("endpoint", EndpointValidate),
-		slog.String("uid", string(req.UID)),
-		slog.String("operation", string(req.Operation)),
-		slog.String("kind", req.Kind.Kind),
-		slog.String("namespace", req.Namespace),
-		slog.String("name", name),
-		slog.String("result", result),
-		slog.Duration("latency", elapsed),
-	}
+	base := requestAttrs(EndpointValidate, req, name, result, elapsed)
+	attrs := base[:]
 	if d != nil {
 		attrs = append(attrs, slog.String("mode", string(d.Mode)), slog.Int("violations", len(d.Violations)))
 		if d.Exempt {
@@ -162,8 +154,7 @@ func (h *ValidatingHandler) observe(ctx context.Context, req admission.Request, 
 		}
 	}
 	if h.metrics != nil {
-		h.metrics.requests.WithLabelValues(EndpointValidate, result).Inc()
-		h.metrics.latency.WithLabelValues(EndpointValidate).Observe(elapsed.Seconds())
+		h.metrics.observe(EndpointValidate, result, elapsed)
 		if d != nil && !d.Exempt {
 			h.metrics.countViolations(d.Mode, d.Violations)
 		}

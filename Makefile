@@ -16,10 +16,11 @@ build:
 	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o bin/ ./cmd/wisp ./cmd/wisp-webhook ./cmd/wisp-fetch
 
 ## tools: the real components of the end-to-end tests, built from the Go module
-## proxy once and cached under $${XDG_CACHE_HOME:-~/.cache}/wisp (cold: about
-## 25 min on 2 cores; warm: instant)
+## proxy once and cached under $${XDG_CACHE_HOME:-~/.cache}/wisp, and the node's
+## Debian packages (containerd, runc, CNI plugins) installed when missing
+## (cold: about 35-45 min on 2 cores; warm: instant)
 tools:
-	@for t in k8s vault spire helm; do \
+	@for t in k8s node csi vault spire helm; do \
 	  start=$$(date +%s); test/scripts/ensure-$$t.sh >/dev/null || exit 1; \
 	  echo "tools: $$t ready ($$(( $$(date +%s) - start ))s)"; done
 

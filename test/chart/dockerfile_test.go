@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"wisp.dev/wisp/mutate"
+	"wisp.dev/wisp/test/node"
 )
 
 const repoRoot = "../.."
@@ -25,86 +28,35 @@ type dockerBuild struct {
 	packages []string
 }
 
-// parseDockerfile finds the RUN go build line of the Dockerfile and the ENV
-// lines before it, joining continuation lines.
+// parseDockerfile reads the Dockerfile with the parser the node tests build
+// wisp's image with, so the two cannot drift.
 func parseDockerfile(t *testing.T) dockerBuild {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	d, err := node.ParseDockerfile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.ReplaceAll(string(data), "\\\n", " ")
-	var b dockerBuild
-	found := false
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "FROM ") && found:
-			return b
-		case strings.HasPrefix(line, "ENV "):
-			b.env = append(b.env, strings.Fields(strings.TrimPrefix(line, "ENV "))...)
-		case strings.HasPrefix(line, "RUN ") && strings.Contains(line, "go build"):
-			if found {
-				t.Fatal("the Dockerfile has two go build lines; the test reads one")
-			}
-			found = true
-			words, err := shellWords(strings.SplitN(line, "go build", 2)[1])
-			if err != nil {
-				t.Fatalf("Dockerfile go build line: %v", err)
-			}
-			for i := 0; i < len(words); i++ {
-				w := words[i]
-				switch {
-				case w == "-o":
-					i++ // the output folder is the test's own
-				case strings.HasPrefix(w, "./"):
-					b.packages = append(b.packages, w)
-				case w == "-ldflags" || w == "-tags" || w == "-gcflags":
-					b.flags = append(b.flags, w, words[i+1])
-					i++
-				default:
-					b.flags = append(b.flags, w)
-				}
-			}
-		}
-	}
-	if !found {
-		t.Fatal("the Dockerfile has no RUN go build line")
-	}
-	return b
+	return dockerBuild{env: d.BuildEnv, flags: d.BuildFlags, packages: d.Packages}
 }
 
-// shellWords splits s like a POSIX shell does for plain words and double
-// quotes (no expansion), which is all the Dockerfile's build line uses.
-func shellWords(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord, quoted := false, false
-	for _, r := range s {
-		switch {
-		case r == '"':
-			quoted = !quoted
-			inWord = true
-		case (r == ' ' || r == '\t') && !quoted:
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case (r == '&' || r == ';' || r == '|') && !quoted:
-			return nil, fmt.Errorf("a shell operator follows go build; the test reads a single command")
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
+// TestDockerfileImage: the final stage's files, user and entrypoint, which
+// the node tests' image copies; the injected init container's command is
+// one of its binaries.
+func TestDockerfileImage(t *testing.T) {
+	t.Parallel()
+	d, err := node.ParseDockerfile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if quoted {
-		return nil, fmt.Errorf("unterminated quote")
+	if diff := cmp.Diff([]string{"/wisp-webhook", "/wisp-fetch"}, d.Binaries); diff != "" {
+		t.Errorf("image files (-want +got):\n%s", diff)
 	}
-	if inWord {
-		words = append(words, cur.String())
+	if d.User != "65532:65532" || !cmp.Equal(d.Entrypoint, []string{"/wisp-webhook"}) {
+		t.Errorf("user %q entrypoint %v, want 65532:65532 [/wisp-webhook]", d.User, d.Entrypoint)
 	}
-	return words, nil
+	if !slices.Contains(d.Binaries, mutate.FetchCommand) {
+		t.Errorf("the injected command %s is not in the image %v", mutate.FetchCommand, d.Binaries)
+	}
 }
 
 // TestDockerfileBuild builds every binary of the image with the Dockerfile's
@@ -176,7 +128,7 @@ func TestMakefileBuildFlags(t *testing.T) {
 	if m == nil {
 		t.Fatal("the Makefile has no BUILD_FLAGS")
 	}
-	words, err := shellWords(strings.ReplaceAll(m[1], "$(VERSION)", "${VERSION}"))
+	words, err := node.ShellWords(strings.ReplaceAll(m[1], "$(VERSION)", "${VERSION}"))
 	if err != nil {
 		t.Fatal(err)
 	}

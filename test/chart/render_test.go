@@ -629,6 +629,36 @@ func TestURLMode(t *testing.T) {
 	// TestWebhookConfigurations.
 }
 
+// TestHostNetwork: on the host network the webhook listens on the chosen
+// node port, resolves cluster names, and is probed on 127.0.0.1 (the
+// kubelet shares its network namespace); extraEnv reaches the container.
+func TestHostNetwork(t *testing.T) {
+	t.Parallel()
+	r := render(t, []string{"values-default.yaml"}, "hostNetwork=true", "port=10443",
+		"extraEnv[0].name=GOMEMLIMIT", "extraEnv[0].value=100MiB")
+	spec := one[*appsv1.Deployment](t, r, "Deployment").Spec.Template.Spec
+	if !spec.HostNetwork || spec.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
+		t.Errorf("hostNetwork %v dnsPolicy %q, want true and ClusterFirstWithHostNet", spec.HostNetwork, spec.DNSPolicy)
+	}
+	c := spec.Containers[0]
+	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 10443 || !slices.Contains(c.Args, "--port=10443") {
+		t.Errorf("ports %+v args %v, want 10443 in both", c.Ports, c.Args)
+	}
+	for _, p := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe} {
+		if p.HTTPGet.Host != "127.0.0.1" {
+			t.Errorf("probe %s host %q, want 127.0.0.1", p.HTTPGet.Path, p.HTTPGet.Host)
+		}
+	}
+	if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "GOMEMLIMIT" && e.Value == "100MiB" }) {
+		t.Errorf("env %+v lacks GOMEMLIMIT from extraEnv", c.Env)
+	}
+	// Off by default: pod network, probes on the pod IP.
+	def := one[*appsv1.Deployment](t, render(t, []string{"values-default.yaml"}), "Deployment").Spec.Template.Spec
+	if def.HostNetwork || def.Containers[0].ReadinessProbe.HTTPGet.Host != "" {
+		t.Errorf("default: hostNetwork %v, probe host %q", def.HostNetwork, def.Containers[0].ReadinessProbe.HTTPGet.Host)
+	}
+}
+
 // TestSingleReplica: a PodDisruptionBudget with minAvailable 1 over one
 // replica would block every node drain, so none is rendered.
 func TestSingleReplica(t *testing.T) {
@@ -832,7 +862,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"timeout too long", []string{"webhook.timeoutSeconds=31"}, "maximum"},
 		{"files mode without a Secret", []string{"certificates.mode=files"}, "secretName"},
 		{"url without https", []string{"webhook.url=http://127.0.0.1:9443", "webhook.caBundle=QQ=="}, "does not match pattern"},
-		{"url without caBundle", []string{"webhook.url=https://127.0.0.1:9443"}, "caBundle"},
+		{"url without caBundle", []string{"webhook.url=https://127.0.0.1:9443", "certificates.mode=cert-manager"}, "caBundle"},
 		{"extraArgs not a flag", []string{"extraArgs={verbose}"}, "does not match pattern"},
 		{"vaultAgentAnnotations in the policy", []string{"policy.injection.vaultAgentAnnotations=true"}, "set migration.vaultAgentAnnotations"},
 	}

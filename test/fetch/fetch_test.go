@@ -464,7 +464,7 @@ func proxy(ctx context.Context, addr, target string) error {
 func TestFetchNewRegistration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	if err := shared.stack.RegisterWorkload(ctx, lateID, lateUID); err != nil {
+	if err := shared.stack.RegisterWorkload(ctx, stack.Workload{SPIFFEID: lateID, UID: lateUID}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

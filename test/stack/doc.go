@@ -22,6 +22,14 @@
 // Options.Workloads are registered before the agent starts and are issued
 // at once; RegisterWorkload afterwards takes the agent's sync (about 5 s).
 //
+// With Options.Kubelet the agent also runs the k8s workload attestor
+// against that kubelet (test/node), so pods get SVIDs by namespace and
+// service account (Workload.Selectors k8s:ns:<ns>, k8s:sa:<sa>); StopAgent
+// and StartAgent restart the agent on the same socket.
+//
+// Spawn, Proc, WaitFor and FreePorts are exported for test/node, which
+// starts its processes the same way.
+//
 // Imports: the standard library, vault/api and go-spiffe. A Stack's methods
 // are safe for concurrent use.
 package stack

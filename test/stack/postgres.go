@@ -65,7 +65,7 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 	}
 	_ = os.Remove(pwfile)
 	s.opts.Logf("stack: initdb done in %s", time.Since(t0).Round(time.Millisecond))
-	p, err := spawn("postgres", base, pu.cred, env, syscall.SIGINT, // SIGINT: fast shutdown
+	p, err := Spawn("postgres", base, pu.cred, env, syscall.SIGINT, // SIGINT: fast shutdown
 		filepath.Join(s.opts.PGBinDir, "postgres"), "-D", data,
 		"-c", "listen_addresses=127.0.0.1", "-p", itoa(s.pgPort), "-k", s.pgSockDir,
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
@@ -74,7 +74,7 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 		return err
 	}
 	s.add(p)
-	err = waitFor(ctx, p, "postgres", 60*time.Second, func(ctx context.Context) error {
+	err = WaitFor(ctx, p, "postgres", 60*time.Second, func(ctx context.Context) error {
 		_, err := run(ctx, nil, nil, filepath.Join(s.opts.PGBinDir, "pg_isready"),
 			"-q", "-h", s.pgSockDir, "-p", itoa(s.pgPort), "-U", "postgres")
 		return err

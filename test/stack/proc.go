@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// proc is one long-running component.
-type proc struct {
+// Proc is one long-running component, started by Spawn.
+type Proc struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
@@ -24,9 +24,9 @@ type proc struct {
 	err     error // valid once done is closed
 }
 
-// spawn starts bin in its own process group, killed if the test process
+// Spawn starts bin in its own process group, killed if the test process
 // dies, with its output in dir/<name>.log.
-func spawn(name, dir string, cred *syscall.Credential, env []string, stopSig syscall.Signal, bin string, args ...string) (*proc, error) {
+func Spawn(name, dir string, cred *syscall.Credential, env []string, stopSig syscall.Signal, bin string, args ...string) (*Proc, error) {
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -42,7 +42,7 @@ func spawn(name, dir string, cred *syscall.Credential, env []string, stopSig sys
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, logPath: logPath, stopSig: stopSig, done: make(chan struct{})}
+	p := &Proc{name: name, cmd: cmd, logPath: logPath, stopSig: stopSig, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		logFile.Close()
@@ -51,8 +51,8 @@ func spawn(name, dir string, cred *syscall.Credential, env []string, stopSig sys
 	return p, nil
 }
 
-// exited reports an error when the process has already ended.
-func (p *proc) exited() error {
+// Exited reports an error when the process has already ended.
+func (p *Proc) Exited() error {
 	select {
 	case <-p.done:
 		return fmt.Errorf("%s exited (%v); log:\n%s", p.name, p.err, tail(p.logPath, 20))
@@ -61,8 +61,8 @@ func (p *proc) exited() error {
 	}
 }
 
-// stop signals the process group and waits; after grace it kills it.
-func (p *proc) stop(grace time.Duration) error {
+// Stop signals the process group and waits; after grace it kills it.
+func (p *Proc) Stop(grace time.Duration) error {
 	pid := p.cmd.Process.Pid
 	select {
 	case <-p.done:
@@ -93,13 +93,13 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// waitFor polls check every 50 ms until it succeeds, p exits, or timeout.
-func waitFor(ctx context.Context, p *proc, what string, timeout time.Duration, check func(ctx context.Context) error) error {
+// WaitFor polls check every 50 ms until it succeeds, p exits, or timeout.
+func WaitFor(ctx context.Context, p *Proc, what string, timeout time.Duration, check func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last error
 	for {
-		if err := p.exited(); err != nil {
+		if err := p.Exited(); err != nil {
 			return fmt.Errorf("wait for %s: %w", what, err)
 		}
 		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
@@ -141,7 +141,9 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n different TCP ports on 127.0.0.1 that were free a
+// moment ago.
+func FreePorts(n int) ([]int, error) {
 	// Hold every listener until all are chosen, so the ports differ.
 	var ls []net.Listener
 	defer func() {

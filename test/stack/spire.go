@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -45,7 +46,18 @@ plugins {
   NodeAttestor "join_token" { plugin_data {} }
   KeyManager "memory" { plugin_data {} }
   WorkloadAttestor "unix" { plugin_data {} }
-}
+%s}
+`
+
+// k8sAttestorConf is the k8s workload attestor against a test kubelet on
+// 127.0.0.1 (no node name: the attestor then calls 127.0.0.1).
+const k8sAttestorConf = `  WorkloadAttestor "k8s" {
+    plugin_data {
+      kubelet_secure_port = %d
+      skip_kubelet_verification = true
+      use_anonymous_authentication = true
+    }
+  }
 `
 
 const oidcConf = `log_level = "INFO"
@@ -72,7 +84,8 @@ func (s *Stack) startSpire(ctx context.Context) error {
 		return fmt.Errorf("chmod %s: %w", dir, err)
 	}
 	s.serverSock = filepath.Join(serverDir, "api.sock")
-	s.agentSock = filepath.Join(sockDir, "api.sock")
+	// The name wisp injects by default (/spiffe-workload-api/spire-agent.sock).
+	s.agentSock = filepath.Join(sockDir, "spire-agent.sock")
 	if len(s.agentSock) >= 100 {
 		return fmt.Errorf("workload API socket path %s is too long for a unix socket; use a shorter Options.Dir", s.agentSock)
 	}
@@ -83,12 +96,12 @@ func (s *Stack) startSpire(ctx context.Context) error {
 		serverDir, s.oidcURL, filepath.Join(serverDir, "datastore.sqlite3")), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", conf, err)
 	}
-	server, err := spawn("spire-server", dir, nil, env, syscall.SIGTERM, s.spireBin("spire-server"), "run", "-config", conf)
+	server, err := Spawn("spire-server", dir, nil, env, syscall.SIGTERM, s.spireBin("spire-server"), "run", "-config", conf)
 	if err != nil {
 		return err
 	}
 	s.add(server)
-	err = waitFor(ctx, server, "spire-server", 60*time.Second, func(ctx context.Context) error {
+	err = WaitFor(ctx, server, "spire-server", 60*time.Second, func(ctx context.Context) error {
 		_, err := run(ctx, nil, env, s.spireBin("spire-server"), "healthcheck", "-socketPath", s.serverSock)
 		return err
 	})
@@ -105,6 +118,50 @@ func (s *Stack) startSpire(ctx context.Context) error {
 	if err := os.WriteFile(bundlePath, []byte(bundle), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", bundlePath, err)
 	}
+	for _, w := range s.opts.Workloads {
+		if err := s.RegisterWorkload(ctx, w); err != nil {
+			return err
+		}
+	}
+	attestors := ""
+	if k := s.opts.Kubelet; k != nil {
+		attestors = fmt.Sprintf(k8sAttestorConf, k.SecurePort)
+	}
+	s.agentConf = filepath.Join(dir, "agent.conf")
+	if err := os.WriteFile(s.agentConf, fmt.Appendf(nil, agentConf, agentDir, s.serverPort, s.agentSock, bundlePath,
+		s.opts.TrustDomain, attestors), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", s.agentConf, err)
+	}
+	if err := s.startAgent(ctx); err != nil {
+		return err
+	}
+
+	conf = filepath.Join(dir, "oidc.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, oidcConf, strings.TrimPrefix(s.oidcURL, "http://"), s.serverSock), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", conf, err)
+	}
+	oidc, err := Spawn("oidc-discovery-provider", dir, nil, env, syscall.SIGTERM, s.spireBin("oidc-discovery-provider"), "-config", conf)
+	if err != nil {
+		return err
+	}
+	s.add(oidc)
+
+	s.opts.Logf("stack: spire-agent healthy in %s", time.Since(t0).Round(time.Millisecond))
+	err = WaitFor(ctx, oidc, "oidc-discovery-provider /keys", 60*time.Second, func(ctx context.Context) error {
+		return checkKeys(ctx, s.oidcURL+"/keys")
+	})
+	if err != nil {
+		return err
+	}
+	s.opts.Logf("stack: oidc-discovery-provider serving keys in %s", time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// startAgent starts the SPIRE agent with a new join token (a token is good
+// for one attestation) and waits until its Workload API answers.
+func (s *Stack) startAgent(ctx context.Context) error {
+	dir := filepath.Join(s.dir, "spire")
+	env := []string{"HOME=" + dir, "PATH=/usr/bin:/bin"}
 	out, err := run(ctx, nil, env, s.spireBin("spire-server"), "token", "generate", "-socketPath", s.serverSock,
 		"-spiffeID", s.agentID())
 	if err != nil {
@@ -114,36 +171,16 @@ func (s *Stack) startSpire(ctx context.Context) error {
 	if len(fields) != 2 {
 		return fmt.Errorf("spire-server token generate: unexpected output %q", out)
 	}
-	joinToken := fields[1]
-	for _, w := range s.opts.Workloads {
-		if err := s.RegisterWorkload(ctx, w.SPIFFEID, w.UID); err != nil {
-			return err
-		}
-	}
-
-	conf = filepath.Join(dir, "agent.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, agentConf, agentDir, s.serverPort, s.agentSock, bundlePath,
-		s.opts.TrustDomain), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", conf, err)
-	}
-	agent, err := spawn("spire-agent", dir, nil, env, syscall.SIGTERM, s.spireBin("spire-agent"),
-		"run", "-config", conf, "-joinToken", joinToken)
+	agent, err := Spawn("spire-agent", dir, nil, env, syscall.SIGTERM, s.spireBin("spire-agent"),
+		"run", "-config", s.agentConf, "-joinToken", fields[1])
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.agent = agent
+	s.mu.Unlock()
 	s.add(agent)
-
-	conf = filepath.Join(dir, "oidc.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, oidcConf, strings.TrimPrefix(s.oidcURL, "http://"), s.serverSock), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", conf, err)
-	}
-	oidc, err := spawn("oidc-discovery-provider", dir, nil, env, syscall.SIGTERM, s.spireBin("oidc-discovery-provider"), "-config", conf)
-	if err != nil {
-		return err
-	}
-	s.add(oidc)
-
-	err = waitFor(ctx, agent, "spire-agent", 60*time.Second, func(ctx context.Context) error {
+	err = WaitFor(ctx, agent, "spire-agent", 60*time.Second, func(ctx context.Context) error {
 		_, err := run(ctx, nil, env, s.spireBin("spire-agent"), "healthcheck", "-socketPath", s.agentSock)
 		return err
 	})
@@ -152,18 +189,35 @@ func (s *Stack) startSpire(ctx context.Context) error {
 	}
 	// The agent creates its socket for its own user; workloads of other
 	// uids must be able to connect.
-	if err := os.Chmod(sockDir, 0o755); err != nil {
-		return fmt.Errorf("chmod %s: %w", sockDir, err)
+	if err := os.Chmod(filepath.Dir(s.agentSock), 0o755); err != nil {
+		return fmt.Errorf("chmod %s: %w", filepath.Dir(s.agentSock), err)
 	}
-	s.opts.Logf("stack: spire-agent healthy in %s", time.Since(t0).Round(time.Millisecond))
-	err = waitFor(ctx, oidc, "oidc-discovery-provider /keys", 60*time.Second, func(ctx context.Context) error {
-		return checkKeys(ctx, s.oidcURL+"/keys")
-	})
-	if err != nil {
-		return err
-	}
-	s.opts.Logf("stack: oidc-discovery-provider serving keys in %s", time.Since(t0).Round(time.Millisecond))
 	return nil
+}
+
+// StopAgent stops the SPIRE agent: the Workload API goes away until
+// StartAgent.
+func (s *Stack) StopAgent() error {
+	s.mu.Lock()
+	agent := s.agent
+	s.agent = nil
+	s.mu.Unlock()
+	if agent == nil {
+		return errors.New("stop spire-agent: not running")
+	}
+	return agent.Stop(10 * time.Second)
+}
+
+// StartAgent starts the SPIRE agent again after StopAgent. It attests
+// afresh (a new join token) and keeps the same Workload API socket.
+func (s *Stack) StartAgent(ctx context.Context) error {
+	if err := os.RemoveAll(filepath.Join(s.dir, "spire", "agent")); err != nil {
+		return fmt.Errorf("clear the agent's data: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(s.dir, "spire", "agent"), 0o755); err != nil {
+		return fmt.Errorf("create the agent's data folder: %w", err)
+	}
+	return s.startAgent(ctx)
 }
 
 func (s *Stack) agentID() string { return "spiffe://" + s.opts.TrustDomain + AgentID }
@@ -194,18 +248,21 @@ func checkKeys(ctx context.Context, url string) error {
 	return nil
 }
 
-// RegisterWorkload creates a registration entry for spiffeID selecting
-// processes of uid. The agent issues it after its next sync (about 5 s).
-// Registering the same entry again is not an error.
-func (s *Stack) RegisterWorkload(ctx context.Context, spiffeID string, uid int) error {
-	out, err := run(ctx, nil, nil, s.spireBin("spire-server"), "entry", "create", "-socketPath", s.serverSock,
-		"-parentID", s.agentID(), "-spiffeID", spiffeID, "-selector", fmt.Sprintf("unix:uid:%d", uid))
+// RegisterWorkload creates a registration entry for w. The agent issues it
+// after its next sync (about 5 s). Registering the same entry again is not
+// an error.
+func (s *Stack) RegisterWorkload(ctx context.Context, w Workload) error {
+	args := []string{"entry", "create", "-socketPath", s.serverSock, "-parentID", s.agentID(), "-spiffeID", w.SPIFFEID}
+	for _, sel := range w.selectors() {
+		args = append(args, "-selector", sel)
+	}
+	out, err := run(ctx, nil, nil, s.spireBin("spire-server"), args...)
 	// The CLI reports a duplicate only in its text.
 	if err != nil && strings.Contains(out+err.Error(), "AlreadyExists") {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("register workload %s: %w", spiffeID, err)
+		return fmt.Errorf("register workload %s: %w", w.SPIFFEID, err)
 	}
 	return nil
 }

@@ -50,16 +50,40 @@ type Options struct {
 	TrustDomain string
 	// Workloads are registered before the agent starts.
 	Workloads []Workload
+	// Kubelet, when set, gives the SPIRE agent the k8s workload attestor
+	// against that kubelet (besides the unix one), so that a pod's SVID
+	// comes from its namespace and service account.
+	Kubelet *Kubelet
 	// Logf reports progress (e.g. testing.T.Logf); nil means quiet.
 	Logf func(format string, args ...any)
 }
 
-// Workload is a SPIRE registration entry selecting a process by uid.
+// Workload is a SPIRE registration entry selecting a process by uid, or by
+// the selectors given.
 type Workload struct {
 	// SPIFFEID is the full ID, e.g. spiffe://example.org/ns/app/sa/app.
 	SPIFFEID string
-	// UID is the unix user id the entry selects (unix:uid:<UID>).
+	// UID is the unix user id the entry selects (unix:uid:<UID>) when
+	// Selectors is empty.
 	UID int
+	// Selectors, e.g. {"k8s:ns:app", "k8s:sa:app"}, replace the uid one.
+	Selectors []string
+}
+
+func (w Workload) selectors() []string {
+	if len(w.Selectors) > 0 {
+		return w.Selectors
+	}
+	return []string{fmt.Sprintf("unix:uid:%d", w.UID)}
+}
+
+// Kubelet is where the SPIRE agent's k8s workload attestor finds the pods
+// of the calling containers.
+type Kubelet struct {
+	// SecurePort is the kubelet's HTTPS port on 127.0.0.1. The attestor
+	// skips the kubelet's certificate and authenticates anonymously, which
+	// fits a test kubelet with anonymous authentication on.
+	SecurePort int
 }
 
 // Stack is a running set of components. Create it with Start.
@@ -72,6 +96,7 @@ type Stack struct {
 	oidcURL    string
 	serverSock string
 	agentSock  string
+	agentConf  string
 	serverPort int
 	pgPort     int
 	pgSockDir  string
@@ -79,7 +104,8 @@ type Stack struct {
 	pg         pgUser
 
 	mu    sync.Mutex
-	procs []*proc
+	procs []*Proc
+	agent *Proc
 }
 
 // Start starts PostgreSQL, Vault and SPIRE in parallel, then configures
@@ -119,7 +145,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			s = nil
 		}
 	}()
-	ports, err := freePorts(4)
+	ports, err := FreePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +187,7 @@ func (s *Stack) Stop() error {
 	s.procs = nil
 	s.mu.Unlock()
 	for i := len(procs) - 1; i >= 0; i-- {
-		_ = procs[i].stop(10 * time.Second)
+		_ = procs[i].Stop(10 * time.Second)
 	}
 	if s.ownDir && !s.opts.KeepDir && s.dir != "" {
 		if err := os.RemoveAll(s.dir); err != nil {
@@ -171,7 +197,7 @@ func (s *Stack) Stop() error {
 	return nil
 }
 
-func (s *Stack) add(p *proc) {
+func (s *Stack) add(p *Proc) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.procs = append(s.procs, p)
@@ -185,6 +211,10 @@ func (s *Stack) TrustDomain() string { return s.opts.TrustDomain }
 
 // SocketPath is the SPIRE agent's Workload API socket.
 func (s *Stack) SocketPath() string { return s.agentSock }
+
+// SocketDir is the folder of SocketPath, which the SPIFFE CSI driver
+// exposes to pods.
+func (s *Stack) SocketDir() string { return filepath.Dir(s.agentSock) }
 
 // SocketAddr is SocketPath as SPIFFE_ENDPOINT_SOCKET wants it: unix://...
 func (s *Stack) SocketAddr() string { return "unix://" + s.agentSock }
@@ -208,7 +238,7 @@ func (o *Options) findBinaries(ctx context.Context) error {
 		return nil
 	}
 	if o.ScriptsDir == "" {
-		root, err := moduleRoot()
+		root, err := ModuleRoot()
 		if err != nil {
 			return err
 		}
@@ -247,8 +277,8 @@ func tail2(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-// moduleRoot walks up from the working directory to the folder with go.mod.
-func moduleRoot() (string, error) {
+// ModuleRoot walks up from the working directory to the folder with go.mod.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("find module root: %w", err)

@@ -28,11 +28,11 @@ func (s *Stack) startVault(ctx context.Context) error {
 
 // VaultServer is a Vault dev server started by StartVaultServer.
 type VaultServer struct {
-	p *proc
+	p *Proc
 }
 
 // Stop ends the server.
-func (v *VaultServer) Stop() { _ = v.p.stop(10 * time.Second) }
+func (v *VaultServer) Stop() { _ = v.p.Stop(10 * time.Second) }
 
 // StartVaultServer starts a Vault dev server on listen (host:port) with the
 // given root token, state in dir, and waits until it is healthy. The Stack
@@ -40,13 +40,13 @@ func (v *VaultServer) Stop() { _ = v.p.stop(10 * time.Second) }
 func (s *Stack) StartVaultServer(ctx context.Context, dir, listen, rootToken string) (*VaultServer, error) {
 	// HOME: the dev server writes ~/.vault-token; keep it in dir.
 	env := []string{"HOME=" + dir, "PATH=/usr/bin:/bin", "VAULT_LOG_LEVEL=warn"}
-	p, err := spawn("vault-"+strings.ReplaceAll(listen, ":", "-"), dir, nil, env, syscall.SIGTERM, s.VaultBin(),
+	p, err := Spawn("vault-"+strings.ReplaceAll(listen, ":", "-"), dir, nil, env, syscall.SIGTERM, s.VaultBin(),
 		"server", "-dev", "-dev-root-token-id="+rootToken, "-dev-listen-address="+listen, "-dev-no-store-token")
 	if err != nil {
 		return nil, err
 	}
 	s.add(p)
-	err = waitFor(ctx, p, "vault", 60*time.Second, func(ctx context.Context) error {
+	err = WaitFor(ctx, p, "vault", 60*time.Second, func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/v1/sys/health", nil)
 		if err != nil {
 			return err

@@ -1,0 +1,181 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"wisp.dev/wisp/test/stack"
+)
+
+// WispNamespace is where Env installs wisp's chart.
+const WispNamespace = "wisp-system"
+
+// EnvOptions configure StartEnv.
+type EnvOptions struct {
+	// Workloads are SPIRE entries registered before the agent starts; use
+	// k8s selectors (k8s:ns:<ns>, k8s:sa:<sa>) for pods.
+	Workloads []stack.Workload
+	// Policy is the platform policy given to the chart (its `policy`
+	// value); Env fills injection.image, imagePullPolicy and vaultAddr.
+	Policy map[string]any
+	// Logf reports progress; nil means quiet.
+	Logf func(format string, args ...any)
+}
+
+// Env is the whole of wisp on a real node: the node, PostgreSQL, SPIRE
+// (k8s workload attestor against the node's kubelet), Vault, the SPIFFE CSI
+// driver exposing the agent's socket, and wisp installed with `helm install`
+// from charts/wisp, its webhook a pod of the node.
+type Env struct {
+	Node  *Node
+	Stack *stack.Stack
+	// WebhookPort is wisp-webhook's port on 127.0.0.1 (hostNetwork).
+	WebhookPort int
+	dir         string
+	logf        func(string, ...any)
+}
+
+// StartEnv starts everything and installs wisp; on error it stops what it
+// started.
+func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	t0 := time.Now()
+	env := &Env{logf: opts.Logf}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, env.Stop())
+		}
+	}()
+	if env.dir, err = os.MkdirTemp("", "wisp-node-images"); err != nil {
+		return nil, fmt.Errorf("create images folder: %w", err)
+	}
+	images, err := BuildImages(ctx, env.dir)
+	if err != nil {
+		return nil, err
+	}
+	opts.Logf("env: images built in %s", time.Since(t0).Round(time.Millisecond))
+	helm, err := ensure(ctx, "ensure-helm.sh")
+	if err != nil {
+		return nil, err
+	}
+	if env.Node, err = Start(ctx, Options{Images: images.All(), Logf: opts.Logf}); err != nil {
+		return nil, err
+	}
+	env.Stack, err = stack.Start(ctx, stack.Options{
+		Workloads: opts.Workloads,
+		Kubelet:   &stack.Kubelet{SecurePort: env.Node.KubeletPort()},
+		Logf:      opts.Logf,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := env.Node.StartCSI(ctx, env.Stack.SocketDir()); err != nil {
+		return nil, err
+	}
+	opts.Logf("env: node, SPIRE, Vault, PostgreSQL and the CSI driver up in %s", time.Since(t0).Round(time.Millisecond))
+	if err := env.installWisp(ctx, filepath.Join(helm, "helm"), opts.Policy); err != nil {
+		return nil, err
+	}
+	opts.Logf("env: wisp installed and serving in %s", time.Since(t0).Round(time.Millisecond))
+	return env, nil
+}
+
+// Stop stops the stack and the node and removes the images.
+func (e *Env) Stop() error {
+	var errs []error
+	if e.Node != nil {
+		errs = append(errs, e.Node.Stop())
+	}
+	if e.Stack != nil {
+		errs = append(errs, e.Stack.Stop())
+	}
+	if e.dir != "" {
+		errs = append(errs, os.RemoveAll(e.dir))
+	}
+	return errors.Join(errs...)
+}
+
+// installWisp runs `helm install` of charts/wisp: one replica on the host
+// network (the API server reaches it at https://127.0.0.1:<port>, there is
+// no kube-proxy), certificates in auto mode, the policy given.
+func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]any) error {
+	root, err := stack.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	if e.WebhookPort, err = stack.FreePort(); err != nil {
+		return err
+	}
+	if policy == nil {
+		policy = map[string]any{}
+	}
+	injection, _ := policy["injection"].(map[string]any)
+	if injection == nil {
+		injection = map[string]any{}
+	}
+	injection["image"] = WispImage
+	injection["imagePullPolicy"] = "Never"
+	injection["vaultAddr"] = e.Stack.VaultAddr()
+	policy["injection"] = injection
+	repo, tag, _ := strings.Cut(WispImage, ":")
+	values := map[string]any{
+		"replicaCount": 1,
+		"hostNetwork":  true,
+		"port":         e.WebhookPort,
+		"image":        map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
+		"logLevel":     "info",
+		"extraArgs":    []string{"--host=127.0.0.1", "--cert-hosts=127.0.0.1"},
+		// No kube-proxy: the in-cluster client goes straight to the API
+		// server on loopback (its certificate names 127.0.0.1).
+		"extraEnv": []map[string]any{
+			{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+			{"name": "KUBERNETES_SERVICE_PORT", "value": fmt.Sprint(e.Node.APIServerPort())},
+		},
+		"webhook": map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d", e.WebhookPort), "timeoutSeconds": 10},
+		"policy":  policy,
+	}
+	b, err := yaml.Marshal(values)
+	if err != nil {
+		return fmt.Errorf("encode chart values: %w", err)
+	}
+	vf := filepath.Join(e.dir, "values.yaml")
+	if err := os.WriteFile(vf, b, 0o600); err != nil {
+		return fmt.Errorf("write chart values: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, helm, "install", "wisp", filepath.Join(root, "charts", "wisp"),
+		"--kubeconfig", e.Node.Kubeconfig(), "--namespace", WispNamespace, "--create-namespace",
+		"-f", vf, "--wait", "--timeout", "120s")
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(e.dir, "helm"), "HELM_CONFIG_HOME="+filepath.Join(e.dir, "helm"),
+		"HELM_DATA_HOME="+filepath.Join(e.dir, "helm"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("helm install wisp: %w\n%s\nwebhook log:\n%s", err, lastLines(string(out), 20), e.Node.podLogsTail(ctx, WispNamespace, 30))
+	}
+	return nil
+}
+
+// ensure runs a test/scripts/ensure-*.sh script and returns the folder it
+// prints.
+func ensure(ctx context.Context, script string) (string, error) {
+	root, err := stack.ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "test", "scripts", script))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("run %s: %w: %s", script, err, lastLines(stderr.String(), 10))
+	}
+	return strings.TrimSpace(string(out)), nil
+}

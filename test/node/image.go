@@ -1,0 +1,312 @@
+package node
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"wisp.dev/wisp/test/stack"
+)
+
+// Image refs the tests use. containerd names an imported local/x:1
+// docker.io/local/x:1; pods may use either.
+const (
+	WispImage = "docker.io/local/wisp:test"
+	AppImage  = "docker.io/local/wisp-test-app:1"
+)
+
+// ImageSpec is a single-layer image: files at absolute paths, plus config.
+type ImageSpec struct {
+	Ref        string
+	Files      map[string]string // image path -> host file
+	Entrypoint []string
+	User       string
+	Env        []string
+}
+
+// WriteImage writes spec as a docker-archive tarball at out (what `ctr
+// images import` and `docker load` read). Every file is 0755, owned by
+// root; /tmp is 1777.
+func WriteImage(out string, spec ImageSpec) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	addDir := func(d string, mode int64) error {
+		if dirs[d] {
+			return nil
+		}
+		dirs[d] = true
+		return tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: mode})
+	}
+	paths := make([]string, 0, len(spec.Files))
+	for p := range spec.Files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		data, err := os.ReadFile(spec.Files[p])
+		if err != nil {
+			return fmt.Errorf("image %s: %w", spec.Ref, err)
+		}
+		rel := strings.TrimPrefix(path.Clean(p), "/")
+		parts := strings.Split(rel, "/")
+		for i := 1; i < len(parts); i++ {
+			if err := addDir(strings.Join(parts[:i], "/"), 0o755); err != nil {
+				return err
+			}
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: rel, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{"tmp", "etc", "proc", "sys", "dev"} {
+		mode := int64(0o755)
+		if d == "tmp" {
+			mode = 0o1777
+		}
+		if err := addDir(d, mode); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	data := buf.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	if err != nil {
+		return fmt.Errorf("image %s: layer: %w", spec.Ref, err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", spec.Ref, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("image %s: %w", spec.Ref, err)
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture, cf.OS = "amd64", "linux"
+	env := spec.Env
+	if env == nil {
+		env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	}
+	cf.Config = v1.Config{Entrypoint: spec.Entrypoint, User: spec.User, Env: env}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return fmt.Errorf("image %s: config: %w", spec.Ref, err)
+	}
+	tag, err := name.NewTag(spec.Ref)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", spec.Ref, err)
+	}
+	if err := tarball.WriteToFile(out, tag, img); err != nil {
+		return fmt.Errorf("image %s: write %s: %w", spec.Ref, out, err)
+	}
+	return nil
+}
+
+// Dockerfile is what the final stage of the project's Dockerfile says the
+// image holds.
+type Dockerfile struct {
+	// Binaries are the image paths of the files copied from the build
+	// stage, e.g. /wisp-webhook.
+	Binaries   []string
+	User       string
+	Entrypoint []string
+	// BuildFlags are the `go build` flags of the build stage.
+	BuildFlags []string
+	// Packages are the packages the build stage builds, e.g. ./cmd/wisp-fetch.
+	Packages []string
+	// BuildEnv are the build stage's ENV settings (KEY=value) before its
+	// go build.
+	BuildEnv []string
+}
+
+// ParseDockerfile reads the final stage of a Dockerfile like the project's:
+// `RUN go build <flags> -o /out/ <packages>`, `COPY --from=build /out/<bin>...
+// <dest>`, `USER`, `ENTRYPOINT [...]`.
+func ParseDockerfile(file string) (Dockerfile, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return Dockerfile{}, fmt.Errorf("read Dockerfile: %w", err)
+	}
+	var d Dockerfile
+	var lines []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	var cont string
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		if strings.HasSuffix(l, `\`) {
+			cont += strings.TrimSuffix(l, `\`) + " "
+			continue
+		}
+		lines = append(lines, cont+l)
+		cont = ""
+	}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		switch strings.ToUpper(f[0]) {
+		case "ENV":
+			if len(d.Packages) == 0 {
+				d.BuildEnv = append(d.BuildEnv, f[1:]...)
+			}
+		case "RUN":
+			if len(f) > 2 && f[1] == "go" && f[2] == "build" {
+				if len(d.Packages) > 0 {
+					return d, errors.New("Dockerfile: two go build lines; one is expected")
+				}
+				args, err := ShellWords(strings.Join(f[3:], " "))
+				if err != nil {
+					return d, fmt.Errorf("Dockerfile: go build line: %w", err)
+				}
+				for i := 0; i < len(args); i++ {
+					switch {
+					case args[i] == "-o" && i+1 < len(args):
+						i++ // the output folder is the caller's own
+					case strings.HasPrefix(args[i], "./"):
+						d.Packages = append(d.Packages, args[i])
+					case (args[i] == "-ldflags" || args[i] == "-tags" || args[i] == "-gcflags") && i+1 < len(args):
+						d.BuildFlags = append(d.BuildFlags, args[i], args[i+1])
+						i++
+					default:
+						d.BuildFlags = append(d.BuildFlags, args[i])
+					}
+				}
+			}
+		case "COPY":
+			if len(f) > 3 && strings.HasPrefix(f[1], "--from=") {
+				dest := f[len(f)-1]
+				for _, src := range f[2 : len(f)-1] {
+					d.Binaries = append(d.Binaries, path.Join(dest, path.Base(src)))
+				}
+			}
+		case "USER":
+			if len(f) > 1 {
+				d.User = f[1]
+			}
+		case "ENTRYPOINT":
+			if err := json.Unmarshal([]byte(strings.TrimSpace(strings.TrimPrefix(l, f[0]))), &d.Entrypoint); err != nil {
+				return d, fmt.Errorf("Dockerfile: ENTRYPOINT: want the exec (JSON) form: %w", err)
+			}
+		}
+	}
+	if len(d.Binaries) == 0 || d.User == "" || len(d.Entrypoint) == 0 || len(d.Packages) == 0 {
+		return d, fmt.Errorf("Dockerfile %s: want a go build, COPY --from, USER and ENTRYPOINT; got %+v", file, d)
+	}
+	return d, nil
+}
+
+// ShellWords splits s like a POSIX shell does for plain words and double
+// quotes (no expansion), which is all the Dockerfile's build line and the
+// Makefile's flags use; a shell operator is an error.
+func ShellWords(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	inQ, have := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			inQ, have = !inQ, true
+		case (r == ' ' || r == '\t') && !inQ:
+			if have {
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+		case (r == '&' || r == ';' || r == '|') && !inQ:
+			return nil, errors.New("a shell operator follows go build; a single command is expected")
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if inQ {
+		return nil, fmt.Errorf("unterminated quote in %q", s)
+	}
+	if have {
+		out = append(out, cur.String())
+	}
+	return out, nil
+}
+
+// Images are the tarballs BuildImages wrote.
+type Images struct {
+	Sandbox, Wisp, App string
+}
+
+// All lists every tarball, for Options.Images.
+func (i Images) All() []string { return []string{i.Sandbox, i.Wisp, i.App} }
+
+// BuildImages builds wisp's image from the project's own binaries, laid out
+// as the Dockerfile's final stage says (same files, user, entrypoint and
+// build flags), and the test app's image (test/node/testapp, which is also
+// the sandbox "pause" image), into dir.
+func BuildImages(ctx context.Context, dir string) (Images, error) {
+	root, err := stack.ModuleRoot()
+	if err != nil {
+		return Images{}, err
+	}
+	df, err := ParseDockerfile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		return Images{}, err
+	}
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return Images{}, fmt.Errorf("create %s: %w", bin, err)
+	}
+	flags := make([]string, 0, len(df.BuildFlags))
+	for _, f := range df.BuildFlags {
+		flags = append(flags, strings.ReplaceAll(f, "${VERSION}", "test"))
+	}
+	args := append(append([]string{"build"}, flags...), "-o", bin+"/")
+	args = append(args, df.Packages...)
+	args = append(args, "./test/node/testapp")
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), df.BuildEnv...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return Images{}, fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	files := map[string]string{}
+	for _, b := range df.Binaries {
+		files[b] = filepath.Join(bin, path.Base(b))
+	}
+	imgs := Images{Sandbox: filepath.Join(dir, "pause.tar"), Wisp: filepath.Join(dir, "wisp.tar"), App: filepath.Join(dir, "app.tar")}
+	app := filepath.Join(bin, "testapp")
+	specs := map[string]ImageSpec{
+		imgs.Wisp:    {Ref: WispImage, Files: files, User: df.User, Entrypoint: df.Entrypoint},
+		imgs.App:     {Ref: AppImage, Files: map[string]string{"/app": app}, Entrypoint: []string{"/app"}, User: "10001:10001"},
+		imgs.Sandbox: {Ref: SandboxImage, Files: map[string]string{"/pause": app}, Entrypoint: []string{"/pause", "pause"}, User: "65535:65535"},
+	}
+	for out, spec := range specs {
+		if err := WriteImage(out, spec); err != nil {
+			return Images{}, err
+		}
+	}
+	return imgs, nil
+}

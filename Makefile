@@ -56,9 +56,10 @@ fuzz:
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzMutateRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzInjectionPatch$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 
-## demo: the whole mission on one machine: a real kube-apiserver, wisp's
-## webhook, SPIRE, Vault and PostgreSQL; a static secret denied, a pod
-## injected, its dynamic database credential fetched, used and revoked
+## demo: the whole mission on one machine: a real node (kubelet, containerd,
+## SPIFFE CSI driver), wisp installed with helm, SPIRE, Vault, PostgreSQL; a
+## static secret denied, a pod injected and run, its dynamic database
+## credential fetched, used and revoked (needs root)
 demo:
 	@echo "demo: compiling (the first run takes a few minutes)"
 	$(GO) run ./test/demo

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -16,103 +12,9 @@ import (
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
 	wispfetch "wisp.dev/wisp/fetch"
-	"wisp.dev/wisp/mutate"
 	"wisp.dev/wisp/plan"
 )
-
-// fetchTimeout bounds one wisp-fetch run; its own deadline (2 min) is
-// longer, and the demo should fail sooner.
-const fetchTimeout = 90 * time.Second
-
-// fetchEnv is the environment of the stored pod's wisp-fetch container,
-// with the two values a kubelet provides in a real pod replaced: the
-// Workload API socket (the CSI volume there; the local agent's socket here)
-// and the plan's folder (the emptyDir there; dir here). Every other variable
-// is used as stored.
-func fetchEnv(c *corev1.Container, socketAddr, dir string) (env []string, p plan.Plan, err error) {
-	for _, e := range c.Env {
-		if e.ValueFrom != nil {
-			return nil, p, fmt.Errorf("env %s of %s uses valueFrom; wisp sets literal values", e.Name, c.Name)
-		}
-		v := e.Value
-		switch e.Name {
-		case mutate.EnvSocket:
-			v = socketAddr
-		case mutate.EnvPlan:
-			if p, err = plan.Parse([]byte(v)); err != nil {
-				return nil, p, fmt.Errorf("the stored %s: %w", mutate.EnvPlan, err)
-			}
-			local := p
-			local.Dir = dir
-			b, err := local.Marshal()
-			if err != nil {
-				return nil, p, err
-			}
-			v = string(b)
-		}
-		env = append(env, e.Name+"="+v)
-	}
-	if p.Version == "" {
-		return nil, p, fmt.Errorf("the stored %s container has no %s", c.Name, mutate.EnvPlan)
-	}
-	return env, p, nil
-}
-
-// fetchResult is one wisp-fetch run.
-type fetchResult struct {
-	elapsed time.Duration
-	stderr  string
-}
-
-// runFetch runs bin with exactly env, as cred's user when set, and fails
-// with wisp-fetch's own failure line when it exits non-zero.
-func runFetch(ctx context.Context, bin string, env []string, cred *syscall.Credential) (fetchResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = env
-	cmd.Dir = filepath.Dir(bin)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
-	cmd.WaitDelay = 5 * time.Second
-	t0 := time.Now()
-	err := cmd.Run()
-	r := fetchResult{elapsed: time.Since(t0), stderr: stderr.String()}
-	if err == nil {
-		return r, nil
-	}
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return r, errInterrupted
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		last := "none"
-		if l := logSummary(r.stderr); len(l) > 0 {
-			last = l[len(l)-1]
-		}
-		return r, fmt.Errorf("wisp-fetch did not finish within %s and was killed; its last log line: %s", fetchTimeout, last)
-	}
-	line := lastPlainLine(r.stderr)
-	if line == "" {
-		line = "no failure line on its standard error"
-	}
-	return r, fmt.Errorf("wisp-fetch failed after %s (%v): %s", r.elapsed.Round(time.Millisecond), err, line)
-}
-
-// lastPlainLine is wisp-fetch's failure line: the last line that is not a
-// JSON log record.
-func lastPlainLine(out string) string {
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" && !json.Valid([]byte(l)) {
-			return l
-		}
-	}
-	return ""
-}
 
 // logSummary turns wisp-fetch's JSON log into a few readable lines;
 // consecutive retries of one step are counted on one line.

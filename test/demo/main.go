@@ -1,25 +1,25 @@
 // Command demo runs wisp's whole mission on one machine, against real
 // components (`make demo`, i.e. `go run ./test/demo`):
 //
-//  1. It ensures the binaries (test/scripts/ensure-{k8s,vault,spire}.sh:
-//     built from the Go module proxy on the first run only, then cached) and
-//     builds wisp-fetch.
-//  2. It starts a real kube-apiserver + etcd (envtest) with wisp's mutating
-//     and validating webhook configurations, wisp's webhook in-process on the
-//     policy examples/policy.yaml (its Vault address pointed at the local
-//     Vault), and PostgreSQL, a SPIRE server + agent + OIDC provider and a
-//     Vault dev server (test/stack), Vault configured for the example pod.
-//  3. It creates examples/static-secrets.yaml (denied by the policy) and
-//     examples/pod.yaml (admitted and injected) in namespace team-a, runs
-//     wisp-fetch with the environment of the stored pod's init container
-//     against the real SPIRE agent and Vault, logs in to PostgreSQL with the
-//     dynamic credential it wrote, revokes that credential's lease and shows
-//     the PostgreSQL role gone.
-//  4. It stops every process it started and removes its temporary folders,
-//     also on Ctrl-C or SIGTERM.
+//  1. It starts a real single-node Kubernetes (test/node: kube-apiserver,
+//     etcd, controller-manager, scheduler, a kubelet with containerd, the
+//     SPIFFE CSI driver), PostgreSQL, SPIRE with the k8s workload attestor
+//     and Vault (test/stack), and installs wisp with `helm install` of
+//     charts/wisp on the policy examples/policy.yaml (its Vault address
+//     pointed at the local Vault). The first run builds the components from
+//     the Go module proxy (test/scripts/ensure-*.sh), then they are cached.
+//  2. It creates examples/static-secrets.yaml (denied by the policy) and
+//     examples/pod.yaml (admitted and injected; its image replaced by the
+//     demo's app, on the host network) in namespace team-a, and follows the
+//     pod as the kubelet runs it: wisp-fetch's log, the 0440 files on the
+//     node, the app's PostgreSQL login as its own dynamic user; then it
+//     revokes that credential's lease and shows the role gone and the app's
+//     next login failing.
+//  3. It stops every process it started and removes its temporary folders,
+//     also on Ctrl-C or SIGTERM, and fails if anything is left behind.
 //
-// Exit status 0 on success; 1 with one line `demo: FAILED: ...` on failure;
-// 130 when interrupted.
+// Needs root (a kubelet and containerd). Exit status 0 on success; 1 with
+// one line `demo: FAILED: ...` on failure; 130 when interrupted.
 package main
 
 import (

@@ -158,7 +158,7 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(e.dir, "helm"), "HELM_CONFIG_HOME="+filepath.Join(e.dir, "helm"),
 		"HELM_DATA_HOME="+filepath.Join(e.dir, "helm"))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("helm install wisp: %w\n%s\nwebhook log:\n%s", err, lastLines(string(out), 20), e.Node.podLogsTail(ctx, WispNamespace, 30))
+		return fmt.Errorf("helm install wisp: %w\n%s\nwebhook log:\n%s", err, lastLines(string(out), 20), e.Node.PodLogs(ctx, WispNamespace, 30))
 	}
 	return nil
 }

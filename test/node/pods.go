@@ -61,9 +61,9 @@ func (n *Node) Logs(ctx context.Context, ns, pod, container string, previous boo
 	return string(b), nil
 }
 
-// podLogsTail is the last lines of every container of every pod in ns, for
+// PodLogs is the last lines of every container of every pod in ns, for
 // error messages.
-func (n *Node) podLogsTail(ctx context.Context, ns string, lines int) string {
+func (n *Node) PodLogs(ctx context.Context, ns string, lines int) string {
 	pods, err := n.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err.Error()

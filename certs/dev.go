@@ -50,8 +50,9 @@ func NewDev(hosts []string, now time.Time, validity time.Duration) (*Bundle, err
 	return &Bundle{CAPEM: ca.certPEM, CertPEM: leaf.certPEM, KeyPEM: leaf.keyPEM}, nil
 }
 
-// WriteDir writes ca.crt, tls.crt and tls.key (mode 0600) into dir, each
-// atomically.
+// WriteDir writes ca.crt, tls.crt (mode 0644) and tls.key (mode 0600) into
+// dir, each atomically: a reader sees the old file or the new one, never a
+// part of one.
 func (b *Bundle) WriteDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("write certificates: %w", err)
@@ -61,14 +62,52 @@ func (b *Bundle) WriteDir(dir string) error {
 		data []byte
 		mode os.FileMode
 	}{{CAFile, b.CAPEM, 0o644}, {CertFile, b.CertPEM, 0o644}, {KeyFile, b.KeyPEM, 0o600}} {
-		// Write, then rename: a reader never sees a half-written file.
-		tmp := filepath.Join(dir, "."+f.name+".tmp")
-		if err := os.WriteFile(tmp, f.data, f.mode); err != nil {
+		if err := writeFileAtomic(dir, f.name, f.data, f.mode); err != nil {
 			return fmt.Errorf("write certificates: %w", err)
 		}
-		if err := os.Rename(tmp, filepath.Join(dir, f.name)); err != nil {
-			return fmt.Errorf("write certificates: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces dir/name with data, mode perm: it writes a new
+// temporary file in dir, then renames it over the target.
+//
+// The temporary file is created exclusively under a random name
+// (os.CreateTemp: O_CREATE|O_EXCL, mode 0600), so a file or symlink planted
+// in dir is never opened or written through, and concurrent writers never
+// share one. Its mode is set with fchmod, which the umask does not touch,
+// before any data is written. On any error the temporary file is removed.
+func writeFileAtomic(dir, name string, data []byte, perm os.FileMode) (err error) {
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("%s: create temporary file: %w", name, err)
+	}
+	tmpName := tmp.Name()
+	closed := false
+	defer func() {
+		if err == nil {
+			return
 		}
+		if !closed {
+			_ = tmp.Close()
+		}
+		_ = os.Remove(tmpName)
+	}()
+	if err := tmp.Chmod(perm); err != nil {
+		return fmt.Errorf("%s: set mode: %w", name, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("%s: write: %w", name, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("%s: fsync: %w", name, err)
+	}
+	closed = true
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("%s: close: %w", name, err)
+	}
+	if err := os.Rename(tmpName, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("%s: replace: %w", name, err)
 	}
 	return nil
 }

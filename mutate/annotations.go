@@ -58,6 +58,10 @@ var reservedAnnotations = map[string]string{
 const (
 	// FetchCommand runs wisp-fetch in wisp's image.
 	FetchCommand = "/wisp-fetch"
+	// FetchSecretsDir is where wisp-fetch writes the secrets in its own
+	// container, whatever the app's mount path (wisp.dev/mount-path only
+	// moves the app containers' mount): the plan's dir.
+	FetchSecretsDir = "/wisp/secrets"
 	// FetchContainerName is the injected init container.
 	FetchContainerName = "wisp-fetch"
 	// SecretsVolumeName is the in-memory volume the secrets are written to.

@@ -140,7 +140,7 @@ func (c Config) Validate() error {
 	if err := checkAbsPath(c.SocketPath); err != nil || path.Dir(c.SocketPath) == "/" {
 		errs = append(errs, fmt.Errorf("socketPath %q: want a clean absolute file path inside a folder", c.SocketPath))
 	}
-	if err := checkAbsPath(c.MountPath); err != nil {
+	if err := checkMountPath(c.MountPath); err != nil {
 		errs = append(errs, fmt.Errorf("mountPath: %w", err))
 	}
 	if overlaps(c.MountPath, path.Dir(c.SocketPath)) {
@@ -157,6 +157,52 @@ func (c Config) Validate() error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid injection config: %w", err)
+	}
+	return nil
+}
+
+// sealedDirs are folders a secrets mount may not cover, contain or nest
+// in: the kernel's, the image's programs and libraries, the certificate
+// stores, the service account token's folder (both /run aliases) and
+// wisp-fetch's own paths.
+var sealedDirs = []string{
+	"/proc", "/sys", "/dev", "/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/boot",
+	"/etc/ssl", "/etc/pki", "/etc/ca-certificates", "/run/secrets", "/var/run/secrets",
+	FetchCommand, FetchSecretsDir,
+}
+
+// systemDirs may hold a secrets mount below them (/etc/app/secrets), but a
+// mount at or above one would hide the image's files.
+var systemDirs = []string{"/etc", "/run", "/var", "/var/run", "/var/lib", "/root", "/home"}
+
+// systemFiles are files a mount must never replace.
+var systemFiles = []string{
+	"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf",
+	"/etc/nsswitch.conf", "/etc/localtime", "/etc/os-release",
+}
+
+// checkMountPath refuses a secrets mount path that is not a clean absolute
+// path, or that would hide what the image or the pod needs: mounted there,
+// the secrets volume would shadow certificates, the dynamic loader, the
+// service account token or wisp-fetch itself.
+func checkMountPath(p string) error {
+	if err := checkAbsPath(p); err != nil {
+		return err
+	}
+	for _, f := range systemFiles {
+		if p == f {
+			return fmt.Errorf("%q would replace the system file %s; choose a folder of the app's own, such as %s", p, f, DefaultMountPath)
+		}
+	}
+	for _, d := range systemDirs {
+		if p == d || isBelow(d, p) {
+			return fmt.Errorf("%q would hide the system folder %s; choose a folder of the app's own, such as %s", p, d, DefaultMountPath)
+		}
+	}
+	for _, d := range sealedDirs {
+		if overlaps(p, d) {
+			return fmt.Errorf("%q overlaps the system path %s; choose a folder of the app's own, such as %s", p, d, DefaultMountPath)
+		}
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ func fetchContainer(req *Request, cfg Config, group int64) (corev1.Container, er
 		},
 		Resources: *cfg.Resources.DeepCopy(),
 		VolumeMounts: []corev1.VolumeMount{
-			{Name: SecretsVolumeName, MountPath: req.MountPath},
+			{Name: SecretsVolumeName, MountPath: FetchSecretsDir},
 			socketMount(cfg),
 		},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,

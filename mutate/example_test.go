@@ -57,7 +57,7 @@ func ExampleInject() {
 	// volume: wisp-spiffe
 	// volume: wisp-secrets
 	// api mounts wisp-secrets at /vault/secrets, read-only true
-	// plan: {"version":"wisp.dev/v1alpha1","role":"orders-api","dir":"/vault/secrets","secrets":[{"name":"db","path":"database/creds/orders-api","format":"env"}]}
+	// plan: {"version":"wisp.dev/v1alpha1","role":"orders-api","dir":"/wisp/secrets","secrets":[{"name":"db","path":"database/creds/orders-api","format":"env"}]}
 	// again: already-injected
 }
 

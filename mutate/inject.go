@@ -204,7 +204,7 @@ func Plan(req *Request) plan.Plan {
 	return plan.Plan{
 		Version: plan.Version,
 		Role:    req.Role,
-		Dir:     req.MountPath,
+		Dir:     FetchSecretsDir,
 		Secrets: req.Secrets,
 	}
 }

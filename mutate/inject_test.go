@@ -97,7 +97,7 @@ func TestInjectDenied(t *testing.T) {
 		{name: "raw key not UTF-8", annotations: optedIn(keyFormatDB, "raw:\xff"),
 			wantKeys: []string{keyFormatDB}, wantText: []string{"not valid UTF-8"}},
 		{name: "template calls an unknown function", annotations: optedIn(keyTemplateDB, `{{ sha256 .password }}`),
-			wantKeys: []string{keyTemplateDB}, wantText: []string{`"sha256" not defined`}},
+			wantKeys: []string{keyTemplateDB}, wantText: []string{`function … not defined`}},
 		{name: "both template and format", annotations: optedIn(keyTemplateDB, "{{ .username }}", keyFormatDB, "env"),
 			wantKeys: []string{keyFormatDB}, wantText: []string{"set either wisp.dev/template-db or wisp.dev/format-db, not both"}},
 		{name: "template for an unknown secret", annotations: optedIn("wisp.dev/template-cache", "{{ .password }}"),
@@ -136,6 +136,22 @@ func TestInjectDenied(t *testing.T) {
 		{name: "mount-path has an existing mount below it", annotations: optedIn(keyMountPath, "/etc/app"),
 			tweak:    addMount("app", "config", "/etc/app/conf.d"),
 			wantKeys: []string{keyMountPath}, wantText: []string{`already mounts "config" at "/etc/app/conf.d"`}},
+		// System folders: the secrets volume would hide what the image or
+		// the pod needs (certificates, the token, wisp-fetch itself).
+		{name: "mount-path is /etc", annotations: optedIn(keyMountPath, "/etc"),
+			wantKeys: []string{keyMountPath}, wantText: []string{`"/etc" would hide the system folder /etc`}},
+		{name: "mount-path is the certificate store", annotations: optedIn(keyMountPath, "/etc/ssl/certs"),
+			wantKeys: []string{keyMountPath}, wantText: []string{"overlaps the system path /etc/ssl"}},
+		{name: "mount-path is wisp-fetch", annotations: optedIn(keyMountPath, "/wisp-fetch"),
+			wantKeys: []string{keyMountPath}, wantText: []string{"overlaps the system path /wisp-fetch"}},
+		{name: "mount-path is the token folder by its /run alias", annotations: optedIn(keyMountPath, "/run/secrets/kubernetes.io"),
+			wantKeys: []string{keyMountPath}, wantText: []string{"overlaps the system path /run/secrets"}},
+		{name: "mount-path is the token folder", annotations: optedIn(keyMountPath, "/var/run/secrets/kubernetes.io/serviceaccount"),
+			wantKeys: []string{keyMountPath}, wantText: []string{"overlaps the system path /var/run/secrets"}},
+		{name: "mount-path hides /var/run", annotations: optedIn(keyMountPath, "/var"),
+			wantKeys: []string{keyMountPath}, wantText: []string{"would hide the system folder /var"}},
+		{name: "mount-path replaces /etc/passwd", annotations: optedIn(keyMountPath, "/etc/passwd"),
+			wantKeys: []string{keyMountPath}, wantText: []string{"would replace the system file /etc/passwd"}},
 		{name: "mount-path is the socket folder", annotations: optedIn(keyMountPath, "/spiffe-workload-api"),
 			wantKeys: []string{keyMountPath}, wantText: []string{"overlaps the Workload API socket folder"}},
 		{name: "mount-path inside the socket folder", annotations: optedIn(keyMountPath, "/spiffe-workload-api/secrets"),
@@ -384,7 +400,9 @@ func TestInjectedPod(t *testing.T) {
 			}
 		}
 		wantMounts := []corev1.VolumeMount{
-			{Name: mutate.SecretsVolumeName, MountPath: mutate.DefaultMountPath},
+			// wisp-fetch writes at a fixed path of its own, whatever the
+			// app's mount path.
+			{Name: mutate.SecretsVolumeName, MountPath: mutate.FetchSecretsDir},
 			{Name: mutate.SocketVolumeName, MountPath: "/spiffe-workload-api", ReadOnly: true},
 		}
 		if diff := cmp.Diff(wantMounts, fetch.VolumeMounts); diff != "" {
@@ -459,7 +477,7 @@ func TestInjectedPod(t *testing.T) {
 		want := plan.Plan{
 			Version: plan.Version,
 			Role:    "app",
-			Dir:     mutate.DefaultMountPath,
+			Dir:     mutate.FetchSecretsDir,
 			Secrets: []plan.Secret{
 				{Name: "api", Path: "secret/data/team-a/api", Template: `TOKEN={{ .token | quote }}`},
 				{Name: "cert", Path: "pki/issue/web", Format: "raw:certificate"},
@@ -586,7 +604,7 @@ func TestInjectConfig(t *testing.T) {
 		Audience:        "vault.example.com",
 		SocketPath:      "/run/spire/sockets/agent.sock",
 		CSIDriver:       "csi.spiffe.example.com",
-		MountPath:       "/run/secrets/app",
+		MountPath:       "/srv/secrets/app",
 		VolumeSizeLimit: &size,
 		Resources: &corev1.ResourceRequirements{
 			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")},
@@ -611,7 +629,7 @@ func TestInjectConfig(t *testing.T) {
 		{"app " + mutate.EnvSocket, mustEnv(t, &out.Spec.Containers[0], mutate.EnvSocket), "unix:///run/spire/sockets/agent.sock"},
 		{"CSI driver", findVolume(out.Spec.Volumes, mutate.SocketVolumeName).CSI.Driver, cfg.CSIDriver},
 		{"sizeLimit", findVolume(out.Spec.Volumes, mutate.SecretsVolumeName).EmptyDir.SizeLimit.String(), "1Mi"},
-		{"plan dir", fetchPlan(t, out).Dir, "/run/secrets/app"},
+		{"plan dir", fetchPlan(t, out).Dir, mutate.FetchSecretsDir},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -625,7 +643,7 @@ func TestInjectConfig(t *testing.T) {
 		t.Errorf("wisp-fetch resources (-config +got):\n%s", diff)
 	}
 	wantApp := []corev1.VolumeMount{
-		{Name: mutate.SecretsVolumeName, MountPath: "/run/secrets/app", ReadOnly: true},
+		{Name: mutate.SecretsVolumeName, MountPath: "/srv/secrets/app", ReadOnly: true},
 		{Name: mutate.SocketVolumeName, MountPath: "/run/spire/sockets", ReadOnly: true},
 	}
 	if diff := cmp.Diff(wantApp, out.Spec.Containers[0].VolumeMounts); diff != "" {
@@ -647,8 +665,11 @@ func TestInjectConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Inject with mount-path: %v", err)
 	}
-	if got := fetchPlan(t, out).Dir; got != "/etc/app/secrets" {
-		t.Errorf("plan dir = %q, want the pod's wisp.dev/mount-path over the Config's", got)
+	if got := out.Spec.Containers[0].VolumeMounts[0].MountPath; got != "/etc/app/secrets" {
+		t.Errorf("app mount = %q, want the pod's wisp.dev/mount-path over the Config's", got)
+	}
+	if got := fetchPlan(t, out).Dir; got != mutate.FetchSecretsDir {
+		t.Errorf("plan dir = %q, want %s whatever the mount path", got, mutate.FetchSecretsDir)
 	}
 }
 

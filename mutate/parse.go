@@ -134,7 +134,7 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string, or
 				req.Containers = append(req.Containers, name)
 			}
 		case key == AnnotationMountPath:
-			if err := checkAbsPath(value); err != nil {
+			if err := checkMountPath(value); err != nil {
 				bad(key, "%s", err)
 			} else {
 				req.MountPath = value

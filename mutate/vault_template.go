@@ -64,8 +64,8 @@ func translateVaultTemplate(text, path string) (string, error) {
 	t := parse.New("vault")
 	t.Mode = parse.SkipFuncCheck
 	if _, err := t.Parse(text, "", "", trees); err != nil {
-		// parse errors name the line and the construct, not secret data.
-		return refuse("%v", err)
+		// Parse errors quote the template's words: keep line and kind only.
+		return refuse("%v", plan.RedactTemplateError(err))
 	}
 	if len(trees) > 1 {
 		return refuse("it defines templates")

@@ -8,6 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"regexp"
+	"sort"
 	"strings"
 	"text/template"
 	"unicode/utf8"
@@ -242,7 +244,52 @@ func ParseTemplate(name, text string) (*template.Template, error) {
 	}
 	t, err := template.New(name).Option("missingkey=error").Funcs(Funcs()).Parse(text)
 	if err != nil {
-		return nil, fmt.Errorf("parse template: %w", err)
+		return nil, RedactTemplateError(err)
 	}
 	return t, nil
+}
+
+// templateErr matches text/template's parse errors:
+// "template: <name>:<line>[:<col>]: <message>".
+var templateErr = regexp.MustCompile(`^template: [^:]*:(\d+)(?::(\d+))?: (.*)$`)
+
+// quotedInError matches what a template error quotes from the text: "...",
+// '...' and U+XXXX characters.
+var quotedInError = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|U\+[0-9A-Fa-f]+`)
+
+// RedactTemplateError turns a template parse error into one that gives the
+// line (and column) and the kind of problem, never a word of the template:
+// an identifier or a quoted string in it may be a secret (a denial is
+// stored in events that others can read).
+func RedactTemplateError(err error) error {
+	msg := err.Error()
+	m := templateErr.FindStringSubmatch(msg)
+	if m == nil {
+		return errors.New("parse template: invalid template")
+	}
+	where := "line " + m[1]
+	if m[2] != "" {
+		where += " column " + m[2]
+	}
+	what := quotedInError.ReplaceAllString(m[3], "…")
+	// Unquoted words of the template appear after "unexpected" and in
+	// "bad character ..." messages: keep the kind, drop the rest.
+	if i := strings.Index(what, "unexpected "); i >= 0 {
+		what = what[:i] + "unexpected token"
+	}
+	if strings.HasPrefix(what, "function … not defined") {
+		what += " (the functions are: " + strings.Join(funcNames(), ", ") + ")"
+	}
+	return fmt.Errorf("parse template: %s: %s", where, what)
+}
+
+// funcNames are the names of Funcs, sorted.
+func funcNames() []string {
+	fs := Funcs()
+	names := make([]string, 0, len(fs))
+	for n := range fs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -348,7 +348,7 @@ func TestParseTemplate(t *testing.T) {
 		{name: "range", text: "{{ range $k, $v := . }}{{ $k }}={{ $v }}\n{{ end }}"},
 		{name: "helpers", text: `{{ .a | b64enc | quote }}{{ default "x" .b | upper }}`},
 		{name: "unclosed action", text: "{{ .password ", wantErr: "parse template"},
-		{name: "unknown function", text: "{{ env \"HOME\" }}", wantErr: `function "env" not defined`},
+		{name: "unknown function", text: "{{ env \"HOME\" }}", wantErr: `function … not defined (the functions are: b64dec`},
 		{name: "unmatched end", text: "{{ end }}", wantErr: "parse template"},
 		{name: "invalid UTF-8", text: "pw={{ .pw }}\xc3", wantErr: "parse template: text is not valid UTF-8"},
 		{name: "UTF-8", text: "mot de passe \u00e0 {{ .pw }}"},

@@ -28,6 +28,10 @@ type Evaluator struct {
 	exemptNamespaces []glob
 	exemptNSSelector labels.Selector // nil: none
 	exemptPods       labels.Selector // nil: none
+	// exemptPodNamespaces: where exemptPods is honoured (and their text,
+	// for notes).
+	exemptPodNamespaces     []glob
+	exemptPodNamespacesText string
 
 	annotationAllowed    bool
 	annotationNamespaces []glob // empty: every namespace
@@ -100,6 +104,14 @@ func compile(spec Spec, all []Rule, loadGitleaks func() (*detect.Detector, error
 	e.exemptNamespaces = namespaceGlobs("namespaces.exempt", spec.Namespaces.Exempt, bad)
 	e.exemptNSSelector = selector("namespaces.exemptSelector", spec.Namespaces.ExemptSelector, bad)
 	e.exemptPods = selector("exemptPods.selector", spec.ExemptPods.Selector, bad)
+	e.exemptPodNamespaces = namespaceGlobs("exemptPods.namespaces", spec.ExemptPods.Namespaces, bad)
+	e.exemptPodNamespacesText = strings.Join(spec.ExemptPods.Namespaces, ", ")
+	switch {
+	case spec.ExemptPods.Selector != nil && len(spec.ExemptPods.Namespaces) == 0:
+		bad("exemptPods.namespaces: required with exemptPods.selector: pod labels are set by whoever creates the pod, so the selector is honoured only in the namespaces listed (\"*\" for all, knowingly)")
+	case spec.ExemptPods.Selector == nil && len(spec.ExemptPods.Namespaces) > 0:
+		bad("exemptPods.namespaces: set, but exemptPods.selector is not: it would exempt nothing")
+	}
 	a := spec.ExemptPods.Annotation
 	e.annotationAllowed = a.Allowed
 	e.annotationNamespaces = namespaceGlobs("exemptPods.annotation.namespaces", a.Namespaces, bad)

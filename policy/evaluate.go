@@ -92,6 +92,9 @@ func (e *Evaluator) Evaluate(o Object) Decision {
 	if o.Spec != nil {
 		d.Violations = e.scan(o.Spec, specPath(o.Kind))
 	}
+	if len(o.Annotations) > 0 {
+		d.Violations = append(d.Violations, e.scanTemplates(o, specPath(o.Kind))...)
+	}
 	return d
 }
 
@@ -122,7 +125,11 @@ func (e *Evaluator) exemption(o Object, notes *[]string) string {
 		return fmt.Sprintf("namespace %q is exempt (namespaces.exemptSelector)", o.Namespace)
 	}
 	if e.exemptPods != nil && e.exemptPods.Matches(labels.Set(o.Labels)) {
-		return "pod labels are exempt (exemptPods.selector)"
+		if anyGlob(e.exemptPodNamespaces, o.Namespace) {
+			return "pod labels are exempt (exemptPods.selector)"
+		}
+		*notes = append(*notes, fmt.Sprintf("exemptPods.selector ignored: the platform policy honours it only in namespaces %s, not in %q",
+			e.exemptPodNamespacesText, o.Namespace))
 	}
 	reason, ok := o.Annotations[ExemptAnnotation]
 	if !ok {
@@ -186,10 +193,9 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 	e := s.e
 	for j := range env {
 		ev := &env[j]
-		if anyGlob(e.allowNames, ev.Name) {
-			continue
-		}
-		s.it = item{env: ev}
+		// allow.names silences the heuristic rules only: a Secret reference
+		// or a known credential format is never allowed by its name.
+		s.it = item{env: ev, nameAllowed: len(e.allowNames) > 0 && anyGlob(e.allowNames, ev.Name)}
 		if ev.ValueFrom == nil && ev.Value != "" {
 			if e.allowedValue(ev.Value) {
 				continue
@@ -236,14 +242,14 @@ func (s *scanner) field(list string, ci int, entry string, j int) string {
 // and returns the first that flags the entry.
 func (e *Evaluator) check(it *item) (id, reason, remedy string) {
 	for i := range e.rules {
-		if r := &e.rules[i]; r.check != nil {
+		if r := &e.rules[i]; r.check != nil && !(it.nameAllowed && r.Heuristic) {
 			if reason := r.check(e, it); reason != "" {
 				return r.ID, reason, r.Remedy
 			}
 		}
 	}
 	for i := range e.rules {
-		if r := &e.rules[i]; r.slow != nil {
+		if r := &e.rules[i]; r.slow != nil && !(it.nameAllowed && r.Heuristic) {
 			if reason := r.slow(e, it); reason != "" {
 				return r.ID, reason, r.Remedy
 			}

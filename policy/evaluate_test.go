@@ -66,7 +66,7 @@ func TestExemptions(t *testing.T) {
 			ExemptSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"wisp.dev/exempt": "true"}},
 		},
 		ExemptPods: PodExemptions{Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-			{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"legacy"}}}}},
+			{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"legacy"}}}}, Namespaces: []string{"team-*"}},
 	}
 	allowAnn := base
 	allowAnn.ExemptPods.Annotation = AnnotationExemption{Allowed: true}
@@ -93,6 +93,10 @@ func TestExemptions(t *testing.T) {
 		{"namespace labels unknown", base, "team-a", nil, nil, nil, "", ""},
 		{"pod selector", base, "team-a", nil, map[string]string{"app": "legacy"}, nil, "exemptPods.selector", ""},
 		{"pod selector no match", base, "team-a", nil, map[string]string{"app": "web"}, nil, "", ""},
+		// A tenant sets its own pod labels: outside the selector's
+		// namespaces the label exempts nothing.
+		{"pod selector outside its namespaces", base, "payments", nil, map[string]string{"app": "legacy"}, nil, "",
+			`exemptPods.selector ignored: the platform policy honours it only in namespaces team-*, not in "payments"`},
 		{"annotation not allowed", base, "team-a", nil, nil, map[string]string{ExemptAnnotation: reason}, "",
 			"does not allow exemptions by annotation"},
 		{"annotation allowed", allowAnn, "team-a", nil, nil, map[string]string{ExemptAnnotation: reason}, "annotation wisp.dev/exempt: " + reason, ""},
@@ -208,9 +212,12 @@ func TestAllowLists(t *testing.T) {
 	}{
 		{"not allowed", lit("DB_PASSWORD", "Tr0ub4dor&3xY!"), true},
 		{"name glob", lit("SIGNING_PUBLIC_KEY", "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA1x"), false},
-		{"name glob is case-insensitive", lit("Legacy_1_token", "ghp_"+strings.Repeat("aB3", 12)), false},
-		{"name glob ? is one character", lit("LEGACY_12_TOKEN", "ghp_"+strings.Repeat("aB3", 12)), true},
-		{"name glob covers secretKeyRef", corev1.EnvVar{Name: "X_PUBLIC_KEY", ValueFrom: secretRef.ValueFrom}, false},
+		{"name glob is case-insensitive", lit("Legacy_1_token", "Zq8vN2xK7pL4mR9tW3yB6cF1hJ5dG0sA"), false},
+		{"name glob ? is one character", lit("LEGACY_12_TOKEN", "Zq8vN2xK7pL4mR9tW3yB6cF1hJ5dG0sA"), true},
+		// Names allow heuristics only: never a Secret reference, never a
+		// known credential format.
+		{"name glob never covers secretKeyRef", corev1.EnvVar{Name: "X_PUBLIC_KEY", ValueFrom: secretRef.ValueFrom}, true},
+		{"name glob never covers a known format", lit("Legacy_1_token", "ghp_"+strings.Repeat("aB3", 12)), true},
 		{"exact value", lit("DB_PASSWORD", "Tr0ub4dor&3xY!-demo"), false},
 		{"exact value is exact", lit("DB_PASSWORD", "Tr0ub4dor&3xY!-demo2"), true},
 		{"exact value is not trimmed", lit("DB_PASSWORD", " Tr0ub4dor&3xY!-demo"), true},

@@ -39,10 +39,11 @@ package policy
 // Example (flagged): DB_PASSWORD=Tr0ub4dor&3xY!; (passes): TOKEN_AUDIENCE=vault.
 func envNameLiteralRule() Rule {
 	return Rule{
-		ID:      RuleEnvNameLiteral,
-		Summary: "a secret-looking env var name (*PASSWORD*, *SECRET*, *_TOKEN, *API_KEY* ...) holds a literal that looks like a credential",
-		Since:   ruleSince,
-		Remedy:  remedyMoveToVault,
+		ID:        RuleEnvNameLiteral,
+		Heuristic: true,
+		Summary:   "a secret-looking env var name (*PASSWORD*, *SECRET*, *_TOKEN, *API_KEY* ...) holds a literal that looks like a credential",
+		Since:     ruleSince,
+		Remedy:    remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
 			if !it.literal() || len(it.lit.v) < 8 || it.lit.space > 0 || !it.secretName() || !passwordLike(&it.lit) {
 				return ""

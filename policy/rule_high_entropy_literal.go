@@ -29,10 +29,11 @@ import (
 // Example (flagged): SESSION_BLOB=q8Z2pX7vN4kR1tY6wB3mJ9cF5hL0dS2a.
 func highEntropyLiteralRule() Rule {
 	return Rule{
-		ID:      RuleHighEntropyLiteral,
-		Summary: "a literal env value is a long random token (base64/base64url, high Shannon entropy)",
-		Since:   ruleSince,
-		Remedy:  remedyMoveToVault,
+		ID:        RuleHighEntropyLiteral,
+		Heuristic: true,
+		Summary:   "a literal env value is a long random token (base64/base64url, high Shannon entropy)",
+		Since:     ruleSince,
+		Remedy:    remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
 			if !it.literal() || !highEntropy(&it.lit) || publicName(it.env.Name) {
 				return ""

@@ -21,6 +21,9 @@ type Rule struct {
 	Remedy string
 	// DefaultOff rules run only when rules.enabled names them.
 	DefaultOff bool
+	// Heuristic rules judge a literal by its name or its look; allow.names
+	// silences them (and only them) for the names it lists.
+	Heuristic bool
 
 	// check returns the reason it flags it, or "". It runs in rule order;
 	// the first rule that flags an entry reports it.
@@ -63,6 +66,9 @@ type item struct {
 	env  *corev1.EnvVar        // an env entry, or nil
 	from *corev1.EnvFromSource // an envFrom entry, or nil
 	lit  literal               // facts of env.Value when it is a literal
+	// nameAllowed: allow.names lists the env var's name; heuristic rules
+	// skip it.
+	nameAllowed bool
 
 	nameDone   bool
 	nameSecret bool

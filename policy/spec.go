@@ -96,9 +96,15 @@ type NamespacePolicy struct {
 // PodExemptions exempts individual pods (or workloads, by their pod
 // template's metadata).
 type PodExemptions struct {
-	// Selector exempts the pods whose labels it selects. An empty selector
-	// would select every pod and is refused.
+	// Selector exempts the pods whose labels it selects, in Namespaces only.
+	// An empty selector would select every pod and is refused.
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+	// Namespaces (names or globs) where Selector is honoured; required with
+	// Selector. Pod labels are set by whoever creates the pod, so a selector
+	// honoured everywhere would let any tenant exempt itself: list the
+	// namespaces whose pod authors the platform trusts ("*" for all,
+	// knowingly).
+	Namespaces []string `json:"namespaces,omitempty"`
 	// Annotation governs the ExemptAnnotation.
 	Annotation AnnotationExemption `json:"annotation,omitempty"`
 }
@@ -125,11 +131,15 @@ type RuleSettings struct {
 	Enabled []string `json:"enabled,omitempty"`
 }
 
-// AllowList exempts literal env vars from every rule that reads env[] (the
-// value rules and env-secret-key-ref). It never applies to envFrom.
+// AllowList exempts literal env vars. Values and value patterns apply to
+// every rule that reads a literal; names to the heuristic rules only. It
+// never applies to envFrom.
 type AllowList struct {
 	// Names are env var name globs ("*" any run, "?" one character),
-	// matched case-insensitively, e.g. "*_FILE".
+	// matched case-insensitively, e.g. "*_FILE". A listed name silences the
+	// heuristic literal rules only (env-name-literal, high-entropy-literal),
+	// never a Secret reference or a known credential format: pod authors
+	// pick names.
 	Names []string `json:"names,omitempty"`
 	// Values are exact literal values that are never flagged, e.g. a
 	// well-known placeholder. Compile keeps only their SHA-256 digests.

@@ -36,6 +36,7 @@ func TestParseSpecFull(t *testing.T) {
 			Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 				{Key: "app.kubernetes.io/managed-by", Operator: metav1.LabelSelectorOpIn, Values: []string{"legacy-operator"}},
 			}},
+			Namespaces: []string{"legacy-*"},
 			Annotation: AnnotationExemption{Allowed: true, Namespaces: []string{"team-*", "sandbox"}, MinReasonLength: 20},
 		},
 		Rules: RuleSettings{Disabled: []string{RuleEnvFromSecret}, Enabled: []string{}},
@@ -144,9 +145,13 @@ func TestCompileErrors(t *testing.T) {
 		{"bad namespace selector", Spec{Namespaces: NamespacePolicy{ExemptSelector: &metav1.LabelSelector{
 			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "a", Operator: "Near"}}}}},
 			[]string{"namespaces.exemptSelector:", "Near"}},
-		{"empty pod selector", Spec{ExemptPods: PodExemptions{Selector: &metav1.LabelSelector{}}},
+		{"empty pod selector", Spec{ExemptPods: PodExemptions{Selector: &metav1.LabelSelector{}, Namespaces: []string{"*"}}},
 			[]string{"exemptPods.selector: empty selector"}},
-		{"bad pod selector label", Spec{ExemptPods: PodExemptions{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b c"}}}},
+		{"pod selector without namespaces", Spec{ExemptPods: PodExemptions{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}}},
+			[]string{"exemptPods.namespaces: required with exemptPods.selector"}},
+		{"pod namespaces without selector", Spec{ExemptPods: PodExemptions{Namespaces: []string{"legacy"}}},
+			[]string{"exemptPods.namespaces: set, but exemptPods.selector is not"}},
+		{"bad pod selector label", Spec{ExemptPods: PodExemptions{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b c"}}, Namespaces: []string{"*"}}},
 			[]string{"exemptPods.selector:"}},
 		{"annotation namespaces without allowed", Spec{ExemptPods: PodExemptions{Annotation: AnnotationExemption{Namespaces: []string{"team-*"}}}},
 			[]string{"exemptPods.annotation.namespaces: set, but allowed is false"}},

@@ -15,7 +15,9 @@ type Violation struct {
 	RuleID string
 	// Container is the name of the container (of any kind).
 	Container string
-	// Env is the env var's name, or "envFrom:<secret name>" for envFrom.
+	// Env is the env var's name, "envFrom:<secret name>" for envFrom, or
+	// the annotation's key for a literal in a template annotation (then
+	// Container is empty).
 	Env string
 	// Field is the entry's path in the object, e.g.
 	// "spec.template.spec.containers[0].env[2]".
@@ -38,6 +40,10 @@ func (v Violation) Message(o Object) string {
 	name := o.Name
 	if name == "" {
 		name = "(unnamed)"
+	}
+	if v.Container == "" && strings.Contains(v.Field, "annotations[") {
+		// A literal in a template annotation.
+		return fmt.Sprintf("%s %s/%s: annotation %s: %s (rule %s); %s", kind, o.Namespace, name, v.Env, v.Reason, v.RuleID, v.Remedy)
 	}
 	env := "env " + v.Env
 	if secret, ok := strings.CutPrefix(v.Env, envFromPrefix); ok {

@@ -51,33 +51,62 @@ func NewMutatingHandler(snapshots Snapshots, namespaces NamespaceLabels, log *sl
 	return &MutatingHandler{snapshots: snapshots, namespaces: namespaces, log: log, metrics: metrics}
 }
 
-// checkRole refuses an injected pod whose Vault role its namespace may not
-// name. The role is read from the fetch plan, the one wisp-fetch will use.
-func checkRole(ev *policy.Evaluator, namespace string, injected *corev1.Pod) error {
-	for _, c := range injected.Spec.InitContainers {
-		if c.Name != mutate.FetchContainerName {
-			continue
-		}
-		for _, e := range c.Env {
+// checkRoles refuses a pod whose fetch plans name a Vault role its
+// namespace may not use. Every container of every kind that carries a plan
+// (env WISP_PLAN, what wisp-fetch reads) is checked, whatever its name and
+// whatever the pod's status annotation says: a pod that arrives "already
+// injected" is judged like one wisp injects. requirePlan: the pod was just
+// injected, so a plan must be there.
+func checkRoles(ev *policy.Evaluator, namespace string, spec *corev1.PodSpec, requirePlan bool) error {
+	found := false
+	check := func(kind, name string, env []corev1.EnvVar) error {
+		for _, e := range env {
 			if e.Name != mutate.EnvPlan {
 				continue
 			}
-			// mutate validated the plan before encoding it, so only the
-			// role is read back: plan.Parse would validate it again, every
-			// template parsed included.
+			if e.ValueFrom != nil {
+				return fmt.Errorf("%s %q: env %s must be a literal fetch plan, not valueFrom: its role could not be checked", kind, name, mutate.EnvPlan)
+			}
+			// Only the role is read: mutate validated the plans it wrote,
+			// and plan.Parse would parse every template again.
 			var p struct {
 				Role string `json:"role"`
 			}
 			if err := json.Unmarshal([]byte(e.Value), &p); err != nil {
-				return fmt.Errorf("read the fetch plan: %w", err)
+				return fmt.Errorf("%s %q: env %s is not a fetch plan: %w", kind, name, mutate.EnvPlan, err)
 			}
 			if p.Role == "" {
-				return errors.New("the fetch plan names no role")
+				return fmt.Errorf("%s %q: the fetch plan names no role", kind, name)
 			}
-			return ev.AllowedRole(namespace, p.Role)
+			if err := ev.AllowedRole(namespace, p.Role); err != nil {
+				return fmt.Errorf("%s %q: %w", kind, name, err)
+			}
+			found = true
+		}
+		return nil
+	}
+	if spec == nil {
+		return nil
+	}
+	for _, c := range spec.InitContainers {
+		if err := check("init container", c.Name, c.Env); err != nil {
+			return err
 		}
 	}
-	return errors.New("the injected pod has no fetch plan")
+	for _, c := range spec.Containers {
+		if err := check("container", c.Name, c.Env); err != nil {
+			return err
+		}
+	}
+	for _, c := range spec.EphemeralContainers {
+		if err := check("ephemeral container", c.Name, c.Env); err != nil {
+			return err
+		}
+	}
+	if requirePlan && !found {
+		return errors.New("the injected pod has no fetch plan")
+	}
+	return nil
 }
 
 // Handle implements admission.Handler.
@@ -124,9 +153,14 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 		return admission.Denied(denial(err)), ResultDenied, name
 	}
 	if res != mutate.Injected {
+		// Not opted in, or "already injected": the status annotation is
+		// the pod author's word, so any fetch plan it carries is checked.
+		if err := checkRoles(snap.Policy, req.Namespace, &pod.Spec, false); err != nil {
+			return admission.Denied("wisp: " + err.Error()), ResultDenied, name
+		}
 		return admission.Allowed(""), ResultAllowed, name
 	}
-	if err := checkRole(snap.Policy, req.Namespace, out); err != nil {
+	if err := checkRoles(snap.Policy, req.Namespace, &out.Spec, true); err != nil {
 		return admission.Denied("wisp: cannot inject: " + err.Error()), ResultDenied, name
 	}
 	if ops, ok := injectionPatch(&pod, out); ok {

@@ -68,7 +68,13 @@ func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, s
 	if req.UID == "" {
 		return admission.Errored(http.StatusBadRequest, errors.New("the AdmissionReview has no request uid")), ResultErrored, "", nil
 	}
-	if req.SubResource != "" || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed(""), ResultAllowed, req.Name, nil
+	}
+	// Subresources carry no pod spec of their own, except
+	// pods/ephemeralcontainers (`kubectl debug`): its object is the whole
+	// pod, and the containers it adds are judged like any other.
+	if req.SubResource != "" && !isEphemeralContainers(req) {
 		return admission.Allowed(""), ResultAllowed, req.Name, nil
 	}
 	gvk := schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind}
@@ -85,6 +91,9 @@ func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, s
 		obj.NamespaceLabels = h.namespaces.Labels(req.Namespace)
 	}
 	d := snap.Policy.Evaluate(obj)
+	if err := checkRoles(snap.Policy, req.Namespace, obj.Spec, false); err != nil {
+		return admission.Denied("wisp: " + err.Error()), ResultDenied, obj.Name, &d
+	}
 
 	if req.Operation == admissionv1.Update && len(d.Violations) > 0 {
 		old, err := decodeObject(gvk, req.OldObject.Raw)
@@ -99,6 +108,11 @@ func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, s
 		}
 	}
 	return decide(obj, d), resultOf(d), obj.Name, &d
+}
+
+// isEphemeralContainers: an UPDATE of pods/ephemeralcontainers.
+func isEphemeralContainers(req admission.Request) bool {
+	return req.SubResource == "ephemeralcontainers" && req.Kind.Group == "" && req.Kind.Kind == "Pod"
 }
 
 // decide maps a decision to the admission answer of its mode.

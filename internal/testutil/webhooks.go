@@ -59,7 +59,8 @@ func ValidatingConfig() *admissionregistrationv1.ValidatingWebhookConfiguration 
 				Service: &admissionregistrationv1.ServiceReference{Namespace: "wisp-system", Name: "wisp", Path: &path},
 			},
 			Rules: []admissionregistrationv1.RuleWithOperations{
-				{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}},
+				// pods/ephemeralcontainers: `kubectl debug` adds containers there.
+				{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods", "pods/ephemeralcontainers"}}},
 				{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"},
 					Resources: []string{"deployments", "statefulsets", "daemonsets", "replicasets"}}},
 				{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{"batch"}, APIVersions: []string{"v1"}, Resources: []string{"jobs", "cronjobs"}}},

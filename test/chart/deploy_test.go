@@ -580,6 +580,19 @@ func TestDeployStaticSecretDenied(t *testing.T) {
 		_, err := c.client.AppsV1().StatefulSets(ns).Create(ctx, s, metav1.CreateOptions{})
 		check(t, "StatefulSet", err)
 	})
+	t.Run("kubectl debug container with secretKeyRef", func(t *testing.T) {
+		// The chart's rules and CEL must send pods/ephemeralcontainers.
+		pod, err := c.client.CoreV1().Pods(ns).Create(ctx, testPod("debug-target", nil), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+			Name: "debugger", Image: "busybox:1.36", Env: []corev1.EnvVar{secretRef("DB_PASSWORD")},
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile, ImagePullPolicy: corev1.PullIfNotPresent,
+		}}}
+		_, err = c.client.CoreV1().Pods(ns).UpdateEphemeralContainers(ctx, pod.Name, pod, metav1.UpdateOptions{})
+		check(t, "ephemeral container", err)
+	})
 	t.Run("CronJob with secretKeyRef", func(t *testing.T) {
 		s := podSpec(secretRef("DB_PASSWORD"))
 		s.RestartPolicy = corev1.RestartPolicyOnFailure

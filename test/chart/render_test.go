@@ -431,8 +431,9 @@ func checkRules(t *testing.T, ws []webhookView) {
 	}
 	cu := "CREATE,UPDATE"
 	want := map[string][]rule{
-		"mutate.wisp.dev":        {{"CREATE", "", "v1", "pods"}},
-		"validate-pods.wisp.dev": {{cu, "", "v1", "pods"}},
+		"mutate.wisp.dev": {{"CREATE", "", "v1", "pods"}},
+		// pods/ephemeralcontainers: `kubectl debug` adds containers there.
+		"validate-pods.wisp.dev": {{cu, "", "v1", "pods"}, {cu, "", "v1", "pods/ephemeralcontainers"}},
 		"validate-workloads.wisp.dev": {{cu, "apps", "v1", "deployments"}, {cu, "apps", "v1", "statefulsets"},
 			{cu, "apps", "v1", "daemonsets"}, {cu, "apps", "v1", "replicasets"}},
 		"validate-jobs.wisp.dev":     {{cu, "batch", "v1", "jobs"}},

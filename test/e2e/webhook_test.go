@@ -48,8 +48,8 @@ func TestAnnotatedPodIsInjectedByTheAPIServer(t *testing.T) {
 		t.Errorf("first init container %q, want %q", got, mutate.FetchContainerName)
 	}
 	p := storedPlan(t, stored)
-	if p.Role != "payments" || len(p.Secrets) != 3 || p.Dir != mutate.DefaultMountPath {
-		t.Errorf("plan = %s, want role payments, 3 secrets in %s", p, mutate.DefaultMountPath)
+	if p.Role != "payments" || len(p.Secrets) != 3 || p.Dir != mutate.FetchSecretsDir {
+		t.Errorf("plan = %s, want role payments, 3 secrets in %s", p, mutate.FetchSecretsDir)
 	}
 	if got := counter(t, shared, "wisp_injections_total", nil) - before; got != 1 {
 		t.Errorf("wisp_injections_total grew by %v, want 1", got)

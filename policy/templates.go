@@ -1,0 +1,197 @@
+package policy
+
+import (
+	"encoding/base64"
+	"regexp"
+	"sort"
+	"strings"
+	"text/template/parse"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// TemplatePrefixes are the annotations whose text wisp renders into a pod's
+// secret files (wisp's own, and the Vault Agent Injector's that wisp reads as
+// aliases). A credential written in such a template, as text or as a string
+// constant of an action (plainly or through b64dec), ends up in the file
+// exactly like one written in an env var: it is judged by the same literal
+// rules.
+var TemplatePrefixes = []string{"wisp.dev/template-", "vault.hashicorp.com/agent-inject-template-"}
+
+// remedyTemplate is the remedy of a literal found in a template.
+const remedyTemplate = "put the value in Vault and let the template read it (e.g. {{ .api_key }}); a template only shapes the data it fetches"
+
+// keyValueLine matches `key = value`, `key: value`, `"key": "value"` lines
+// of a template's text: the key names the value for the name-aware rules.
+var keyValueLine = regexp.MustCompile(`^\s*["']?([A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*[:=]\s*(.*?)\s*,?\s*$`)
+
+// trailingKey matches text that ends with `key = ` (an action follows).
+var trailingKey = regexp.MustCompile(`["']?([A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*[:=]\s*["']?$`)
+
+// templateLiteral is a literal of a template: a value and, when the text
+// gives one, the key it is assigned to.
+type templateLiteral struct{ name, value string }
+
+// scanTemplates judges the literals of o's template annotations.
+func (e *Evaluator) scanTemplates(o Object, prefix string) []Violation {
+	var keys []string
+	for k := range o.Annotations {
+		for _, p := range TemplatePrefixes {
+			if strings.HasPrefix(k, p) {
+				keys = append(keys, k)
+				break
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	sort.Strings(keys)
+	var out []Violation
+	for _, k := range keys {
+		for _, l := range templateLiterals(o.Annotations[k]) {
+			ev := corev1.EnvVar{Name: l.name, Value: l.value}
+			if e.allowedValue(l.value) {
+				continue
+			}
+			it := item{env: &ev, lit: newLiteral(l.value), nameAllowed: l.name != "" && len(e.allowNames) > 0 && anyGlob(e.allowNames, l.name)}
+			if id, reason, _ := e.check(&it); id != "" {
+				out = append(out, Violation{
+					RuleID: id,
+					Env:    k,
+					Field:  annotationsPath(prefix) + "[" + k + "]",
+					Reason: "template " + reason,
+					Remedy: remedyTemplate,
+				})
+				break // one violation per annotation is enough to act on
+			}
+		}
+	}
+	return out
+}
+
+// annotationsPath is the path of the annotations that go with the pod spec
+// at specPath: metadata.annotations for a pod, the template's otherwise.
+func annotationsPath(spec string) string {
+	if p, ok := strings.CutSuffix(spec, ".spec"); ok && p != "" && p != "spec" {
+		return p + ".metadata.annotations"
+	}
+	return "metadata.annotations"
+}
+
+// templateLiterals lists the literals of a template: its text (key = value
+// lines, or words) and the string constants of its actions, with their
+// base64 decoding when they decode to text. A template that does not parse
+// yields nothing (the injection refuses it with its own error).
+func templateLiterals(text string) []templateLiteral {
+	if !utf8.ValidString(text) {
+		return nil
+	}
+	trees := map[string]*parse.Tree{}
+	t := parse.New("t")
+	t.Mode = parse.SkipFuncCheck
+	if _, err := t.Parse(text, "", "", trees); err != nil {
+		return nil
+	}
+	w := &literalWalker{}
+	names := make([]string, 0, len(trees))
+	for n := range trees {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if tr := trees[n]; tr != nil && tr.Root != nil {
+			w.walk(tr.Root)
+		}
+	}
+	return w.out
+}
+
+type literalWalker struct {
+	out     []templateLiteral
+	pending string // the key the text before an action assigns to
+}
+
+func (w *literalWalker) add(name, v string) {
+	v = strings.Trim(v, `"'`+"` ;")
+	if v == "" {
+		return
+	}
+	w.out = append(w.out, templateLiteral{name: name, value: v})
+}
+
+func (w *literalWalker) text(s string) {
+	lines := strings.Split(s, "\n")
+	for _, line := range lines {
+		if m := keyValueLine.FindStringSubmatch(line); m != nil {
+			w.add(m[1], m[2])
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if len(f) >= 8 {
+				w.add("", f)
+			}
+		}
+	}
+	w.pending = ""
+	if m := trailingKey.FindStringSubmatch(lines[len(lines)-1]); m != nil {
+		w.pending = m[1]
+	}
+}
+
+func (w *literalWalker) constant(s string) {
+	w.add(w.pending, s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) > 0 && utf8.Valid(b) {
+			w.add(w.pending, string(b))
+			break
+		}
+	}
+}
+
+func (w *literalWalker) walk(n parse.Node) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Nodes {
+			w.walk(c)
+		}
+	case *parse.TextNode:
+		w.text(string(n.Text))
+	case *parse.ActionNode:
+		w.pipe(n.Pipe)
+	case *parse.IfNode:
+		w.branch(&n.BranchNode)
+	case *parse.RangeNode:
+		w.branch(&n.BranchNode)
+	case *parse.WithNode:
+		w.branch(&n.BranchNode)
+	case *parse.TemplateNode:
+		w.pipe(n.Pipe)
+	}
+}
+
+func (w *literalWalker) branch(b *parse.BranchNode) {
+	w.pipe(b.Pipe)
+	w.walk(b.List)
+	w.walk(b.ElseList)
+}
+
+func (w *literalWalker) pipe(p *parse.PipeNode) {
+	if p == nil {
+		return
+	}
+	for _, c := range p.Cmds {
+		for _, a := range c.Args {
+			switch a := a.(type) {
+			case *parse.StringNode:
+				w.constant(a.Text)
+			case *parse.PipeNode:
+				w.pipe(a)
+			}
+		}
+	}
+}

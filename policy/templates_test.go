@@ -1,0 +1,53 @@
+package policy
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+// TestTemplateLiterals: a credential written into a template annotation
+// (as text, as a string constant, through b64dec) is judged by the literal
+// rules; templates that only shape fetched data pass.
+func TestTemplateLiterals(t *testing.T) {
+	e := mustDefault(t)
+	const stripe = "sk_live_" + "51Hx7Qk2eZvKYlo2C9qQyT3b"
+	tests := []struct {
+		name     string
+		template string
+		wantRule string // "" for none
+	}{
+		{"fields only", "[api]\nkey = {{ .api_key | quote }}\n[session]\nsecret = {{ .session_secret | quote }}\n", ""},
+		{"env format helper", "{{ range $k, $v := . }}{{ $k | upper }}={{ $v }}\n{{ end }}", ""},
+		{"index with a dashed key", `{{ index . "api-key" }}`, ""},
+		{"default placeholder", `{{ .region | default "eu-west-1" }}`, ""},
+		{"plain text credential", "[api]\nkey = " + stripe + "\n", RuleKnownCredentialFormat},
+		{"string constant", `key = {{ "` + stripe + `" }}`, RuleKnownCredentialFormat},
+		{"through b64dec", `key = {{ "` + b64(stripe) + `" | b64dec }}`, RuleKnownCredentialFormat},
+		{"default smuggles", `{{ .missing | default "` + stripe + `" }}`, RuleKnownCredentialFormat},
+		{"password as text", "DB_PASSWORD=Tr0ub4dor&3xY!q\n", RuleEnvNameLiteral},
+		{"password in an action after its key", `password: {{ "Tr0ub4dor&3xY!q" }}`, RuleEnvNameLiteral},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := podWithEnv()
+			o.Annotations = map[string]string{"wisp.dev/template-config": tt.template}
+			d := e.Evaluate(o)
+			if tt.wantRule == "" {
+				if len(d.Violations) > 0 {
+					t.Fatalf("flagged: %+v", d.Violations)
+				}
+				return
+			}
+			if len(d.Violations) != 1 || d.Violations[0].RuleID != tt.wantRule {
+				t.Fatalf("violations %+v, want one of rule %s", d.Violations, tt.wantRule)
+			}
+			msg := d.Violations[0].Message(o)
+			if !strings.Contains(msg, "annotation wisp.dev/template-config: template literal") || strings.Contains(msg, "51Hx7Qk") || strings.Contains(msg, "Tr0ub4dor") {
+				t.Errorf("message %q: want the annotation named, no value", msg)
+			}
+		})
+	}
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -18,7 +18,11 @@
 // it returns data and errors. Every function is safe for concurrent use.
 //
 // Injection is idempotent: a pod whose wisp.dev/status annotation says
-// "injected" is returned unchanged, so reinvocation and re-applies are no-ops.
+// "injected" is returned unchanged, so re-applies are no-ops; on
+// reinvocation, an app container a later webhook added gets the secrets
+// mount (Completed), and nothing else changes. The status annotation is the
+// pod author's word: the webhook checks every fetch plan's role whatever it
+// says.
 // A malformed annotation yields an error naming each bad annotation and no
 // pod at all, never a half-mutated one.
 package mutate

@@ -18,11 +18,15 @@ type Result int
 const (
 	// NotRequested: the pod does not opt in; it is returned as is.
 	NotRequested Result = iota
-	// AlreadyInjected: the pod carries wisp.dev/status: injected; it is
-	// returned as is.
+	// AlreadyInjected: the pod carries wisp.dev/status: injected and every
+	// selected app container has the secrets mount; it is returned as is.
 	AlreadyInjected
 	// Injected: the returned pod is a mutated copy.
 	Injected
+	// Completed: the pod was injected, and a container added since (by a
+	// later mutating webhook, wisp being reinvoked) got the secrets mount;
+	// the returned pod is a mutated copy.
+	Completed
 )
 
 func (r Result) String() string {
@@ -33,6 +37,8 @@ func (r Result) String() string {
 		return "already-injected"
 	case Injected:
 		return "injected"
+	case Completed:
+		return "completed"
 	}
 	return fmt.Sprintf("Result(%d)", int(r))
 }
@@ -64,7 +70,8 @@ func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
 		return pod, NotRequested, nil
 	}
 	if pod.Annotations[AnnotationStatus] == StatusInjected {
-		return pod, AlreadyInjected, nil
+		out, res := complete(pod, annotations, origin, cfg)
+		return out, res, nil
 	}
 	if cfg.VaultAgentAnnotations && strings.TrimSpace(pod.Annotations[VaultAnnotationAgentInjectStatus]) == "injected" {
 		vaultErrs = append(vaultErrs, &AnnotationError{Key: VaultAnnotationAgentInjectStatus,
@@ -122,6 +129,51 @@ func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
 	}
 	out.Annotations[AnnotationStatus] = StatusInjected
 	return out, Injected, nil
+}
+
+// complete handles a pod that says it is injected. With reinvocationPolicy
+// IfNeeded the API server calls wisp again when a later mutating webhook
+// changed the pod: an app container it added (a proxy, a log shipper) that
+// wisp.dev/containers selects gets the secrets mount (and the socket's)
+// like the others. The pod is returned as is (AlreadyInjected) when nothing
+// is missing, when it has no secrets volume, or when its annotations do not
+// parse (nothing is guessed on a pod wisp did not produce).
+func complete(pod *corev1.Pod, annotations, origin map[string]string, cfg Config) (*corev1.Pod, Result) {
+	if !slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == SecretsVolumeName }) {
+		return pod, AlreadyInjected
+	}
+	cfg = cfg.WithDefaults()
+	req, errs := parseAnnotations(annotations, cfg.MountPath, origin)
+	if len(errs) > 0 {
+		return pod, AlreadyInjected
+	}
+	var out *corev1.Pod
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		if len(req.Containers) > 0 && !slices.Contains(req.Containers, c.Name) {
+			continue
+		}
+		if slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+			return m.Name == SecretsVolumeName || overlaps(m.MountPath, req.MountPath)
+		}) {
+			continue // has it, or uses the path for something else
+		}
+		if out == nil {
+			out = pod.DeepCopy()
+		}
+		oc := &out.Spec.Containers[i]
+		oc.VolumeMounts = append(oc.VolumeMounts, corev1.VolumeMount{Name: SecretsVolumeName, MountPath: req.MountPath, ReadOnly: true})
+		if req.Socket && !slices.ContainsFunc(oc.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == SocketVolumeName }) {
+			oc.VolumeMounts = append(oc.VolumeMounts, socketMount(cfg))
+			if !hasEnv(oc, EnvSocket) {
+				oc.Env = append(oc.Env, corev1.EnvVar{Name: EnvSocket, Value: "unix://" + cfg.SocketPath})
+			}
+		}
+	}
+	if out == nil {
+		return pod, AlreadyInjected
+	}
+	return out, Completed
 }
 
 // checkPod refuses what wisp cannot add cleanly: reserved names already in

@@ -2,6 +2,7 @@ package mutate_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,6 +73,10 @@ func TestInjectDenied(t *testing.T) {
 
 		{name: "vault path empty", annotations: optedIn(keySecretDB, ""),
 			wantKeys: []string{keySecretDB}, wantText: []string{"vault path is empty"}},
+		{name: "vault path returns a token", annotations: optedIn(keySecretDB, "auth/token/create"),
+			wantKeys: []string{keySecretDB}, wantText: []string{`vault path "auth/token/create" is refused`}},
+		{name: "vault path looks up the token", annotations: optedIn(keySecretDB, "auth/token/lookup-self"),
+			wantKeys: []string{keySecretDB}, wantText: []string{"never a Vault token"}},
 		{name: "vault path with leading slash", annotations: optedIn(keySecretDB, "/database/creds/app"),
 			wantKeys: []string{keySecretDB}, wantText: []string{"must not start with /"}},
 		{name: "vault path with ..", annotations: optedIn(keySecretDB, "database/../sys/raw"),
@@ -853,4 +858,74 @@ func TestInjectGroup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReinvocationCompletesNewContainers: with reinvocationPolicy
+// IfNeeded, wisp is called again after a later webhook added a container;
+// that container gets the secrets mount (and only it is changed), unless
+// wisp.dev/containers leaves it out; a third call changes nothing.
+func TestReinvocationCompletesNewContainers(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		ann       map[string]string
+		wantMount bool
+	}{
+		{name: "all app containers", ann: optedIn(mutate.AnnotationSocket, "true"), wantMount: true},
+		{name: "containers selected", ann: optedIn(mutate.AnnotationContainers, "app"), wantMount: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first, res, err := mutate.Inject(newPod(tc.ann), mutate.Config{})
+			if err != nil || res != mutate.Injected {
+				t.Fatalf("first call: %v %v", res, err)
+			}
+			later := first.DeepCopy()
+			later.Spec.Containers = append(later.Spec.Containers, corev1.Container{Name: "proxy", Image: "proxy:1"})
+			before := later.DeepCopy()
+			second, res, err := mutate.Inject(later, mutate.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(before, later); diff != "" {
+				t.Fatalf("Inject changed its input:\n%s", diff)
+			}
+			proxy := second.Spec.Containers[len(second.Spec.Containers)-1]
+			hasMount := slices.ContainsFunc(proxy.VolumeMounts, func(m corev1.VolumeMount) bool {
+				return m.Name == mutate.SecretsVolumeName && m.MountPath == mutate.DefaultMountPath && m.ReadOnly
+			})
+			if hasMount != tc.wantMount {
+				t.Fatalf("result %v: proxy mounts %+v, want the secrets mount %v", res, proxy.VolumeMounts, tc.wantMount)
+			}
+			if !tc.wantMount {
+				if res != mutate.AlreadyInjected || second != later {
+					t.Errorf("nothing to add: got %v, want the pod itself, already-injected", res)
+				}
+				return
+			}
+			if res != mutate.Completed {
+				t.Errorf("result %v, want completed", res)
+			}
+			if _, ok := findEnv(proxy.Env, mutate.EnvSocket); !ok {
+				t.Errorf("wisp.dev/socket: the proxy has no %s", mutate.EnvSocket)
+			}
+			// Everything else is as the first call left it.
+			trimmed := second.DeepCopy()
+			trimmed.Spec.Containers[len(trimmed.Spec.Containers)-1] = before.Spec.Containers[len(before.Spec.Containers)-1]
+			if diff := cmp.Diff(before, trimmed); diff != "" {
+				t.Errorf("the second call changed more than the new container:\n%s", diff)
+			}
+			third, res, err := mutate.Inject(second, mutate.Config{})
+			if err != nil || res != mutate.AlreadyInjected || third != second {
+				t.Errorf("third call: %v %v, want already-injected and the pod itself", res, err)
+			}
+		})
+	}
+}
+
+func findEnv(env []corev1.EnvVar, name string) (string, bool) {
+	for _, e := range env {
+		if e.Name == name {
+			return e.Value, true
+		}
+	}
+	return "", false
 }

@@ -226,12 +226,26 @@ func ValidatePath(p string) error {
 			return fmt.Errorf("vault path %q has whitespace or a control character", p)
 		}
 	}
-	for _, seg := range strings.Split(strings.TrimSuffix(p, "/"), "/") {
+	segs := strings.Split(strings.TrimSuffix(p, "/"), "/")
+	for _, seg := range segs {
 		if seg == "" || seg == "." || seg == ".." {
 			return fmt.Errorf("vault path %q has an empty, . or .. segment", p)
 		}
 	}
+	if reason, ok := tokenMounts[strings.ToLower(segs[0])]; ok {
+		return fmt.Errorf("vault path %q is refused: %s paths %s; a pod's files hold the secrets it reads, never a Vault token or Vault's own state", p, segs[0]+"/", reason)
+	}
 	return nil
+}
+
+// tokenMounts are Vault's built-in mounts whose paths return tokens
+// (auth/token/create, auth/token/lookup-self, auth/<method>/login) or act
+// on Vault itself (sys/wrapping/wrap returns a wrapping token, sys/ holds
+// Vault's configuration), or the caller's token-scoped storage.
+var tokenMounts = map[string]string{
+	"auth":      "log in, create or look up tokens",
+	"sys":       "configure Vault or wrap responses in tokens",
+	"cubbyhole": "hold the token's private storage, which a fresh login never has",
 }
 
 // ParseTemplate parses a secret's template with the helper functions of Funcs.

@@ -267,6 +267,16 @@ func TestValidatePath(t *testing.T) {
 		{path: "secret/\x00", want: "whitespace or a control character"},
 		{path: "secret/\xffapp", want: "not valid UTF-8"},
 		{path: "secret/\u00e9t\u00e9"},
+		// Paths that return Vault tokens (or act on Vault) never reach the
+		// app's files.
+		{path: "auth/token/create", want: "is refused: auth/ paths log in, create or look up tokens"},
+		{path: "auth/token/lookup-self", want: "is refused: auth/"},
+		{path: "auth/jwt/login", want: "is refused: auth/"},
+		{path: "Auth/token/create", want: "is refused"},
+		{path: "sys/wrapping/wrap", want: "is refused: sys/"},
+		{path: "cubbyhole/x", want: "is refused: cubbyhole/"},
+		{path: "secret/data/auth/token"},
+		{path: "secret/data/sys"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -152,7 +152,7 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 	if err != nil {
 		return admission.Denied(denial(err)), ResultDenied, name
 	}
-	if res != mutate.Injected {
+	if res != mutate.Injected && res != mutate.Completed {
 		// Not opted in, or "already injected": the status annotation is
 		// the pod author's word, so any fetch plan it carries is checked.
 		if err := checkRoles(snap.Policy, req.Namespace, &pod.Spec, false); err != nil {

@@ -104,7 +104,14 @@ func moreCases(t testing.TB) []patchCase {
 		}
 		large.Spec.Containers = append(large.Spec.Containers, c)
 	}
+	// Reinvocation: injected, then a later webhook added a container.
+	reinvoked, _, err := mutate.Inject(realisticPod(), mutate.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reinvoked.Spec.Containers = append(reinvoked.Spec.Containers, corev1.Container{Name: "proxy", Image: "proxy:1"})
 	return []patchCase{
+		{name: "reinvoked", raw: marshal(reinvoked)},
 		{name: "realistic", raw: marshal(realisticPod())},
 		{name: "security-context", raw: marshal(withContext)},
 		{name: "fs-group", raw: marshal(fsGroup)},
@@ -192,8 +199,11 @@ func TestInjectionPatchIsExact(t *testing.T) {
 				t.Fatal(err)
 			}
 			out, res, err := mutate.Inject(&pod, tc.cfg)
-			if err != nil || res != mutate.Injected {
+			if err != nil || (res != mutate.Injected && res != mutate.Completed) {
 				t.Skipf("not injected (%v, %v): nothing to patch", res, err)
+			}
+			if tc.name == "reinvoked" && res != mutate.Completed {
+				t.Fatalf("reinvoked: %v, want completed", res)
 			}
 			injected++
 			ops, ok := injectionPatch(&pod, out)

@@ -30,6 +30,10 @@ const (
 	// leases renewed, re-fetches before they expire, and revokes them when
 	// the pod stops.
 	AnnotationSidecar = Prefix + "sidecar"
+	// AnnotationEnvPrefix + <ENV_NAME>: "<secret>#<key>": the selected app
+	// containers start, through the exec shim, with ENV_NAME set to that
+	// key of that secret (the value is never in the pod spec).
+	AnnotationEnvPrefix = Prefix + "env-"
 	// AnnotationStatus is written by wisp: StatusInjected once injected.
 	AnnotationStatus = Prefix + "status"
 
@@ -68,6 +72,15 @@ const (
 	SecretsVolumeName = "wisp-secrets"
 	// SocketVolumeName is the SPIFFE CSI driver's Workload API volume.
 	SocketVolumeName = "wisp-spiffe"
+	// BinVolumeName holds the exec shim, placed there by wisp-fetch, when a
+	// wisp.dev/env-<NAME> annotation asks for one.
+	BinVolumeName = "wisp-bin"
+	// ShimDir is where the bin volume is mounted (in wisp-fetch and in the
+	// app containers), and ShimPath the shim in it.
+	ShimDir  = "/wisp/bin"
+	ShimPath = ShimDir + "/wisp-env"
+	// EnvInstallShim tells wisp-fetch where to place the shim.
+	EnvInstallShim = "WISP_INSTALL_SHIM"
 )
 
 // Environment variables of the injected container, read by wisp-fetch.

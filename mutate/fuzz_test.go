@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"wisp.dev/wisp/mutate"
+	"wisp.dev/wisp/plan"
 )
 
 // fuzzKey turns a fuzzed key into an annotation key: a key without a "/" is
@@ -31,6 +32,7 @@ func fuzzPod(annotations map[string]string) *corev1.Pod {
 	pod.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "busybox:1.36.1"}}
 	pod.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	pod.Spec.Containers[0].Command = []string{"/app", "--serve"}
 	return pod
 }
 
@@ -78,6 +80,9 @@ func FuzzParseAnnotations(f *testing.F) {
 	f.Add("true", "app", "secret-db", "kv/db", "containers", "app,ghost", "mount-path", "/data")
 	f.Add("true", "app", "secret-db", "kv/db", "template-wisp.dev/format-db", "{{ .x }}", "", "")
 	f.Add("yes", "app", "secret-db", "kv/db", "status", "injected", "", "")
+	f.Add("true", "app", "secret-db", "kv/db", "env-DB_PASSWORD", "db#password", "format-db", "env")
+	f.Add("true", "app", "secret-db", "kv/db", "env-1X", "db#", "template-db", "{{ .x }}")
+	f.Add("true", "app", "secret-db", "kv/db", "env-PGUSER", "ghost#user", "format-db", "raw:password")
 
 	f.Fuzz(func(t *testing.T, inject, role, k1, v1, k2, v2, k3, v3 string) {
 		annotations := map[string]string{
@@ -127,8 +132,35 @@ func FuzzParseAnnotations(f *testing.F) {
 		if got := out.Spec.InitContainers[0].Name; got != mutate.FetchContainerName {
 			t.Errorf("first init container is %q, want %s", got, mutate.FetchContainerName)
 		}
-		if got, want := len(out.Spec.Volumes), len(pod.Spec.Volumes)+2; got != want {
-			t.Errorf("injected pod has %d volumes, want %d", got, want)
+		wantVolumes := len(pod.Spec.Volumes) + 2
+		for i, c := range out.Spec.Containers {
+			if len(c.Command) == 0 || c.Command[0] != mutate.ShimPath {
+				continue
+			}
+			// The exec shim: the original command after "--", a spec the
+			// shim accepts, one var per env annotation.
+			if !reflect.DeepEqual(c.Command[2:], pod.Spec.Containers[i].Command) || c.Command[1] != "--" {
+				t.Errorf("container %s: command %q does not wrap %q", c.Name, c.Command, pod.Spec.Containers[i].Command)
+			}
+			var spec string
+			for _, e := range c.Env {
+				if e.Name == plan.EnvSpecVar {
+					spec = e.Value
+				}
+			}
+			ps, err := plan.ParseEnvSpec(spec)
+			if err != nil {
+				t.Errorf("container %s: the shim would refuse its spec: %v", c.Name, err)
+			}
+			for _, v := range ps.Vars {
+				if _, ok := annotations[mutate.AnnotationEnvPrefix+v.Name]; !ok {
+					t.Errorf("shim sets %s, which no annotation asks for", v.Name)
+				}
+			}
+			wantVolumes = len(pod.Spec.Volumes) + 3
+		}
+		if got := len(out.Spec.Volumes); got != wantVolumes {
+			t.Errorf("injected pod has %d volumes, want %d", got, wantVolumes)
 		}
 		p := fetchPlan(t, out)
 		var secrets int

@@ -108,6 +108,17 @@ func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
 		}
 	}
 	out.Spec.Volumes = append(out.Spec.Volumes, socketVolume(cfg), secretsVolume(cfg))
+	var spec string
+	if len(req.Env) > 0 {
+		// The exec shim: wisp-fetch places it on the bin volume, the app
+		// containers start through it.
+		if spec, err = envSpec(req); err != nil {
+			return nil, NotRequested, err
+		}
+		out.Spec.Volumes = append(out.Spec.Volumes, binVolume())
+		fetch.VolumeMounts = append(fetch.VolumeMounts, corev1.VolumeMount{Name: BinVolumeName, MountPath: ShimDir})
+		fetch.Env = append(fetch.Env, corev1.EnvVar{Name: EnvInstallShim, Value: ShimPath})
+	}
 	out.Spec.InitContainers = append([]corev1.Container{fetch}, out.Spec.InitContainers...)
 	for i := range out.Spec.Containers {
 		c := &out.Spec.Containers[i]
@@ -117,6 +128,11 @@ func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{
 			Name: SecretsVolumeName, MountPath: req.MountPath, ReadOnly: true,
 		})
+		if spec != "" {
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: BinVolumeName, MountPath: ShimDir, ReadOnly: true})
+			c.Command = append([]string{ShimPath, "--"}, c.Command...)
+			c.Env = append(c.Env, corev1.EnvVar{Name: plan.EnvSpecVar, Value: spec})
+		}
 		if req.Socket {
 			c.VolumeMounts = append(c.VolumeMounts, socketMount(cfg))
 			if !hasEnv(c, EnvSocket) {
@@ -182,7 +198,7 @@ func complete(pod *corev1.Pod, annotations, origin map[string]string, cfg Config
 func checkPod(pod *corev1.Pod, req *Request, cfg Config) (map[string]bool, []error) {
 	var errs []error
 	for _, v := range pod.Spec.Volumes {
-		if v.Name == SecretsVolumeName || v.Name == SocketVolumeName {
+		if v.Name == SecretsVolumeName || v.Name == SocketVolumeName || v.Name == BinVolumeName {
 			errs = append(errs, &AnnotationError{Key: AnnotationInject,
 				Reason: fmt.Sprintf("the pod already has a volume named %q, which wisp reserves; rename it", v.Name)})
 		}
@@ -233,8 +249,57 @@ func checkPod(pod *corev1.Pod, req *Request, cfg Config) (map[string]bool, []err
 					Reason: fmt.Sprintf("container %q already mounts %q at the socket folder %q", c.Name, m.Name, socketDir)})
 			}
 		}
+		errs = append(errs, checkEnvTarget(c, req)...)
 	}
 	return targets, errs
+}
+
+// checkEnvTarget refuses what the exec shim cannot wrap in container c: no
+// command in the spec (the image's ENTRYPOINT is unknown at admission
+// without a registry call), or a variable c already sets.
+func checkEnvTarget(c corev1.Container, req *Request) []error {
+	if len(req.Env) == 0 {
+		return nil
+	}
+	var errs []error
+	if len(c.Command) == 0 {
+		errs = append(errs, &AnnotationError{Key: AnnotationEnvPrefix + req.Env[0].Name,
+			Reason: fmt.Sprintf("container %q has no command in its spec: wisp starts it through %s, which must know the program, and the image's ENTRYPOINT cannot be known at admission without a registry call; set command (and args) to what the image runs, e.g. command: [\"/app\"]", c.Name, ShimPath)})
+	}
+	for _, e := range req.Env {
+		if slices.ContainsFunc(c.Env, func(v corev1.EnvVar) bool { return v.Name == e.Name }) {
+			errs = append(errs, &AnnotationError{Key: AnnotationEnvPrefix + e.Name,
+				Reason: fmt.Sprintf("container %q already sets %s in its env; remove it there (wisp sets it from the secret)", c.Name, e.Name)})
+		}
+	}
+	for _, m := range c.VolumeMounts {
+		if overlaps(m.MountPath, ShimDir) {
+			errs = append(errs, &AnnotationError{Key: AnnotationEnvPrefix + req.Env[0].Name,
+				Reason: fmt.Sprintf("container %q already mounts %q at %q, where wisp puts its shim (%s)", c.Name, m.Name, m.MountPath, ShimDir)})
+		}
+	}
+	return errs
+}
+
+// envSpec is the shim's spec for the app containers.
+func envSpec(req *Request) (string, error) {
+	formats := make(map[string]plan.Format, len(req.Secrets))
+	for _, s := range req.Secrets {
+		f := s.Format
+		if f == "" {
+			f = plan.FormatJSON
+		}
+		formats[s.Name] = f
+	}
+	spec := plan.EnvSpec{Dir: req.MountPath}
+	for _, e := range req.Env {
+		spec.Vars = append(spec.Vars, plan.EnvVar{Name: e.Name, Secret: e.Secret, Key: e.Key, Format: formats[e.Secret]})
+	}
+	b, err := spec.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("encode %s: %w", plan.EnvSpecVar, err)
+	}
+	return string(b), nil
 }
 
 // overlaps reports whether mounts at a and b would nest or coincide.

@@ -73,6 +73,21 @@ func TestInjectDenied(t *testing.T) {
 
 		{name: "vault path empty", annotations: optedIn(keySecretDB, ""),
 			wantKeys: []string{keySecretDB}, wantText: []string{"vault path is empty"}},
+		// wisp.dev/env-<NAME>: what the exec shim cannot provide is denied.
+		{name: "env names an unknown secret", annotations: optedIn(mutate.AnnotationEnvPrefix+"DB_PASSWORD", "cache#password"),
+			tweak: withCommand, wantKeys: []string{mutate.AnnotationEnvPrefix + "DB_PASSWORD"}, wantText: []string{`names a secret "cache"`}},
+		{name: "env without a key", annotations: optedIn(mutate.AnnotationEnvPrefix+"DB_PASSWORD", "db"),
+			tweak: withCommand, wantKeys: []string{mutate.AnnotationEnvPrefix + "DB_PASSWORD"}, wantText: []string{`want "<secret name>#<key>"`}},
+		{name: "env name not an identifier", annotations: optedIn(mutate.AnnotationEnvPrefix+"DB-PASSWORD", "db#password"),
+			tweak: withCommand, wantKeys: []string{mutate.AnnotationEnvPrefix + "DB-PASSWORD"}, wantText: []string{"not an environment variable name"}},
+		{name: "env from a templated secret", annotations: optedIn(mutate.AnnotationEnvPrefix+"DB_PASSWORD", "db#password", keyTemplateDB, "{{ .password }}"),
+			tweak: withCommand, wantKeys: []string{mutate.AnnotationEnvPrefix + "DB_PASSWORD"}, wantText: []string{"rendered by a template, whose output has no keys"}},
+		{name: "env key a raw format cannot give", annotations: optedIn(mutate.AnnotationEnvPrefix+"DB_PASSWORD", "db#password", keyFormatDB, "raw:username"),
+			tweak: withCommand, wantKeys: []string{mutate.AnnotationEnvPrefix + "DB_PASSWORD"}, wantText: []string{"provides the key username only"}},
+		{name: "env collides with the container's env", annotations: optedIn(mutate.AnnotationEnvPrefix+"LOG_LEVEL", "db#password"),
+			tweak: withCommand, wantKeys: []string{mutate.AnnotationEnvPrefix + "LOG_LEVEL"}, wantText: []string{`container "app" already sets LOG_LEVEL`}},
+		{name: "env on a container without a command", annotations: optedIn(mutate.AnnotationEnvPrefix+"DB_PASSWORD", "db#password"),
+			wantKeys: []string{mutate.AnnotationEnvPrefix + "DB_PASSWORD"}, wantText: []string{`container "app" has no command in its spec`, "without a registry call", `command: ["/app"]`}},
 		{name: "vault path returns a token", annotations: optedIn(keySecretDB, "auth/token/create"),
 			wantKeys: []string{keySecretDB}, wantText: []string{`vault path "auth/token/create" is refused`}},
 		{name: "vault path looks up the token", annotations: optedIn(keySecretDB, "auth/token/lookup-self"),
@@ -928,4 +943,11 @@ func findEnv(env []corev1.EnvVar, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// withCommand gives every app container a command (the exec shim needs one).
+func withCommand(p *corev1.Pod) {
+	for i := range p.Spec.Containers {
+		p.Spec.Containers[i].Command = []string{"/app"}
+	}
 }

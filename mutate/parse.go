@@ -35,6 +35,14 @@ type Request struct {
 	Socket bool
 	// Sidecar runs wisp-fetch as a renewing native sidecar.
 	Sidecar bool
+	// Env are the wisp.dev/env-<NAME> variables, sorted by name: the app
+	// containers start through the exec shim with them set.
+	Env []EnvRequest
+}
+
+// EnvRequest is one wisp.dev/env-<NAME>: "<secret>#<key>" annotation.
+type EnvRequest struct {
+	Name, Secret, Key string
 }
 
 // Requested reports whether annotations opt the pod in. A malformed
@@ -104,8 +112,9 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string, or
 		}
 		return s
 	}
-	// Keys of templates and formats, checked once every secret is known.
-	var extras []string
+	// Keys of templates and formats, and of env variables, checked once
+	// every secret is known.
+	var extras, envs []string
 
 	for key, value := range annotations {
 		if !strings.HasPrefix(key, Prefix) {
@@ -168,6 +177,8 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string, or
 			s.Path = value
 		case strings.HasPrefix(key, AnnotationTemplatePrefix), strings.HasPrefix(key, AnnotationFormatPrefix):
 			extras = append(extras, key)
+		case strings.HasPrefix(key, AnnotationEnvPrefix):
+			envs = append(envs, key)
 		default:
 			if reason, ok := reservedAnnotations[key]; ok {
 				bad(key, "%s", reason)
@@ -255,7 +266,47 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string, or
 		req.Secrets = append(req.Secrets, *s)
 	}
 	sort.Slice(req.Secrets, func(i, j int) bool { return req.Secrets[i].Name < req.Secrets[j].Name })
+	for _, key := range envs {
+		if e, ok := parseEnvAnnotation(key, annotations[key], secrets, bad); ok {
+			req.Env = append(req.Env, e)
+		}
+	}
+	sort.Slice(req.Env, func(i, j int) bool { return req.Env[i].Name < req.Env[j].Name })
 	return req, errs
+}
+
+// parseEnvAnnotation reads wisp.dev/env-<NAME>: "<secret>#<key>": NAME a C
+// identifier, secret one the pod requests, key one its file can provide (a
+// template's output has no keys; raw:<k> provides k only).
+func parseEnvAnnotation(key, value string, secrets map[string]*plan.Secret, bad func(string, string, ...any)) (EnvRequest, bool) {
+	name := strings.TrimPrefix(key, AnnotationEnvPrefix)
+	if !plan.ValidEnvName(name) {
+		bad(key, "%q is not an environment variable name (letters, digits and _, not starting with a digit)", trunc(name))
+		return EnvRequest{}, false
+	}
+	sec, k, ok := strings.Cut(strings.TrimSpace(value), "#")
+	if !ok || sec == "" || k == "" {
+		bad(key, "want \"<secret name>#<key>\", e.g. \"db#password\" for the key password of %sdb", AnnotationSecretPrefix)
+		return EnvRequest{}, false
+	}
+	s, found := secrets[sec]
+	switch {
+	case !found:
+		bad(key, "no %s%s annotation names a secret %q", AnnotationSecretPrefix, trunc(sec), trunc(sec))
+		return EnvRequest{}, false
+	case s.Template != "":
+		bad(key, "secret %q is rendered by a template, whose output has no keys; read it as a file, or drop the template (format json or env)", sec)
+		return EnvRequest{}, false
+	}
+	if raw, isRaw := s.Format.RawKey(); isRaw && raw != k {
+		bad(key, "secret %q has format raw:%s, which provides the key %s only", sec, raw, raw)
+		return EnvRequest{}, false
+	}
+	if _, err := plan.EnvKey(k); err != nil || strings.ContainsAny(k, "\n\x00") || len(k) > 253 {
+		bad(key, "%q is not a key", trunc(k))
+		return EnvRequest{}, false
+	}
+	return EnvRequest{Name: name, Secret: sec, Key: k}, true
 }
 
 // parseBool accepts exactly "true" and "false", the values Kubernetes users

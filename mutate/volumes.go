@@ -1,6 +1,9 @@
 package mutate
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
 
 // socketVolume is the SPIFFE CSI driver's ephemeral inline volume, which
 // exposes the Workload API socket read-only.
@@ -24,5 +27,15 @@ func secretsVolume(cfg Config) corev1.Volume {
 			Medium:    corev1.StorageMediumMemory,
 			SizeLimit: &size,
 		}},
+	}
+}
+
+// binVolume holds the exec shim (a copy of the wisp-fetch binary, tens of
+// MB): on disk, not memory, so it does not count against the pod's memory.
+func binVolume() corev1.Volume {
+	size := resource.MustParse("64Mi")
+	return corev1.Volume{
+		Name:         BinVolumeName,
+		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &size}},
 	}
 }

@@ -209,7 +209,7 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 				Env:       ev.Name,
 				Field:     s.field(list, ci, ".env[", j),
 				Reason:    reason,
-				Remedy:    remedy,
+				Remedy:    strings.ReplaceAll(remedy, envPlaceholder, ev.Name),
 			})
 		}
 	}

@@ -253,22 +253,22 @@ func TestFieldPathsAndMessages(t *testing.T) {
 	d := e.Evaluate(o)
 	want := []Violation{
 		{RuleID: RuleEnvSecretKeyRef, Container: "migrate", Env: "DB_PASSWORD", Field: "spec.template.spec.initContainers[0].env[1]",
-			Reason: `value comes from key "password" of Secret "db-creds"`, Remedy: remedyVault},
+			Reason: `value comes from key "password" of Secret "db-creds"`, Remedy: strings.ReplaceAll(remedyVault, envPlaceholder, "DB_PASSWORD")},
 		{RuleID: RuleKnownCredentialFormat, Container: "app", Env: "GITHUB_TOKEN", Field: "spec.template.spec.containers[0].env[0]",
-			Reason: "literal value contains a GitHub token", Remedy: remedyMoveToVault},
+			Reason: "literal value contains a GitHub token", Remedy: strings.ReplaceAll(remedyMoveToVault, envPlaceholder, "GITHUB_TOKEN")},
 		{RuleID: RuleEnvFromSecret, Container: "app", Env: "envFrom:app-env", Field: "spec.template.spec.containers[0].envFrom[1]",
-			Reason: `every key of Secret "app-env" becomes an env var`, Remedy: remedyVault},
+			Reason: `every key of Secret "app-env" becomes an env var`, Remedy: remedyVaultFrom},
 		{RuleID: RuleEnvNameLiteral, Container: "debug", Env: "DB_PASSWORD", Field: "spec.template.spec.ephemeralContainers[0].env[0]",
-			Reason: "literal value looks like a credential under a secret-looking name", Remedy: remedyMoveToVault},
+			Reason: "literal value looks like a credential under a secret-looking name", Remedy: strings.ReplaceAll(remedyMoveToVault, envPlaceholder, "DB_PASSWORD")},
 	}
 	if diff := cmp.Diff(want, d.Violations); diff != "" {
 		t.Errorf("violations (-want +got):\n%s", diff)
 	}
 	wantMsgs := []string{
-		`Deployment team-a/web: init container "migrate": env DB_PASSWORD: value comes from key "password" of Secret "db-creds" (rule env-secret-key-ref); fetch it from Vault with a wisp.dev/secret-<name> annotation instead`,
-		`Deployment team-a/web: container "app": env GITHUB_TOKEN: literal value contains a GitHub token (rule known-credential-format); store it in Vault and mount it with a wisp.dev/secret-<name> annotation instead`,
-		`Deployment team-a/web: container "app": envFrom Secret "app-env": every key of Secret "app-env" becomes an env var (rule env-from-secret); fetch it from Vault with a wisp.dev/secret-<name> annotation instead`,
-		`Deployment team-a/web: ephemeral container "debug": env DB_PASSWORD: literal value looks like a credential under a secret-looking name (rule env-name-literal); store it in Vault and mount it with a wisp.dev/secret-<name> annotation instead`,
+		`Deployment team-a/web: init container "migrate": env DB_PASSWORD: value comes from key "password" of Secret "db-creds" (rule env-secret-key-ref); fetch it from Vault with a wisp.dev/secret-<name> annotation instead; wisp.dev/env-DB_PASSWORD: "<name>#<key>" keeps it an env var, the app unchanged`,
+		`Deployment team-a/web: container "app": env GITHUB_TOKEN: literal value contains a GitHub token (rule known-credential-format); store it in Vault and mount it with a wisp.dev/secret-<name> annotation instead; wisp.dev/env-GITHUB_TOKEN: "<name>#<key>" keeps it an env var, the app unchanged`,
+		`Deployment team-a/web: container "app": envFrom Secret "app-env": every key of Secret "app-env" becomes an env var (rule env-from-secret); fetch it from Vault with a wisp.dev/secret-<name> annotation instead; wisp.dev/env-<VAR>: "<name>#<key>" sets each variable, the app unchanged`,
+		`Deployment team-a/web: ephemeral container "debug": env DB_PASSWORD: literal value looks like a credential under a secret-looking name (rule env-name-literal); store it in Vault and mount it with a wisp.dev/secret-<name> annotation instead; wisp.dev/env-DB_PASSWORD: "<name>#<key>" keeps it an env var, the app unchanged`,
 	}
 	if diff := cmp.Diff(wantMsgs, d.Messages(o)); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)

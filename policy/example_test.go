@@ -52,8 +52,8 @@ roles:
 	fmt.Println(ev.AllowedRole("team-a", "team-b-web"))
 	// Output:
 	// mode: enforce denied: true
-	// Deployment team-a/web: container "app": env DB_PASSWORD: literal value looks like a credential under a secret-looking name (rule env-name-literal); store it in Vault and mount it with a wisp.dev/secret-<name> annotation instead
-	// Deployment team-a/web: container "app": env DATABASE_URL: literal value contains a URL with a password (rule known-credential-format); store it in Vault and mount it with a wisp.dev/secret-<name> annotation instead
+	// Deployment team-a/web: container "app": env DB_PASSWORD: literal value looks like a credential under a secret-looking name (rule env-name-literal); store it in Vault and mount it with a wisp.dev/secret-<name> annotation instead; wisp.dev/env-DB_PASSWORD: "<name>#<key>" keeps it an env var, the app unchanged
+	// Deployment team-a/web: container "app": env DATABASE_URL: literal value contains a URL with a password (rule known-credential-format); store it in Vault and mount it with a wisp.dev/secret-<name> annotation instead; wisp.dev/env-DATABASE_URL: "<name>#<key>" keeps it an env var, the app unchanged
 	// <nil>
 	// vault role not allowed: role "team-b-web" in namespace "team-a": the namespace may name only team-a-*
 }

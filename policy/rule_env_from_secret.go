@@ -20,7 +20,7 @@ func envFromSecretRule() Rule {
 		ID:      RuleEnvFromSecret,
 		Summary: "a container imports a whole Kubernetes Secret as env vars (envFrom[].secretRef)",
 		Since:   ruleSince,
-		Remedy:  remedyVault,
+		Remedy:  remedyVaultFrom,
 		check: func(_ *Evaluator, it *item) string {
 			if it.from == nil || it.from.SecretRef == nil {
 				return ""

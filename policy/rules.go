@@ -44,9 +44,12 @@ const (
 
 // Remedies and the version the rules appeared in.
 const (
-	remedyVault       = "fetch it from Vault with a wisp.dev/secret-<name> annotation instead"
-	remedyMoveToVault = "store it in Vault and mount it with a wisp.dev/secret-<name> annotation instead"
-	ruleSince         = "v0.1.0"
+	remedyVault       = "fetch it from Vault with a wisp.dev/secret-<name> annotation instead; wisp.dev/env-{env}: \"<name>#<key>\" keeps it an env var, the app unchanged"
+	remedyMoveToVault = "store it in Vault and mount it with a wisp.dev/secret-<name> annotation instead; wisp.dev/env-{env}: \"<name>#<key>\" keeps it an env var, the app unchanged"
+	remedyVaultFrom   = "fetch it from Vault with a wisp.dev/secret-<name> annotation instead; wisp.dev/env-<VAR>: \"<name>#<key>\" sets each variable, the app unchanged"
+	// envPlaceholder in a remedy is replaced by the env var's name.
+	envPlaceholder = "{env}"
+	ruleSince      = "v0.1.0"
 )
 
 // DefaultRules returns wisp's rules, in the order they are tried: an explicit

@@ -13,14 +13,21 @@
 //   - All or nothing: every secret is read and rendered in memory before the
 //     first file is written; a failed write removes what the run wrote, and
 //     a run that fails after logging in revokes its token (and so the
-//     leases it read).
+//     leases it read). A run whose context ends before the first fetch
+//     completed does the same and returns ErrStopped: a stop, not a failure.
+//   - On shutdown the sidecar revokes every token and lease it obtained
+//     that has not run out, superseded ones too: it remembers them until
+//     they run out.
+//   - No Vault token is ever written to a file: a read whose answer carries
+//     one (an auth block, a response-wrapping token, a token lookup) fails
+//     with ErrVaultToken, and a token it minted is revoked at once.
 //   - A file is replaced by rename(2) of a fully written, fsynced temporary
 //     file in the same folder, so a reader sees the old or the new content,
 //     never a mix.
 //   - No secret value (Vault token, JWT-SVID, secret data, rendered file)
 //     appears in an error, a log line or a metadata file. The types that hold
 //     them print as "[redacted]".
-//   - Errors are *Error values: one line saying what failed, where, why, and
+//   - Errors are *Error values (ErrStopped aside): one line saying what failed, where, why, and
 //     what to check; transient ones are retried with capped exponential
 //     backoff and jitter within Config.Deadline, permanent ones fail at once.
 //

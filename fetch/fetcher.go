@@ -141,12 +141,21 @@ func newVaultClient(cfg Config) (*vault.Client, error) {
 	return c, nil
 }
 
+// ErrStopped is wrapped by the error of Fetch and RunSidecar when their
+// context ends before the first fetch has written the files (the pod is
+// deleted while wisp-fetch still retries): nothing was written, and what
+// the run had obtained from Vault was revoked. It is a stop, not a
+// failure.
+var ErrStopped = errors.New("stopped before the first fetch completed")
+
 // session is a Vault login.
 type session struct {
 	token     secretString
 	spiffeID  string
 	renewable bool
 	ttl       time.Duration
+	// grant is the token's entry in the run's grants.
+	grant *tokenGrant
 }
 
 // item is one secret, read and rendered.
@@ -154,15 +163,19 @@ type item struct {
 	spec    plan.Secret
 	content secretBytes
 	meta    Meta
+	// lease is the lease's entry in the run's grants; nil without a lease.
+	lease *leaseGrant
 }
 
 // Fetch logs in, reads and renders every secret of the plan, then writes the
 // files, all or nothing, within cfg.Deadline. It returns each file's
 // metadata. When a read or a write fails after the login, it revokes the
-// token, and with it the leases it read, before returning the error. On
-// success the token is kept: the leases it read live no longer than it.
+// token, and with it the leases it read, before returning the error; when
+// ctx ends first, it does the same and returns an error wrapping
+// ErrStopped. On success the token is kept: the leases it read live no
+// longer than it.
 func (f *Fetcher) Fetch(ctx context.Context) ([]Meta, error) {
-	items, _, err := f.fetchAll(ctx)
+	items, _, _, err := f.fetchAll(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -173,63 +186,73 @@ func (f *Fetcher) Fetch(ctx context.Context) ([]Meta, error) {
 	return metas, nil
 }
 
-// fetchAll is Fetch, returning the session for the sidecar.
-func (f *Fetcher) fetchAll(ctx context.Context) ([]*item, *session, error) {
+// fetchAll is Fetch, returning the session and what the run obtained for
+// the sidecar.
+func (f *Fetcher) fetchAll(ctx context.Context) ([]*item, *session, *grants, error) {
 	start := f.now()
-	ctx, cancel := context.WithTimeout(ctx, f.cfg.Deadline)
+	dctx, cancel := context.WithTimeout(ctx, f.cfg.Deadline)
 	defer cancel()
 	p := f.cfg.Plan
 	if err := checkDir(p.Dir); err != nil {
-		return nil, nil, &Error{Op: "check the secrets folder", Err: err,
+		return nil, nil, nil, &Error{Op: "check the secrets folder", Err: err,
 			Hint: "check the wisp-secrets volume is mounted at the plan's dir"}
 	}
-	sess, err := f.login(ctx)
+	g := &grants{}
+	sess, err := f.login(dctx, g)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, f.fail(ctx, g, err)
 	}
 	items := make([]*item, 0, len(p.Secrets))
 	for _, s := range p.Secrets {
-		it, err := f.read(ctx, s)
+		it, err := f.read(dctx, s, sess, g)
 		if err != nil {
-			f.abandon()
-			return nil, nil, err
+			return nil, nil, nil, f.fail(ctx, g, err)
 		}
 		items = append(items, it)
 	}
+	// A stop that came while the last read answered: write nothing.
+	if err := ctx.Err(); err != nil {
+		return nil, nil, nil, f.fail(ctx, g, fmt.Errorf("before writing the files: %w", err))
+	}
 	if err := f.write(items); err != nil {
-		f.abandon()
-		return nil, nil, err
+		return nil, nil, nil, f.fail(ctx, g, err)
 	}
 	f.log.Info("secrets written", "role", p.Role, "dir", p.Dir, "count", len(items),
 		"spiffeID", sess.spiffeID, "elapsed", f.now().Sub(start).String())
-	return items, sess, nil
+	return items, sess, g, nil
+}
+
+// fail ends a first fetch that did not complete: it revokes what the run
+// obtained, then returns err, or an error wrapping ErrStopped (logged as
+// one line) when ctx ended, since err is then only the consequence of the
+// stop.
+func (f *Fetcher) fail(ctx context.Context, g *grants, err error) error {
+	f.abandon(g)
+	if ctx.Err() == nil {
+		return err
+	}
+	f.log.Info("stopped before the first fetch completed", "err", err.Error())
+	// %s, not %w: the cause only says what was interrupted; a transient
+	// cause must not make the stop look worth retrying (IsTransient).
+	return fmt.Errorf("%w: %s", ErrStopped, err)
 }
 
 // abandonTimeout bounds the revocation of a failed run's token, which
 // delays the failure's report.
 const abandonTimeout = 5 * time.Second
 
-// abandon revokes the token of a failed run, and with it every lease the
-// run created (Vault revokes a token's leases with it), so that a failure
-// leaves nothing behind in Vault either: no orphaned database user. Best
-// effort: a failure to revoke is logged, and the leases then end at their
-// TTL.
-func (f *Fetcher) abandon() {
-	ctx, cancel := context.WithTimeout(context.Background(), min(abandonTimeout, f.cfg.RevokeTimeout))
-	defer cancel()
-	err := f.vault.Auth().Token().RevokeSelfWithContext(ctx, "")
-	f.vault.ClearToken()
-	if err != nil {
-		e := vaultError("revoke token", f.vaultContext(stepOther, "", ""), err, &f.sc)
-		f.log.Warn("token of the failed run not revoked; its leases end at their TTL", "err", e.Error())
-		return
-	}
-	f.log.Info("token of the failed run revoked, with its leases")
+// abandon revokes what a failed run obtained: its token, and with it every
+// lease the run created (Vault revokes a token's leases with it), so that a
+// failure leaves nothing behind in Vault either: no orphaned database
+// user. Best effort: a failure to revoke is logged, and the leases then end
+// at their TTL.
+func (f *Fetcher) abandon(g *grants) {
+	f.revokeAll(g, min(abandonTimeout, f.cfg.RevokeTimeout))
 }
 
 // login fetches a JWT-SVID and exchanges it for a Vault token, which the
-// client uses from then on.
-func (f *Fetcher) login(ctx context.Context) (*session, error) {
+// client uses from then on and which g records.
+func (f *Fetcher) login(ctx context.Context, g *grants) (*session, error) {
 	var (
 		jwt secretString
 		id  string
@@ -276,6 +299,7 @@ func (f *Fetcher) login(ctx context.Context) (*session, error) {
 		ttl:       time.Duration(sec.Auth.LeaseDuration) * time.Second,
 	}
 	f.sc.add(s.token)
+	s.grant = g.addToken(s.token, expiry(f.now(), s.ttl))
 	f.vault.SetToken(s.token.reveal())
 	f.log.Info("logged in", "role", f.cfg.Plan.Role, "spiffeID", id, "policies", sec.Auth.Policies,
 		"ttl", s.ttl.String(), "renewable", s.renewable)
@@ -289,8 +313,10 @@ func (f *Fetcher) vaultContext(step vaultStep, spiffeID, path string) vaultConte
 	}
 }
 
-// read reads and renders one secret with the client's token.
-func (f *Fetcher) read(ctx context.Context, s plan.Secret) (*item, error) {
+// read reads and renders one secret with the client's token, that of
+// sess. g records the lease read, which is retired at once when the secret
+// is refused.
+func (f *Fetcher) read(ctx context.Context, s plan.Secret, sess *session, g *grants) (*item, error) {
 	op := fmt.Sprintf("read secret %q from %s", s.Name, s.Path)
 	vc := f.vaultContext(stepRead, "", s.Path)
 	var sec *vault.Secret
@@ -309,14 +335,16 @@ func (f *Fetcher) read(ctx context.Context, s plan.Secret) (*item, error) {
 		return nil, err
 	}
 	fetched := f.now().UTC()
-	data, version, isKV := unwrapKV(sec.Data)
-	if isKV && data == nil {
-		return nil, &Error{Op: op, Err: errors.New("the latest version is deleted or destroyed"), Hint: kvHint(s.Path)}
+	var lease *leaseGrant
+	if sec.LeaseID != "" {
+		lease = g.addLease(sec.LeaseID, s.Name, sess.grant, expiry(fetched, time.Duration(sec.LeaseDuration)*time.Second))
 	}
-	content, err := Render(s, data)
+	content, version, err := f.render(s, op, sec)
 	if err != nil {
-		return nil, &Error{Op: fmt.Sprintf("render secret %q from %s", s.Name, s.Path), Err: err,
-			Hint: fmt.Sprintf("check the wisp.dev/template-%s or wisp.dev/format-%s annotation against the secret's keys", s.Name, s.Name)}
+		if lease != nil {
+			lease.retired = true // never handed to the app
+		}
+		return nil, err
 	}
 	meta := Meta{
 		Name: s.Name, Path: s.Path, FetchedAt: fetched,
@@ -328,7 +356,45 @@ func (f *Fetcher) read(ctx context.Context, s plan.Secret) (*item, error) {
 	}
 	f.log.Info("secret read", "name", s.Name, "path", s.Path, "leaseID", sec.LeaseID,
 		"leaseDuration", sec.LeaseDuration, "renewable", sec.Renewable)
-	return &item{spec: s, content: content, meta: meta}, nil
+	return &item{spec: s, content: content, meta: meta, lease: lease}, nil
+}
+
+// render checks and renders a read's answer, and returns the file's content
+// and the KV v2 version read. An answer that carries a Vault token is
+// refused (a token it minted is revoked at once): wisp-fetch writes secrets,
+// never a Vault token.
+func (f *Fetcher) render(s plan.Secret, op string, sec *vault.Secret) (secretBytes, int, error) {
+	data, version, isKV := unwrapKV(sec.Data)
+	if reason, ok := tokenIn(sec, data); ok {
+		if sec.Auth != nil && sec.Auth.ClientToken != "" {
+			f.dropMinted(s, secretString(sec.Auth.ClientToken))
+		}
+		return nil, 0, &Error{Op: op, Err: fmt.Errorf("%w (%s), which wisp-fetch never writes to a file", ErrVaultToken, reason),
+			Hint: fmt.Sprintf("point wisp.dev/secret-%s at a secret; a path that issues or looks up Vault tokens (auth/..., sys/...) has no place in a pod's files", s.Name)}
+	}
+	if isKV && data == nil {
+		return nil, 0, &Error{Op: op, Err: errors.New("the latest version is deleted or destroyed"), Hint: kvHint(s.Path)}
+	}
+	content, err := Render(s, data)
+	if err != nil {
+		return nil, 0, &Error{Op: fmt.Sprintf("render secret %q from %s", s.Name, s.Path), Err: err,
+			Hint: fmt.Sprintf("check the wisp.dev/template-%s or wisp.dev/format-%s annotation against the secret's keys", s.Name, s.Name)}
+	}
+	return content, version, nil
+}
+
+// dropMinted revokes a token that a refused answer created, so that it
+// does not outlive the refusal. Best effort: a failure is logged and the
+// token ends at its TTL (or with the run's token, its parent).
+func (f *Fetcher) dropMinted(s plan.Secret, tok secretString) {
+	f.sc.add(tok)
+	ctx, cancel := context.WithTimeout(context.Background(), min(abandonTimeout, f.cfg.RevokeTimeout))
+	defer cancel()
+	if err := f.revokeToken(ctx, tok); err != nil {
+		f.log.Warn("token in a refused answer not revoked; it ends at its TTL or with its parent", "name", s.Name, "path", s.Path, "err", err.Error())
+		return
+	}
+	f.log.Info("token in a refused answer revoked", "name", s.Name, "path", s.Path)
 }
 
 // unwrapKV recognises a KV v2 read (exactly "data" and "metadata", the

@@ -27,7 +27,10 @@ import (
 const (
 	jwtCanary   = "eyJhbGciOiJFUzI1NiJ9.CANARY-jwt.sig"
 	tokenCanary = "hvs.CANARY-token-0123456789"
-	spiffeID    = "spiffe://example.org/ns/app/sa/app"
+	// mintedCanary is the child token that the fake's auth/token/create
+	// hands out.
+	mintedCanary = "hvs.CANARY-minted-0123456789"
+	spiffeID     = "spiffe://example.org/ns/app/sa/app"
 )
 
 // fakeVault is just enough of Vault's HTTP API: JWT login and reads.
@@ -37,6 +40,8 @@ type fakeVault struct {
 	fail503 int
 	logins  int
 	revokes int
+	// mintedRevokes counts revoke-self calls made with mintedCanary.
+	mintedRevokes int
 }
 
 func (v *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -70,6 +75,13 @@ func (v *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if r.URL.Path == "/v1/auth/token/revoke-self" && r.Header.Get("X-Vault-Token") == mintedCanary {
+		v.mu.Lock()
+		v.mintedRevokes++
+		v.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if r.Header.Get("X-Vault-Token") != tokenCanary {
 		errs(403, "permission denied")
 		return
@@ -95,6 +107,33 @@ func (v *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"data": map[string]any{"username": "v-app-x", "password": canary}})
 	case "/v1/secret/data/missing":
 		errs(404)
+	case "/v1/secret/data/flaky":
+		errs(503, "Vault is sealed")
+	// Answers that carry a Vault token, which wisp-fetch must never write.
+	// tokens/creds/app stands for a plugin mount that mints tokens.
+	case "/v1/auth/token/create", "/v1/tokens/creds/app":
+		reply(200, map[string]any{"auth": map[string]any{
+			"client_token": mintedCanary, "accessor": "acc-minted", "lease_duration": 3600, "renewable": true,
+			"policies": []string{"app"},
+		}})
+	case "/v1/auth/token/lookup-self":
+		reply(200, map[string]any{"data": map[string]any{
+			"id": tokenCanary, "accessor": "acc-login", "policies": []string{"app"}, "ttl": 3599, "path": "auth/jwt/login",
+		}})
+	case "/v1/secret/data/token-copy":
+		reply(200, map[string]any{"data": map[string]any{
+			"data":     map[string]any{"client_token": "s.CANARY-copied-012345678901", "accessor": "acc-copied"},
+			"metadata": map[string]any{"version": 1, "created_time": "2026-01-01T00:00:00Z"},
+		}})
+	case "/v1/secret/wrapped":
+		reply(200, map[string]any{"wrap_info": map[string]any{
+			"token": "hvs.CANARY-wrapping-0123456789", "accessor": "acc-wrap", "ttl": 300,
+		}})
+	case "/v1/secret/data/look-alike":
+		reply(200, map[string]any{"data": map[string]any{
+			"data":     map[string]any{"id": "user-17", "accessor": "front-door", "client_token": 42, "token": "s.short"},
+			"metadata": map[string]any{"version": 1, "created_time": "2026-01-01T00:00:00Z"},
+		}})
 	default:
 		errs(403, "permission denied")
 	}
@@ -288,18 +327,18 @@ func TestFetchAllOrNothing(t *testing.T) {
 			}
 			f := env.fetcher(t)
 			if tt.svidErr != nil {
-				// The fake clock never reaches the real deadline: end it after 5 sleeps.
+				// The fake clock never reaches the real deadline: the fifth
+				// wait ends as the deadline would. (Cancelling the caller's
+				// context instead is a stop: TestStoppedBeforeFirstFetch.)
 				sleeps := 0
 				inner := f.retry.sleep
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
 				f.retry.sleep = func(c context.Context, d time.Duration) error {
 					if sleeps++; sleeps == 5 {
-						cancel()
+						return context.DeadlineExceeded
 					}
 					return inner(c, d)
 				}
-				_, err := f.Fetch(ctx)
+				_, err := f.Fetch(context.Background())
 				checkFailure(t, env, err, tt.wantSub)
 				return
 			}

@@ -15,14 +15,17 @@ import (
 // max TTL, or renewing fails) it reads the secret again (logging in again
 // when the token ran out) and rewrites its file atomically; secrets without
 // a lease (KV) are re-read every cfg.StaticRefresh and rewritten when they
-// changed. Superseded leases are left to expire, so the app's open
-// connections survive a rotation.
+// changed. Superseded leases and tokens are no longer renewed but are left
+// to run out, so the app's open connections survive a rotation; they are
+// remembered until then.
 //
-// When ctx is done it revokes the current leases and its token (within
-// cfg.RevokeTimeout) and returns nil. It returns an error only when the
-// first fetch fails; later failures are logged and retried.
+// When ctx is done it revokes every lease and token it obtained that has
+// not run out yet, superseded ones included (within cfg.RevokeTimeout), and
+// returns nil. It returns an error only when the first fetch fails (an
+// error wrapping ErrStopped when ctx ends first); later failures are
+// logged and retried.
 func (f *Fetcher) RunSidecar(ctx context.Context) error {
-	items, sess, err := f.fetchAll(ctx)
+	items, sess, g, err := f.fetchAll(ctx)
 	if err != nil {
 		return err
 	}
@@ -32,7 +35,7 @@ func (f *Fetcher) RunSidecar(ctx context.Context) error {
 			Hint: "check the wisp-secrets volume is writable"}
 	}
 	f.log.Info("sidecar ready", "marker", ReadyFileName)
-	s := &sidecar{f: f, items: items, sess: sess, events: make(chan event),
+	s := &sidecar{f: f, items: items, sess: sess, grants: g, events: make(chan event),
 		watchers: map[int]*watcher{}, need: map[int]bool{}}
 	return s.run(ctx)
 }
@@ -62,9 +65,12 @@ type watcher struct {
 
 // sidecar is RunSidecar's state, owned by its one goroutine.
 type sidecar struct {
-	f        *Fetcher
-	items    []*item
-	sess     *session
+	f     *Fetcher
+	items []*item
+	sess  *session
+	// grants are every token and lease obtained and not run out or
+	// revoked yet, superseded ones included.
+	grants   *grants
 	events   chan event
 	watchers map[int]*watcher
 	gen      uint64
@@ -120,7 +126,9 @@ func (s *sidecar) handle(ev event) {
 	switch {
 	case ev.kind == renewed && ev.key == tokenKey:
 		if ev.secret != nil && ev.secret.Auth != nil {
-			log.Info("token renewed", "ttl", (time.Duration(ev.secret.Auth.LeaseDuration) * time.Second).String())
+			ttl := time.Duration(ev.secret.Auth.LeaseDuration) * time.Second
+			s.sess.grant.expires = expiry(s.f.now(), ttl)
+			log.Info("token renewed", "ttl", ttl.String())
 		}
 	case ev.kind == renewed:
 		it := s.items[ev.key]
@@ -131,6 +139,9 @@ func (s *sidecar) handle(ev event) {
 		exp := now.Add(time.Duration(ev.secret.LeaseDuration) * time.Second)
 		it.meta.LeaseDuration, it.meta.Renewable, it.meta.RenewedAt, it.meta.ExpiresAt =
 			ev.secret.LeaseDuration, ev.secret.Renewable, &now, &exp
+		if it.lease != nil {
+			it.lease.expires = expiry(now, time.Duration(ev.secret.LeaseDuration)*time.Second)
+		}
 		log.Info("lease renewed", "name", it.spec.Name, "leaseID", it.meta.LeaseID, "ttl", ev.secret.LeaseDuration)
 		s.writeMeta(it)
 	case ev.key == tokenKey:
@@ -153,12 +164,14 @@ func (s *sidecar) process(ctx context.Context, done <-chan struct{}) bool {
 	ctx, cancel := context.WithTimeout(ctx, s.f.cfg.Deadline)
 	defer cancel()
 	log := s.f.log
+	s.grants.prune(s.f.now())
 	if s.needLogin {
-		sess, err := s.f.login(ctx)
+		sess, err := s.f.login(ctx, s.grants)
 		if err != nil {
 			log.Error("login failed; will retry", "err", err.Error())
 			return false
 		}
+		s.sess.grant.retired = true // revoked at shutdown unless it runs out first
 		s.sess, s.needLogin = sess, false
 		s.watchToken(done)
 		// Leases live no longer than the token that made them.
@@ -174,7 +187,7 @@ func (s *sidecar) process(ctx context.Context, done <-chan struct{}) bool {
 			continue
 		}
 		old := s.items[i]
-		it, err := s.f.read(ctx, old.spec)
+		it, err := s.f.read(ctx, old.spec, s.sess, s.grants)
 		if err != nil {
 			log.Error("refresh failed; will retry", "name", old.spec.Name, "err", err.Error())
 			ok = false
@@ -186,10 +199,16 @@ func (s *sidecar) process(ctx context.Context, done <-chan struct{}) bool {
 		}
 		if err := s.f.write([]*item{it}); err != nil {
 			log.Error("rewrite failed; will retry", "name", it.spec.Name, "err", err.Error())
+			if it.lease != nil {
+				it.lease.retired = true // never handed to the app
+			}
 			ok = false
 			continue
 		}
 		log.Info("secret rewritten", "name", it.spec.Name, "leaseID", it.meta.LeaseID)
+		if old.lease != nil {
+			old.lease.retired = true // revoked at shutdown unless it runs out first
+		}
 		s.items[i] = it
 		delete(s.need, i)
 		s.stopWatcher(i)
@@ -289,30 +308,14 @@ func (s *sidecar) writeMeta(it *item) {
 	}
 }
 
-// revoke revokes the current leases, then the token (which also revokes
-// every lease made with it, for policies that do not grant
-// sys/leases/revoke).
+// revoke revokes every lease and token the sidecar obtained and that has
+// not run out yet, superseded ones included: the leases, then the tokens
+// (which also revokes every lease made with them, for policies that do not
+// grant sys/leases/revoke).
 func (s *sidecar) revoke() {
-	ctx, cancel := context.WithTimeout(context.Background(), s.f.cfg.RevokeTimeout)
-	defer cancel()
-	log := s.f.log
-	for _, it := range s.items {
-		if it.meta.LeaseID == "" {
-			continue
-		}
-		if err := s.f.vault.Sys().RevokeWithContext(ctx, it.meta.LeaseID); err != nil {
-			e := vaultError("revoke lease "+it.meta.LeaseID, s.f.vaultContext(stepOther, "", ""), err, &s.f.sc)
-			log.Debug("lease not revoked; revoking the token revokes it", "leaseID", it.meta.LeaseID, "err", e.Err.Error())
-			continue
-		}
-		log.Info("lease revoked", "name", it.spec.Name, "leaseID", it.meta.LeaseID)
-	}
-	if err := s.f.vault.Auth().Token().RevokeSelfWithContext(ctx, ""); err != nil {
-		e := vaultError("revoke token", s.f.vaultContext(stepOther, "", ""), err, &s.f.sc)
-		log.Error("token not revoked", "err", e.Error())
-		return
-	}
-	log.Info("token revoked")
+	s.grants.prune(s.f.now())
+	s.f.log.Info("revoking", "tokens", len(s.grants.tokens), "leases", len(s.grants.leases))
+	s.f.revokeAll(s.grants, s.f.cfg.RevokeTimeout)
 }
 
 func errString(err error) string {

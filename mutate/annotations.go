@@ -1,6 +1,10 @@
 package mutate
 
-import "strings"
+import (
+	"strings"
+
+	"wisp.dev/wisp/plan"
+)
 
 // The app team's annotations. Each key is documented in the README.
 const (
@@ -80,7 +84,7 @@ const (
 	ShimDir  = "/wisp/bin"
 	ShimPath = ShimDir + "/wisp-env"
 	// EnvInstallShim tells wisp-fetch where to place the shim.
-	EnvInstallShim = "WISP_INSTALL_SHIM"
+	EnvInstallShim = plan.InstallShimVar
 )
 
 // Environment variables of the injected container, read by wisp-fetch.
@@ -89,7 +93,7 @@ const (
 	EnvVaultAdr = "VAULT_ADDR"
 	EnvAuthPath = "WISP_AUTH_PATH"
 	EnvAudience = "WISP_AUDIENCE"
-	EnvPlan     = "WISP_PLAN"
+	EnvPlan     = plan.PlanVar
 )
 
 // The Vault Agent Injector's annotations (prefix vault.hashicorp.com/) that

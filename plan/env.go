@@ -8,9 +8,17 @@ import (
 	"strings"
 )
 
+// PlanVar is the environment variable that carries the fetch plan (JSON)
+// to wisp-fetch.
+const PlanVar = "WISP_PLAN"
+
 // EnvSpecVar is the environment variable that carries an EnvSpec (JSON) to
 // the exec shim of an app container.
 const EnvSpecVar = "WISP_ENV"
+
+// InstallShimVar tells wisp-fetch where to place the exec shim (a copy of
+// itself, run as wisp-env) for the app containers.
+const InstallShimVar = "WISP_INSTALL_SHIM"
 
 // EnvSpec is what the exec shim sets before it runs an app container's
 // program: each variable from one key of one secret file.

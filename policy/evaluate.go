@@ -10,6 +10,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"wisp.dev/wisp/plan"
 )
 
 // ErrRoleNotAllowed is wrapped by AllowedRole's errors.
@@ -196,6 +198,12 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 		// allow.names silences the heuristic rules only: a Secret reference
 		// or a known credential format is never allowed by its name.
 		s.it = item{env: ev, nameAllowed: len(e.allowNames) > 0 && anyGlob(e.allowNames, ev.Name)}
+		if ev.ValueFrom == nil && (ev.Name == plan.PlanVar || ev.Name == plan.EnvSpecVar) {
+			if lits, ok := wispVarLiterals(ev.Name, ev.Value); ok {
+				s.wispVar(list, ci, name, j, ev.Name, lits)
+				continue
+			}
+		}
 		if ev.ValueFrom == nil && ev.Value != "" {
 			if e.allowedValue(ev.Value) {
 				continue
@@ -229,6 +237,28 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 				Reason:    reason,
 				Remedy:    remedy,
 			})
+		}
+	}
+}
+
+// wispVar judges the literals inside one of wisp's own variables.
+func (s *scanner) wispVar(list string, ci int, container string, j int, name string, lits []templateLiteral) {
+	for _, l := range lits {
+		if l.value == "" || s.e.allowedValue(l.value) {
+			continue
+		}
+		v := corev1.EnvVar{Name: l.name, Value: l.value}
+		it := item{env: &v, lit: newLiteral(l.value)}
+		if id, reason, remedy := s.e.check(&it); id != "" {
+			s.out = append(s.out, Violation{
+				RuleID:    id,
+				Container: container,
+				Env:       name,
+				Field:     s.field(list, ci, ".env[", j),
+				Reason:    "wisp's " + name + " holds a " + reason,
+				Remedy:    strings.ReplaceAll(remedy, envPlaceholder, name),
+			})
+			return
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"wisp.dev/wisp/plan"
 )
 
 // TemplatePrefixes are the annotations whose text wisp renders into a pod's
@@ -194,4 +196,34 @@ func (w *literalWalker) pipe(p *parse.PipeNode) {
 			}
 		}
 	}
+}
+
+// wispVarLiterals reads the literals of wisp's own variables, which carry
+// JSON that the generic literal rules would misjudge: the fetch plan
+// (WISP_PLAN; its templates' literals) and the exec shim's spec (WISP_ENV;
+// its keys). ok is false when the variable is not one of them or does not
+// parse: it is then judged as any literal. Judging the parts keeps a
+// hand-written plan or spec from smuggling a literal past the rules.
+func wispVarLiterals(name, value string) (lits []templateLiteral, ok bool) {
+	switch name {
+	case plan.PlanVar:
+		p, err := plan.Parse([]byte(value))
+		if err != nil {
+			return nil, false
+		}
+		for _, s := range p.Secrets {
+			lits = append(lits, templateLiterals(s.Template)...)
+		}
+		return lits, true
+	case plan.EnvSpecVar:
+		spec, err := plan.ParseEnvSpec(value)
+		if err != nil {
+			return nil, false
+		}
+		for _, v := range spec.Vars {
+			lits = append(lits, templateLiteral{value: v.Key}, templateLiteral{value: v.Secret})
+		}
+		return lits, true
+	}
+	return nil, false
 }

@@ -51,3 +51,33 @@ func TestTemplateLiterals(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestWispVariables: wisp's own WISP_PLAN and WISP_ENV are judged by their
+// parts: the JSON wisp writes passes, a literal smuggled inside is caught.
+func TestWispVariables(t *testing.T) {
+	e := mustDefault(t)
+	const stripe = "sk_live_" + "51Hx7Qk2eZvKYlo2C9qQyT3b"
+	tests := []struct {
+		name, env, value string
+		flagged          bool
+	}{
+		{"shim spec", "WISP_ENV", `{"dir":"/vault/secrets","vars":[{"name":"PGPASSWORD","secret":"db","key":"password","format":"env"}]}`, false},
+		{"shim spec with a smuggled key", "WISP_ENV", `{"dir":"/vault/secrets","vars":[{"name":"X","secret":"db","key":"` + stripe + `","format":"json"}]}`, true},
+		{"plan", "WISP_PLAN", `{"version":"wisp.dev/v1alpha1","role":"app","dir":"/wisp/secrets","secrets":[{"name":"c","path":"secret/data/c","template":"password = {{ .password }}\n"}]}`, false},
+		{"plan with a template literal", "WISP_PLAN", `{"version":"wisp.dev/v1alpha1","role":"app","dir":"/wisp/secrets","secrets":[{"name":"c","path":"secret/data/c","template":"key = ` + stripe + `\n"}]}`, true},
+		{"not a spec: judged as a literal", "WISP_ENV", `password=` + stripe, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := e.Evaluate(podWithEnv(lit(tt.env, tt.value)))
+			if (len(d.Violations) > 0) != tt.flagged {
+				t.Fatalf("violations %+v, want flagged %v", d.Violations, tt.flagged)
+			}
+			for _, v := range d.Violations {
+				if strings.Contains(v.Message(podWithEnv()), "51Hx7Qk") {
+					t.Errorf("message holds the value")
+				}
+			}
+		})
+	}
+}

@@ -4,15 +4,25 @@
 //
 // Environment (set by the webhook): SPIFFE_ENDPOINT_SOCKET, VAULT_ADDR,
 // WISP_AUTH_PATH, WISP_AUDIENCE, WISP_PLAN; optional: VAULT_CACERT,
-// VAULT_NAMESPACE, WISP_SIDECAR, WISP_DEADLINE, WISP_LOG_LEVEL.
+// VAULT_NAMESPACE, WISP_SIDECAR, WISP_DEADLINE, WISP_LOG_LEVEL, and
+// WISP_INSTALL_SHIM (copy this binary there first, as the exec shim of
+// wisp.dev/env-<NAME>).
+//
+// Run under the name wisp-env (the installed shim) it is the exec shim of
+// package fetch/envshim: wisp-env -- <program> [args...].
 //
 // Modes:
 //
 //	wisp-fetch                 fetch once, write the files, exit (init container)
 //	wisp-fetch --sidecar       fetch, write <dir>/.wisp-ready, then keep the token
 //	                           and leases renewed and the files fresh; on SIGTERM
-//	                           revoke the leases and the token and exit 0
+//	                           revoke every lease and token it obtained (superseded
+//	                           ones too) and exit 0
 //	wisp-fetch --check-ready   exit 0 once <dir>/.wisp-ready exists (startupProbe)
+//
+// SIGTERM (or SIGINT) before the first fetch completed, in either mode, is a
+// clean stop: nothing is written, what was obtained is revoked, one log line
+// says so, and the exit status is 0.
 //
 // Logs are JSON lines on standard error. Exit status: 0 on success; 1 when
 // fetching failed (or, with --check-ready, not ready yet), ending with one
@@ -37,6 +47,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"wisp.dev/wisp/fetch"
+	"wisp.dev/wisp/fetch/envshim"
 	"wisp.dev/wisp/plan"
 )
 
@@ -51,6 +62,16 @@ const (
 )
 
 func main() {
+	// Installed as wisp-env in an app container, this binary is the exec
+	// shim: it sets the variables and becomes the app (it returns only on
+	// failure, having run nothing).
+	if filepath.Base(os.Args[0]) == envshim.Name {
+		err := envshim.Exec(os.Args[1:], os.Getenv, os.Environ())
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(os.Stderr, "%s: %s\n", envshim.Name, line)
+		}
+		os.Exit(exitFailed)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
@@ -144,6 +165,14 @@ func execute(ctx context.Context, opts options, getenv func(string) string, stdo
 		return nil
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if dst := getenv(plan.InstallShimVar); dst != "" {
+		// wisp.dev/env-<NAME>: the app containers start through this
+		// binary, installed as the exec shim.
+		if err := envshim.Install(dst); err != nil {
+			return &codeError{code: exitFailed, err: err}
+		}
+		log.Info("installed the exec shim", "path", dst)
+	}
 	cfg := fetch.Config{
 		Plan:       p,
 		SocketAddr: getenv("SPIFFE_ENDPOINT_SOCKET"),
@@ -164,7 +193,12 @@ func execute(ctx context.Context, opts options, getenv func(string) string, stdo
 	} else {
 		_, err = f.Fetch(ctx)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, fetch.ErrStopped):
+		// SIGTERM before the first fetch completed: the pod is going away
+		// and nothing was written or kept; fetch logged it. Not a failure.
+		return nil
+	case err != nil:
 		if ctx.Err() != nil {
 			err = fmt.Errorf("interrupted: %w", err)
 		}

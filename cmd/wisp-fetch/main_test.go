@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"wisp.dev/wisp/plan"
 )
@@ -100,6 +101,46 @@ func TestRun(t *testing.T) {
 				if !strings.Contains(plain[0], sub) {
 					t.Errorf("%q does not contain %q", plain[0], sub)
 				}
+			}
+		})
+	}
+}
+
+// TestRunStopped: SIGTERM (the context ends) while the first fetch is still
+// retrying is a clean exit: 0, one log line saying so, no plain line, no
+// file.
+func TestRunStopped(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{nil, {"--sidecar"}} {
+		t.Run(strings.Join(append([]string{"wisp-fetch"}, args...), " "), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			env := map[string]string{
+				"SPIFFE_ENDPOINT_SOCKET": "unix://" + filepath.Join(dir, "missing.sock"),
+				"VAULT_ADDR":             "http://127.0.0.1:1",
+				"WISP_PLAN":              planJSON(t, dir),
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := run(ctx, args, func(k string) string { return env[k] }, &stdout, &stderr)
+			if code != exitOK {
+				t.Errorf("exit %d, want 0; stderr:\n%s", code, stderr.String())
+			}
+			var stops int
+			for _, l := range strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n") {
+				if !strings.HasPrefix(l, "{") {
+					t.Errorf("plain line on stderr: %q", l)
+				}
+				if strings.Contains(l, `"msg":"stopped before the first fetch completed"`) {
+					stops++
+				}
+			}
+			if stops != 1 {
+				t.Errorf("%d stop lines, want 1; stderr:\n%s", stops, stderr.String())
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("%d files written, want none", len(entries))
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,5 +155,47 @@ func Exec(args []string, getenv func(string) string, environ []string) error {
 	if err := syscall.Exec(path, args, Environ(environ, values)); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)
 	}
+	return nil
+}
+
+// Install copies the running binary (wisp-fetch) to dst, mode 0555, through
+// a temporary file and a rename, so a container never sees half a shim.
+func Install(dst string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("install the exec shim: find this binary: %w", err)
+	}
+	in, err := os.Open(self)
+	if err != nil {
+		return fmt.Errorf("install the exec shim: %w", err)
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("install the exec shim in %s: %w", filepath.Dir(dst), err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := io.Copy(tmp, in); err != nil {
+		return fmt.Errorf("install the exec shim: copy: %w", err)
+	}
+	if err := tmp.Chmod(0o555); err != nil {
+		return fmt.Errorf("install the exec shim: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("install the exec shim: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("install the exec shim: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("install the exec shim: %w", err)
+	}
+	done = true
 	return nil
 }

@@ -230,3 +230,24 @@ func TestFailsClosed(t *testing.T) {
 		t.Errorf("output %q: want the variable named, no value", out)
 	}
 }
+
+// Install places a runnable copy of the binary, and nothing else.
+func TestInstall(t *testing.T) {
+	dir := t.TempDir()
+	dst := filepath.Join(dir, envshim.Name)
+	if err := envshim.Install(dst); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dst)
+	if err != nil || fi.Mode().Perm() != 0o555 {
+		t.Fatalf("installed shim: %v, mode %v", err, fi.Mode())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("folder holds %d entries, want the shim alone", len(entries))
+	}
+	// The copy is this test binary: it runs as the target.
+	if out, err := exec.Command(dst, "target", "exit", "0").CombinedOutput(); err != nil {
+		t.Errorf("run the installed copy: %v: %s", err, out)
+	}
+}

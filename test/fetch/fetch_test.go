@@ -22,12 +22,16 @@ import (
 
 	wispfetch "wisp.dev/wisp/fetch"
 	"wisp.dev/wisp/mutate"
+	"wisp.dev/wisp/plan"
 	"wisp.dev/wisp/test/stack"
 )
 
 // injectedEnv injects testdata/<file> as the webhook would, with the
 // secrets mounted at dir, and returns the wisp-fetch container's
-// environment (KEY=value), overridden by extra.
+// environment (KEY=value), overridden by extra. wisp-fetch's container
+// mounts the secrets volume at mutate.FetchSecretsDir, the plan's dir; a
+// process outside a container writes to dir instead, so the plan's dir is
+// replaced by dir.
 func injectedEnv(t testing.TB, file, dir string, extra ...string) []string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", file))
@@ -52,6 +56,9 @@ func injectedEnv(t testing.TB, file, dir string, extra ...string) []string {
 			continue
 		}
 		for _, e := range c.Env {
+			if e.Name == mutate.EnvPlan {
+				e.Value = planWithDir(t, e.Value, dir)
+			}
 			env = append(env, e.Name+"="+e.Value)
 		}
 	}
@@ -59,6 +66,24 @@ func injectedEnv(t testing.TB, file, dir string, extra ...string) []string {
 		t.Fatalf("Inject(%s): no %s container", file, mutate.FetchContainerName)
 	}
 	return append(env, extra...)
+}
+
+// planWithDir returns the plan doc with its dir replaced.
+func planWithDir(t testing.TB, doc, dir string) string {
+	t.Helper()
+	p, err := plan.Parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("injected plan: %v", err)
+	}
+	if p.Dir != mutate.FetchSecretsDir {
+		t.Fatalf("injected plan's dir %s, want %s", p.Dir, mutate.FetchSecretsDir)
+	}
+	p.Dir = dir
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // injectedArgs returns the args of the wisp-fetch container that wisp

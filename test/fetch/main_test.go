@@ -21,6 +21,9 @@ const (
 	billingID = "spiffe://example.org/ns/team-billing/sa/ledger"
 	lateID    = "spiffe://example.org/ns/team-late/sa/worker"
 	lateUID   = 65532 // the injected container's default user
+	// rotateTokenTTL is the TTL and max TTL of the orders-rotate role's
+	// tokens.
+	rotateTokenTTL = 40 * time.Second
 )
 
 // shared is the package's stack and wisp-fetch binary, set up by TestMain.
@@ -114,6 +117,21 @@ path "secret/data/team-orders/*" { capabilities = ["read"] }
 path "database/creds/orders-api" { capabilities = ["read"] }
 path "database/creds/orders-short" { capabilities = ["read"] }
 path "database/creds/audit-db" { capabilities = ["read"] }
+path "database/creds/stop-db" { capabilities = ["read"] }
+path "database/creds/broken" { capabilities = ["read"] }
+`
+	// rotatePolicy is orders-rotate's: its tokens live 40 s, so its sidecar
+	// logs in again while the first token and its leases still live.
+	rotatePolicy := `
+path "database/creds/rotate-db" { capabilities = ["read"] }
+path "database/creds/orders-short" { capabilities = ["read"] }
+`
+	// tokenPolicy lets token-reader's tokens look themselves up and create
+	// child tokens: Vault paths whose answers are Vault tokens.
+	tokenPolicy := `
+path "secret/data/team-orders/*" { capabilities = ["read"] }
+path "auth/token/lookup-self" { capabilities = ["read"] }
+path "auth/token/create" { capabilities = ["create", "update"] }
 `
 	steps := []func() error{
 		func() error { return s.WritePolicy(ctx, "orders-api", policy) },
@@ -138,6 +156,22 @@ path "database/creds/audit-db" { capabilities = ["read"] }
 		func() error {
 			return s.WriteDBRole(ctx, "orders-short", stack.DBRole{DefaultTTL: 4 * time.Second, MaxTTL: 14 * time.Second})
 		},
+		func() error { return s.WritePolicy(ctx, "orders-rotate", rotatePolicy) },
+		func() error {
+			return s.WriteJWTRole(ctx, "orders-rotate", stack.JWTRole{BoundSubject: ordersID, Policies: []string{"orders-rotate"},
+				TokenTTL: rotateTokenTTL, TokenMaxTTL: rotateTokenTTL})
+		},
+		func() error {
+			return s.WriteDBRole(ctx, "rotate-db", stack.DBRole{DefaultTTL: time.Hour, MaxTTL: 2 * time.Hour})
+		},
+		func() error { return s.WritePolicy(ctx, "token-reader", tokenPolicy) },
+		func() error {
+			return s.WriteJWTRole(ctx, "token-reader", stack.JWTRole{BoundSubject: ordersID, Policies: []string{"token-reader"}})
+		},
+		func() error {
+			return s.WriteDBRole(ctx, "stop-db", stack.DBRole{DefaultTTL: time.Hour, MaxTTL: 2 * time.Hour})
+		},
+		func() error { return writeBrokenDBRole(ctx, s) },
 		func() error {
 			return s.PutKV(ctx, "team-orders/orders-api", map[string]any{
 				"username": "orders", "api_key": canary, "note": "multi\nline 'quoted' $value", "port": 8443,
@@ -149,6 +183,33 @@ path "database/creds/audit-db" { capabilities = ["read"] }
 		if err := step(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// writeBrokenDBRole writes database/roles/broken on a connection to a port
+// where nothing listens: reading database/creds/broken answers HTTP 500,
+// which wisp-fetch retries until its deadline.
+func writeBrokenDBRole(ctx context.Context, s *stack.Stack) error {
+	c, err := s.VaultClient()
+	if err != nil {
+		return err
+	}
+	if _, err := c.Logical().WriteWithContext(ctx, "database/config/broken", map[string]any{
+		"plugin_name":       "postgresql-database-plugin",
+		"connection_url":    "postgresql://{{username}}:{{password}}@127.0.0.1:1/postgres?sslmode=disable",
+		"username":          "nobody",
+		"password":          "unused",
+		"allowed_roles":     "broken",
+		"verify_connection": false,
+	}); err != nil {
+		return fmt.Errorf("write database/config/broken: %w", err)
+	}
+	if _, err := c.Logical().WriteWithContext(ctx, "database/roles/broken", map[string]any{
+		"db_name":             "broken",
+		"creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}';`,
+	}); err != nil {
+		return fmt.Errorf("write database/roles/broken: %w", err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -411,16 +412,11 @@ func TestAgentRestartWhilePodStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	agentUp = true
-	p, err := shared.env.Node.WaitPod(ctx, appNS, pod.Name, 2*time.Minute, func(p *corev1.Pod) (bool, error) {
-		if p.Status.Phase == corev1.PodFailed {
-			return false, fmt.Errorf("pod failed")
-		}
-		return p.Status.Phase == corev1.PodSucceeded, nil
-	})
+	p, err := shared.env.Node.WaitPod(ctx, appNS, pod.Name, 2*time.Minute, running("app"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := waitLog(ctx, t, pod.Name, "app", "current_user=v-", 10*time.Second)
+	logs := waitLog(ctx, t, pod.Name, "app", "current_user=v-", time.Minute)
 	fetchLog, _ := shared.env.Node.Logs(ctx, appNS, pod.Name, mutate.FetchContainerName, false)
 	if !strings.Contains(fetchLog, "retry") && !strings.Contains(fetchLog, "attempt") {
 		t.Errorf("wisp-fetch's log shows no retry while the agent was down:\n%s", fetchLog)
@@ -469,5 +465,72 @@ func TestStaticSecretDeniedOnTheNode(t *testing.T) {
 	_, err := shared.env.Node.Client().CoreV1().Pods(appNS).Create(ctx, pod, metav1.CreateOptions{})
 	if err == nil || !strings.Contains(err.Error(), "DB_PASSWORD") {
 		t.Fatalf("want a denial naming DB_PASSWORD, got %v", err)
+	}
+}
+
+// TestEnvShimApp: an app that reads PGUSER and PGPASSWORD from its
+// environment, in an image without a shell, starts through the exec shim
+// (wisp.dev/env-<NAME>) and logs in to PostgreSQL as its dynamic user; the
+// stored pod spec holds no secret value.
+func TestEnvShimApp(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t, 3*time.Minute)
+	c := shared.env.Node.Client()
+	ann := map[string]string{
+		"wisp.dev/inject":           "true",
+		"wisp.dev/role":             "app",
+		"wisp.dev/secret-db":        "database/creds/app",
+		"wisp.dev/format-db":        "env",
+		"wisp.dev/env-PGUSER":       "db#username",
+		"wisp.dev/env-PGPASSWORD":   "db#password",
+		"wisp.dev/secret-config":    "secret/data/app/config",
+		"wisp.dev/env-APP_GREETING": "config#greeting",
+	}
+	pg := fmt.Sprintf("127.0.0.1:%d", shared.env.Stack.PGPort())
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "env-shim", Namespace: appNS, Annotations: ann},
+		// -hold keeps the pod running, so its volume can be read on the node.
+		Spec: podSpec(appSA, corev1.RestartPolicyNever, "-pg", pg, "-show-env", "APP_GREETING", "-hold"),
+	}
+	stored, err := c.CoreV1().Pods(appNS).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create pod: %v", err)
+	}
+	t.Cleanup(func() { _ = c.CoreV1().Pods(appNS).Delete(context.Background(), pod.Name, metav1.DeleteOptions{}) })
+	if got := stored.Spec.Containers[0].Command; len(got) < 3 || got[0] != mutate.ShimPath || got[2] != "/app" {
+		t.Fatalf("command %q, want the shim wrapping /app", got)
+	}
+	p, err := shared.env.Node.WaitPod(ctx, appNS, pod.Name, 2*time.Minute, running("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := waitLog(ctx, t, pod.Name, "app", "current_user=v-", time.Minute)
+	if strings.Contains(logs, shared.canary) {
+		t.Errorf("app log holds a secret value")
+	}
+	if !strings.Contains(logs, "APP_GREETING=hello\n") {
+		t.Errorf("APP_GREETING (json format) not set from the config secret:\n%s", logs)
+	}
+	// The password is in the pod's file (and so in the app's environment),
+	// never in the stored spec.
+	db, err := os.ReadFile(filepath.Join(secretsDir(p.UID), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var password string
+	for _, l := range strings.Split(string(db), "\n") {
+		if v, ok := strings.CutPrefix(l, "PASSWORD="); ok {
+			password = strings.Trim(v, "'")
+		}
+	}
+	if password == "" {
+		t.Fatal("no PASSWORD in the db file")
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), password) || strings.Contains(string(raw), shared.canary) {
+		t.Error("the stored pod holds a secret value")
 	}
 }

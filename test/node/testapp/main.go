@@ -52,6 +52,7 @@ func run(ctx context.Context, args []string) error {
 	every := fs.Duration("every", 0, "log in again at this interval until stopped (0: once)")
 	hold := fs.Bool("hold", false, "after the last login, wait for SIGTERM instead of exiting")
 	roDir := fs.String("ro", "", "print whether this folder is read-only (a file cannot be created in it)")
+	showEnv := fs.String("show-env", "", "comma list of non-secret environment variables to print")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,6 +63,9 @@ func run(ctx context.Context, args []string) error {
 			return fmt.Errorf("read %s: %w", f, err)
 		}
 		fmt.Printf("file %s: %d lines\n", f, n)
+	}
+	for _, name := range splitList(*showEnv) {
+		fmt.Printf("%s=%s\n", name, os.Getenv(name))
 	}
 	if *roDir != "" {
 		fmt.Printf("read-only %s: %s\n", *roDir, readOnly(*roDir))

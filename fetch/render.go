@@ -113,26 +113,9 @@ func renderEnv(m map[string]any) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// envName maps a data key to a shell variable name: upper case, [A-Z0-9_],
-// not starting with a digit.
-func envName(k string) (string, error) {
-	if k == "" {
-		return "", errors.New("format env: the data has an empty key")
-	}
-	var b strings.Builder
-	for _, r := range strings.ToUpper(k) {
-		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || r == '_' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	n := b.String()
-	if n[0] >= '0' && n[0] <= '9' {
-		n = "_" + n
-	}
-	return n, nil
-}
+// envName maps a data key to a shell variable name (plan.EnvKey): the
+// exec shim finds a key's line by the same mapping.
+func envName(k string) (string, error) { return plan.EnvKey(k) }
 
 // shellQuote leaves shell-safe values bare and single-quotes the others.
 func shellQuote(v string) string {

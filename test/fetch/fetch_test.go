@@ -193,6 +193,14 @@ func checkFailure(t *testing.T, r result, dir string, wantSub ...string) {
 	}
 	noLeak(t, "stderr", r.stderr)
 	noLeak(t, "stdout", r.stdout)
+	noFilesWritten(t, dir, "the failure")
+	t.Logf("%s (exit %d after %s)", lines[0], r.code, r.elapsed.Round(time.Millisecond))
+}
+
+// noFilesWritten fails the test when dir holds anything, naming what it
+// holds as written despite what (e.g. "the failure").
+func noFilesWritten(t *testing.T, dir, what string) {
+	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -202,9 +210,8 @@ func checkFailure(t *testing.T, r result, dir string, wantSub ...string) {
 		for _, e := range entries {
 			names = append(names, e.Name())
 		}
-		t.Errorf("files written despite the failure: %v", names)
+		t.Errorf("files written despite %s: %v", what, names)
 	}
-	t.Logf("%s (exit %d after %s)", lines[0], r.code, r.elapsed.Round(time.Millisecond))
 }
 
 // TestFetchWritesSecrets: the KV secret (json, raw, template) and a dynamic
@@ -371,6 +378,14 @@ func TestFetchFailures(t *testing.T) {
 // was revoked with the run's token: no lease left, no PostgreSQL user left.
 // (Only the forbidden-path case reads database/creds/audit-db.)
 func noAuditUserLeft(t *testing.T) {
+	noDBUserLeft(t, "audit-db", "after the failure")
+}
+
+// noDBUserLeft fails the test unless, within 10 s, no lease is left under
+// database/creds/<role> and no PostgreSQL user that Vault made for role:
+// what was read before (when, e.g. "after the stop") was revoked.
+func noDBUserLeft(t *testing.T, role, when string) {
+	t.Helper()
 	ctx := context.Background()
 	c, err := shared.stack.VaultClient()
 	if err != nil {
@@ -378,7 +393,7 @@ func noAuditUserLeft(t *testing.T) {
 	}
 	var leases, users string
 	if !poll(10*time.Second, func() bool {
-		sec, err := c.Logical().ListWithContext(ctx, "sys/leases/lookup/database/creds/audit-db")
+		sec, err := c.Logical().ListWithContext(ctx, "sys/leases/lookup/database/creds/"+role)
 		leases = "?"
 		if err == nil {
 			leases = ""
@@ -386,10 +401,10 @@ func noAuditUserLeft(t *testing.T) {
 				leases = strings.TrimSpace(jsonString(sec.Data["keys"]))
 			}
 		}
-		users, err = shared.stack.PGQuery(ctx, "select count(*) from pg_roles where rolname like 'v-jwt-spif-audit-db-%'")
+		users, err = shared.stack.PGQuery(ctx, "select count(*) from pg_roles where rolname like 'v-jwt-spif-"+role+"-%'")
 		return err == nil && leases == "" && users == "0"
 	}) {
-		t.Errorf("after the failure: leases under database/creds/audit-db %s, PostgreSQL users %s; want none", leases, users)
+		t.Errorf("%s: leases under database/creds/%s %s, PostgreSQL users %s; want none", when, role, leases, users)
 	}
 }
 

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,23 +26,8 @@ func TestSidecarRevokesEverything(t *testing.T) {
 	dir := t.TempDir()
 	env := injectedEnv(t, "sidecar-rotate.yaml", dir)
 	args := injectedArgs(t, "sidecar-rotate.yaml")
-	cmd := exec.Command(shared.bin, args...)
-	cmd.Env = env
 	var stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	})
+	p := startFetch(t, env, args, &stderr, &stderr)
 
 	// Every user the files ever held, and their passwords (for noLeak).
 	users := map[string]bool{}
@@ -76,18 +59,8 @@ func TestSidecarRevokesEverything(t *testing.T) {
 		t.Errorf("the sidecar got %d users, want at least 3 (db twice, short at least once)", len(users))
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		stopped = true
-		var ee *exec.ExitError
-		if err != nil && errors.As(err, &ee) {
-			t.Errorf("exit %d after SIGTERM; output:\n%s", ee.ExitCode(), stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("still running 20s after SIGTERM; output:\n%s", stderr.String())
+	if code, _ := p.terminate(t, 20*time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM; output:\n%s", code, stderr.String())
 	}
 	exit := time.Now()
 

@@ -47,6 +47,61 @@ func poll(timeout time.Duration, cond func() bool) bool {
 	return cond()
 }
 
+// fetchProcess is a wisp-fetch that startFetch started in the background.
+type fetchProcess struct {
+	cmd     *exec.Cmd
+	stderr  *syncBuffer
+	exited  chan error // cmd.Wait's error, once
+	stopped bool       // exited and waited for by terminate
+}
+
+// startFetch starts wisp-fetch with args and env (and nothing else of
+// ours) in its own process group, its output going to stdout and stderr
+// (which may be the same buffer). Unless terminate saw it exit, the test's
+// cleanup kills the whole group and waits for it.
+func startFetch(t *testing.T, env, args []string, stdout, stderr *syncBuffer) *fetchProcess {
+	t.Helper()
+	cmd := exec.Command(shared.bin, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &fetchProcess{cmd: cmd, stderr: stderr, exited: make(chan error, 1)}
+	go func() { p.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if !p.stopped {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-p.exited
+		}
+	})
+	return p
+}
+
+// terminate sends the process SIGTERM and waits up to timeout for it to
+// exit; still running by then fails the test with its stderr. It returns
+// the exit code, and the error of a wait that failed other than by a
+// non-zero exit.
+func (p *fetchProcess) terminate(t *testing.T, timeout time.Duration) (int, error) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		p.stopped = true
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), nil
+		}
+		return 0, err
+	case <-time.After(timeout):
+		t.Fatalf("still running %s after SIGTERM; output:\n%s", timeout, p.stderr.String())
+		return 0, nil
+	}
+}
+
 // TestSidecar: in sidecar mode wisp-fetch marks itself ready after the
 // first write, renews the DB lease past its first TTL (4 s), reads a new
 // credential before the lease's max TTL (14 s) and rewrites the file, and on
@@ -66,23 +121,8 @@ func TestSidecar(t *testing.T) {
 	if r := runFetch(t, env, nil, "--check-ready"); r.code != 1 {
 		t.Errorf("--check-ready before start: exit %d, want 1", r.code)
 	}
-	cmd := exec.Command(shared.bin, args...)
-	cmd.Env = env
 	var stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	})
+	p := startFetch(t, env, args, &stderr, &stderr)
 
 	start := time.Now()
 	marker := filepath.Join(dir, wispfetch.ReadyFileName)
@@ -137,18 +177,8 @@ func TestSidecar(t *testing.T) {
 	}
 
 	// SIGTERM: revoke, exit 0; Vault drops the user.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		stopped = true
-		var ee *exec.ExitError
-		if err != nil && errors.As(err, &ee) {
-			t.Errorf("exit %d after SIGTERM; output:\n%s", ee.ExitCode(), stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("still running 20s after SIGTERM; output:\n%s", stderr.String())
+	if code, _ := p.terminate(t, 20*time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM; output:\n%s", code, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), `"msg":"token revoked"`) {
 		t.Errorf("no token revocation logged:\n%s", stderr.String())

@@ -1,12 +1,7 @@
 package fetch
 
 import (
-	"context"
-	"errors"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -38,23 +33,8 @@ func TestStoppedBeforeFirstFetch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			env := injectedEnv(t, tt.pod, dir, append([]string{"WISP_DEADLINE=60s"}, tt.extra...)...)
-			cmd := exec.Command(shared.bin, injectedArgs(t, tt.pod)...)
-			cmd.Env = env
 			var stdout, stderr syncBuffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			stopped := false
-			t.Cleanup(func() {
-				if !stopped {
-					_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-					<-exited
-				}
-			})
+			p := startFetch(t, env, injectedArgs(t, tt.pod), &stdout, &stderr)
 			if tt.ready == nil {
 				time.Sleep(time.Second)
 			} else if !poll(30*time.Second, func() bool { return tt.ready(stderr.String()) }) {
@@ -63,22 +43,10 @@ func TestStoppedBeforeFirstFetch(t *testing.T) {
 			if !strings.Contains(stderr.String(), `"msg":"retrying"`) {
 				t.Fatalf("not retrying when stopped; output:\n%s", stderr.String())
 			}
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
 			t0 := time.Now()
-			var code int
-			select {
-			case err := <-exited:
-				stopped = true
-				var ee *exec.ExitError
-				if errors.As(err, &ee) {
-					code = ee.ExitCode()
-				} else if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Fatalf("still running 15s after SIGTERM; output:\n%s", stderr.String())
+			code, err := p.terminate(t, 15*time.Second)
+			if err != nil {
+				t.Fatal(err)
 			}
 			out := stderr.String()
 			if code != 0 {
@@ -92,17 +60,7 @@ func TestStoppedBeforeFirstFetch(t *testing.T) {
 			}
 			noLeak(t, "stderr", out)
 			noLeak(t, "stdout", stdout.String())
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(entries) != 0 {
-				var names []string
-				for _, e := range entries {
-					names = append(names, e.Name())
-				}
-				t.Errorf("files written despite the stop: %v", names)
-			}
+			noFilesWritten(t, dir, "the stop")
 			t.Logf("exit %d %s after SIGTERM", code, time.Since(t0).Round(time.Millisecond))
 			if tt.check != nil {
 				tt.check(t)
@@ -120,24 +78,5 @@ func holdsLease(stderr string) bool {
 // noStopUserLeft: the credential read before the stop was revoked: no
 // lease under database/creds/stop-db, no PostgreSQL user of stop-db.
 func noStopUserLeft(t *testing.T) {
-	ctx := context.Background()
-	c, err := shared.stack.VaultClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var leases, users string
-	if !poll(10*time.Second, func() bool {
-		sec, err := c.Logical().ListWithContext(ctx, "sys/leases/lookup/database/creds/stop-db")
-		leases = "?"
-		if err == nil {
-			leases = ""
-			if sec != nil {
-				leases = strings.TrimSpace(jsonString(sec.Data["keys"]))
-			}
-		}
-		users, err = shared.stack.PGQuery(ctx, "select count(*) from pg_roles where rolname like 'v-jwt-spif-stop-db-%'")
-		return err == nil && leases == "" && users == "0"
-	}) {
-		t.Errorf("after the stop: leases under database/creds/stop-db %s, PostgreSQL users %s; want none", leases, users)
-	}
+	noDBUserLeft(t, "stop-db", "after the stop")
 }

@@ -163,19 +163,12 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 	return nil
 }
 
-// ensure runs a test/scripts/ensure-*.sh script and returns the folder it
-// prints.
+// ensure runs a test/scripts/ensure-*.sh script of this module and returns
+// the folder it prints.
 func ensure(ctx context.Context, script string) (string, error) {
 	root, err := stack.ModuleRoot()
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "test", "scripts", script))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("run %s: %w: %s", script, err, lastLines(stderr.String(), 10))
-	}
-	return strings.TrimSpace(string(out)), nil
+	return stack.Ensure(ctx, filepath.Join(root, "test", "scripts"), script)
 }

@@ -246,14 +246,7 @@ func (o *Options) findBinaries(ctx context.Context) error {
 	}
 	ensure := func(script string) (string, error) {
 		o.Logf("stack: %s (builds once, about 5-8 min cold)", script)
-		cmd := exec.CommandContext(ctx, filepath.Join(o.ScriptsDir, script))
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return "", fmt.Errorf("run %s: %w: %s", script, err, tail2(stderr.String()))
-		}
-		return strings.TrimSpace(string(out)), nil
+		return Ensure(ctx, o.ScriptsDir, script)
 	}
 	var err error
 	if o.VaultDir == "" {
@@ -267,6 +260,20 @@ func (o *Options) findBinaries(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Ensure runs the ensure script (e.g. "ensure-vault.sh") of scriptsDir and
+// returns the folder it prints, where the component's binaries are; the
+// error carries the end of the script's standard error.
+func Ensure(ctx context.Context, scriptsDir, script string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(scriptsDir, script))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("run %s: %w: %s", script, err, tail2(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 func tail2(s string) string {

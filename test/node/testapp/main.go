@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -26,6 +25,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"wisp.dev/wisp/fetch/envshim"
+	"wisp.dev/wisp/plan"
 )
 
 func main() {
@@ -126,48 +128,21 @@ func countLines(p string) (int, error) {
 	return strings.Count(string(b), "\n"), nil
 }
 
-// credential reads USERNAME and PASSWORD from an env-format file, or PGUSER
-// and PGPASSWORD from the environment.
+// credential reads the username and password keys of an env-format
+// secret file (with the exec shim's reader), or PGUSER and PGPASSWORD from
+// the environment.
 func credential(dir, file string) (user, pass string, err error) {
 	if file == "" {
 		return os.Getenv("PGUSER"), os.Getenv("PGPASSWORD"), nil
 	}
-	f, err := os.Open(filepath.Join(dir, file))
+	vals, err := envshim.Values(plan.EnvSpec{Dir: dir, Vars: []plan.EnvVar{
+		{Name: "USER", Secret: file, Key: "username", Format: plan.FormatEnv},
+		{Name: "PASSWORD", Secret: file, Key: "password", Format: plan.FormatEnv},
+	}})
 	if err != nil {
-		return "", "", fmt.Errorf("read %s: %w", file, err)
+		return "", "", err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if !ok {
-			continue
-		}
-		if uq, err := unquote(v); err == nil {
-			v = uq
-		}
-		switch k {
-		case "USERNAME":
-			user = v
-		case "PASSWORD":
-			pass = v
-		}
-	}
-	if user == "" || pass == "" {
-		return "", "", fmt.Errorf("%s: no USERNAME and PASSWORD lines", file)
-	}
-	return user, pass, nil
-}
-
-// unquote undoes the single quotes of wisp's env format.
-func unquote(v string) (string, error) {
-	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
-		return strings.ReplaceAll(v[1:len(v)-1], `'\''`, `'`), nil
-	}
-	if strings.ContainsAny(v, `'"`) {
-		return "", errors.New("unsupported quoting")
-	}
-	return v, nil
+	return vals["USER"], vals["PASSWORD"], nil
 }
 
 func currentUser(ctx context.Context, addr, user, pass string) (string, error) {

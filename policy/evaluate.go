@@ -30,6 +30,9 @@ type Object struct {
 	// Spec is the pod spec (the template's spec for a workload). Nil means
 	// nothing to check.
 	Spec *corev1.PodSpec
+	// SpecPath is the field path of Spec in the object, for messages
+	// (spec.predictor). Empty: the path Kind implies.
+	SpecPath string
 	// NamespaceLabels are the labels of the namespace, from the webhook's
 	// cache. Needed only when NeedsNamespaceLabels says so; nil means none.
 	NamespaceLabels map[string]string
@@ -91,11 +94,15 @@ func (e *Evaluator) Evaluate(o Object) Decision {
 		d.Exempt, d.ExemptReason = true, reason
 		return d
 	}
+	path := o.SpecPath
+	if path == "" {
+		path = specPath(o.Kind)
+	}
 	if o.Spec != nil {
-		d.Violations = e.scan(o.Spec, specPath(o.Kind))
+		d.Violations = e.scan(o.Spec, path)
 	}
 	if len(o.Annotations) > 0 {
-		d.Violations = append(d.Violations, e.scanTemplates(o, specPath(o.Kind))...)
+		d.Violations = append(d.Violations, e.scanTemplates(o, path)...)
 	}
 	return d
 }
@@ -209,6 +216,9 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 				continue
 			}
 			s.it.lit = newLiteral(ev.Value)
+			if isReference(s.it.lit.v) {
+				continue // points at a secret store: not a secret
+			}
 		}
 		if id, reason, remedy := e.check(&s.it); id != "" {
 			s.out = append(s.out, Violation{
@@ -244,7 +254,7 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 // wispVar judges the literals inside one of wisp's own variables.
 func (s *scanner) wispVar(list string, ci int, container string, j int, name string, lits []templateLiteral) {
 	for _, l := range lits {
-		if l.value == "" || s.e.allowedValue(l.value) {
+		if l.value == "" || s.e.allowedValue(l.value) || isReference(l.value) {
 			continue
 		}
 		v := corev1.EnvVar{Name: l.name, Value: l.value}

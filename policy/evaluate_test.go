@@ -373,7 +373,7 @@ func TestRuleSet(t *testing.T) {
 	if err := validateRules(rules); err != nil {
 		t.Fatalf("DefaultRules: %v", err)
 	}
-	want := []string{RuleEnvSecretKeyRef, RuleEnvFromSecret, RuleKnownCredentialFormat, RuleEnvNameLiteral, RuleHighEntropyLiteral}
+	want := []string{RuleEnvSecretKeyRef, RuleEnvFromSecret, RuleKnownCredentialFormat, RuleEnvNameLiteral, RuleHighEntropyLiteral, RuleEnvNameWeakLiteral}
 	var got []string
 	for _, r := range rules {
 		got = append(got, r.ID)

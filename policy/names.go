@@ -68,21 +68,30 @@ func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
 // TOKEN_AUDIENCE, PASSWORD_MIN_LENGTH). kv widens the secret words with the
 // abbreviations seen in connection strings and URLs (Pwd=, sig=).
 func secretName(name string, kv bool) bool {
+	_, ok := secretWord(name, kv)
+	return ok
+}
+
+// secretWord is secretName that also returns the secret word itself, as
+// written in name: PASSWORD of DB_PASSWORD, API_KEY of STRIPE_API_KEY, the
+// camelCase dbPassword's Password.
+func secretWord(name string, kv bool) (string, bool) {
 	var buf [maxWords]span
 	ws := nameWords(name, &buf)
-	last := -1
+	first, last := -1, -1
 	for i := 0; i < len(ws); i++ {
 		if n := secretWordAt(name, ws, i, kv); n > 0 {
 			if i > 0 && isPublicWord(name[ws[i-1].lo:ws[i-1].hi]) {
 				i += n - 1
 				continue // MAPBOX_PUBLIC_TOKEN, PUBLISHABLE_KEY: public by name
 			}
+			first = i
 			i += n - 1
 			last = i
 		}
 	}
 	if last < 0 {
-		return false
+		return "", false
 	}
 	lastWord := name[ws[last].lo:ws[last].hi]
 	for j := last + 1; j < len(ws); j++ {
@@ -91,10 +100,10 @@ func secretName(name string, kv bool) bool {
 			continue // SECRET_ID: a Vault AppRole secret id is a credential
 		}
 		if isQualifier(w) {
-			return false
+			return "", false
 		}
 	}
-	return true
+	return name[ws[first].lo:ws[last].hi], true
 }
 
 // secretWordAt returns how many words starting at ws[i] form a secret word
@@ -163,7 +172,7 @@ func isKeyPrefix(w string) bool {
 	case "API", "ACCESS", "PRIVATE", "SECRET", "SIGNING", "SIGN", "ENCRYPTION", "ENCRYPT", "DECRYPTION",
 		"ENC", "MASTER", "LICENSE", "AUTH", "SESSION", "HMAC", "APP", "ACCOUNT", "SHARED", "CLIENT",
 		"SSH", "GPG", "PGP", "JWT", "WEBHOOK", "INGEST", "ADMIN", "ROOT", "CRYPTO", "CIPHER",
-		"SERVICE", "SUBSCRIPTION", "DEPLOY", "TLS", "CA", "STORAGE", "MASTERKEY", "COOKIE":
+		"SERVICE", "SUBSCRIPTION", "DEPLOY", "TLS", "CA", "STORAGE", "MASTERKEY", "COOKIE", "APPLICATION":
 		return true
 	}
 	return false
@@ -191,7 +200,8 @@ func isQualifier(w string) bool {
 		"ENGINE", "MANAGER", "REGION", "SOURCE", "ENV", "ENVIRONMENT", "USER", "USERNAME",
 		"EMAIL", "COMPLEXITY", "STRENGTH", "RULE", "RULES", "PATTERN", "REGEX", "CHARSET",
 		"BUCKET", "TABLE", "COLUMN", "QUEUE", "TOPIC", "LOOKUP", "CACHE", "VALIDATION",
-		"VERIFY", "CHECK", "EXCHANGE", "LOGIN", "RESET", "STATUS", "SYNC", "REFRESHER":
+		"VERIFY", "CHECK", "EXCHANGE", "LOGIN", "RESET", "STATUS", "SYNC", "REFRESHER", "REALM",
+		"AUTHENTICATION", "ENCRYPTION", "CHANGE", "PROMPT", "GENERATOR", "CONFIG", "CONF", "SETTINGS":
 		return true
 	}
 	return false

@@ -52,6 +52,9 @@ func knownCredentialFormatRule() Rule {
 			if k := credentialFormat(it.lit.v); k != "" {
 				return "literal value contains " + k
 			}
+			if k := namedFormat(it.env.Name, it.lit.v); k != "" {
+				return "literal value is " + k
+			}
 			if b := it.lit.base64(); len(b) > 0 && printableText(b) {
 				if k := credentialFormat(string(b)); k != "" {
 					return "literal value is base64 of text that contains " + k
@@ -103,6 +106,15 @@ func credentialFormat(s string) string {
 	}
 	if authorizationValue(s) {
 		return "an HTTP Authorization credential"
+	}
+	if k := webhookURL(s); k != "" {
+		return k
+	}
+	if azureClientSecret(s) {
+		return "an Entra ID (Azure AD) client secret"
+	}
+	if mailchimpKey(s) {
+		return "a Mailchimp API key"
 	}
 	return ""
 }
@@ -179,6 +191,9 @@ func tokenFormat(s string) string {
 					i += header - 1
 				}
 			}
+		}
+		if k == "" {
+			k = vendorToken(t)
 		}
 		if k != "" {
 			return k
@@ -432,7 +447,13 @@ func secretAssignment(s string) bool {
 		if i := strings.IndexAny(v, end); i >= 0 {
 			v = v[:i]
 		}
-		if len(v) < 4 || isPlaceholder(v) || isBoolWord(v) || isNumeric(v) && len(v) < 6 {
+		if len(v) < 4 || isPlaceholder(v) || isBoolWord(v) || isNumeric(v) && len(v) < 6 || isReference(v) {
+			continue
+		}
+		// In JSON or YAML ("seed": "orders"), a key that sounds secret
+		// holds configuration as often as a credential: a plain word
+		// there is configuration.
+		if c == ':' && plainWord(v) {
 			continue
 		}
 		return true
@@ -440,13 +461,27 @@ func secretAssignment(s string) bool {
 	return false
 }
 
-// authorizationValue recognises "Basic <base64 of user:pass>" and "Bearer
-// <token of 16+ characters>" (case-insensitive) at a word boundary.
+// plainWord reports whether v is letters only, with - _ . between them:
+// a word of configuration ("orders", "round-robin"), not a credential.
+func plainWord(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !isLower(c) && !isUpper(c) && !inSet(c, "-_.") {
+			return false
+		}
+	}
+	return v != ""
+}
+
+// authorizationValue recognises an HTTP Authorization credential at a word
+// boundary, case-insensitive: "Basic <base64 of user:pass>", "Bearer
+// <token>", and the token schemes "token", "apikey", "ssws" (Okta),
+// "splunk" (Splunk HEC) and "geniekey" (Opsgenie) followed by a token of 16+
+// characters mixing letters and digits.
 func authorizationValue(s string) bool {
 	if strings.IndexByte(s, ' ') < 0 {
 		return false
 	}
-	for _, scheme := range [...]string{"basic ", "bearer "} {
+	for _, scheme := range [...]string{"basic ", "bearer ", "token ", "apikey ", "ssws ", "splunk ", "geniekey "} {
 		for off := 0; off < len(s); {
 			i := indexFold(s[off:], scheme)
 			if i < 0 {
@@ -459,13 +494,7 @@ func authorizationValue(s string) bool {
 			}
 			tok := s[off:]
 			tok = tok[:tokenRun(tok, "-_.~+/=")]
-			if scheme == "basic " {
-				if b, err := base64.StdEncoding.DecodeString(tok); err == nil && strings.IndexByte(string(b), ':') > 0 {
-					return true
-				}
-				continue
-			}
-			if len(tok) >= 16 && !isPlaceholder(tok) {
+			if authorizationToken(scheme, tok) {
 				return true
 			}
 		}

@@ -84,7 +84,39 @@ func TestRuleKnownCredentialFormat(t *testing.T) {
 		{"bearer alone", "TOKEN_TYPE", "Bearer", ""},
 		// gitleaks (second stage).
 		{"gitleaks: twilio api key", "TWILIO_AUTH", "SK0123456789abcdef0123456789abcdef", "gitleaks rule twilio-api-key"},
-		{"gitleaks: slack webhook", "ALERTS", "https://hooks.slack.com/services/T0ABCDEFG/B0ABCDEFGHI/q3Zx9Kp2Lm7Nw4Rt8Vb1Yc6H", "gitleaks rule slack-webhook-url"},
+		{"slack webhook", "ALERTS", "https://hooks.slack.com/services/T0ABCDEFG/B0ABCDEFGHI/q3Zx9Kp2Lm7Nw4Rt8Vb1Yc6H", "Slack webhook URL"},
+		// Webhook URLs whose path is the credential.
+		{"discord webhook", "NOTIFY_URL", "https://discord.com/api/webhooks/1234567890123456789/" + fakeBody36 + "q3Zx9Kp2Lm7Nw4Rt8Vb1Yc6Hd0Jf5Gs3A", "Discord webhook URL"},
+		{"discordapp webhook", "X", "https://discordapp.com/api/webhooks/1234567890123456789/" + fakeBody36 + "q3Zx9Kp2Lm7Nw4Rt8Vb1Yc6Hd0Jf5Gs3A", "Discord webhook URL"},
+		{"discord invite", "X", "https://discord.com/invite/acme", ""},
+		{"discord webhook without token", "X", "https://discord.com/api/webhooks/1234567890123456789", ""},
+		{"teams webhook", "X", "https://acme.webhook.office.com/webhookb2/1b2c3d4e-aaaa-bbbb-cccc-123456789abc@0f0e0d0c-aaaa-bbbb-cccc-123456789abc/IncomingWebhook/0123456789abcdef0123456789abcdef/0f0e0d0c-aaaa-bbbb-cccc-123456789abc", "Teams webhook URL"},
+		// Authorization header values under any name.
+		{"basic header", "UPSTREAM_HEADERS", "Authorization: Basic YWRtaW46aHVudGVyMg==", "Authorization credential"},
+		{"basic unpadded", "X", "Basic YWRtaW46aHVudGVyMg", "Authorization credential"},
+		{"basic no colon", "X", "Basic aGVsbG8=", ""},
+		{"bearer short token", "X", "Bearer a1b2c3d4e5", "Authorization credential"},
+		{"bearer reference", "X", "Bearer $(API_TOKEN)", ""},
+		{"token scheme", "X_AUTH", "token 0123456789abcdef0123456789abcdef01234567", "Authorization credential"},
+		{"okta ssws", "X", "SSWS 00q3Zx9Kp2Lm7Nw4Rt8Vb1Yc6Hd0Jf5Gs3Ae9Ui2O", "Authorization credential"},
+		{"splunk hec", "X", "Splunk 12345678-1234-1234-1234-123456789abc", "Authorization credential"},
+		{"token in prose", "HELP", "the token expires after a day", ""},
+		// Known by name and shape.
+		{"datadog app key", "DD_APP_KEY", "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c", "Datadog application key"},
+		{"datadog application key", "DD_APPLICATION_KEY", "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c", "Datadog application key"},
+		{"datadog api key", "DATADOG_API_KEY", "9f8e7d6c5b4a39281706f5e4d3c2b1a0", "Datadog API key"},
+		{"40 hex elsewhere", "BUILD_SHA", "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c", ""},
+		// Vendor prefixes.
+		{"mailchimp", "X", "0123456789abcdef0123456789abcdef-us12", "Mailchimp"},
+		{"entra client secret", "X", "Abc8Q~dEfGhIjKlMnOpQrStUvWxYz0123456789", "Entra ID"},
+		{"age secret key", "X", "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQY", "age secret key"},
+		{"google oauth secret", "X", "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", "Google OAuth client secret"},
+		{"docker hub pat", "X", "dckr_pat_q3Zx9Kp2Lm7Nw4Rt8Vb1Yc6Hd0Jf", "Docker Hub"},
+		{"linear", "X", "lin_api_" + fakeBody36 + "q3Zx", "Linear"},
+		// References and configuration in JSON.
+		{"json plain word", "FEATURES", `{"rollout": {"seed": "orders"}}`, ""},
+		{"json password", "CONFIG", `{"password": "hunter22"}`, "secret assignment"},
+		{"json reference", "CONFIG", `{"password": "vault:secret/data/app#password"}`, ""},
 		{"gitleaks generic rule ignored", "CLIENT_KEY_ID", "q3Zx9Kp2Lm7Nw4Rt8Vb1", ""},
 		// Benign.
 		{"short", "LOG_LEVEL", "info", ""},

@@ -40,6 +40,7 @@ const (
 	RuleKnownCredentialFormat = "known-credential-format"
 	RuleEnvNameLiteral        = "env-name-literal"
 	RuleHighEntropyLiteral    = "high-entropy-literal"
+	RuleEnvNameWeakLiteral    = "env-name-weak-literal"
 )
 
 // Remedies and the version the rules appeared in.
@@ -50,6 +51,7 @@ const (
 	// envPlaceholder in a remedy is replaced by the env var's name.
 	envPlaceholder = "{env}"
 	ruleSince      = "v0.1.0"
+	ruleWeakSince  = "v0.2.0"
 )
 
 // DefaultRules returns wisp's rules, in the order they are tried: an explicit
@@ -61,6 +63,7 @@ func DefaultRules() []Rule {
 		knownCredentialFormatRule(),
 		envNameLiteralRule(),
 		highEntropyLiteralRule(),
+		envNameWeakLiteralRule(),
 	}
 }
 

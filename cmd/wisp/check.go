@@ -9,8 +9,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"wisp.dev/wisp/internal/workload"
@@ -50,7 +53,7 @@ input, a bad flag or a bad policy file.`,
   helm template ./chart | wisp check -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCheck(cmd.Context(), opts, cmd.InOrStdin(), cmd.OutOrStdout())
+			return runCheck(cmd.Context(), opts, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -68,11 +71,14 @@ type finding struct {
 	Name      string `json:"name"`
 	Container string `json:"container"`
 	Env       string `json:"env"`
-	Rule      string `json:"rule"`
-	Message   string `json:"message"`
+	// Field is the entry's field path, such as
+	// spec.template.spec.containers[0].env[2].
+	Field   string `json:"field"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
 }
 
-func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout io.Writer) error {
+func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, stderr io.Writer) error {
 	if opts.output != "text" && opts.output != "json" {
 		return &exitError{code: exitInvalid, err: fmt.Errorf("output format %q: want text or json", opts.output)}
 	}
@@ -82,6 +88,7 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout io
 	}
 	findings := []finding{}
 	var problems []error
+	var byShape, skipped kindCounts
 	files, err := expandFiles(opts.files)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
@@ -104,7 +111,13 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout io
 				objs = d.items
 			}
 			for _, obj := range objs {
-				got, err := checkObject(snap.Policy, obj)
+				got, how, err := checkObject(snap.Policy, obj)
+				switch how {
+				case checkedByShape:
+					byShape.add(obj)
+				case notChecked:
+					skipped.add(obj)
+				}
 				if err != nil {
 					problems = append(problems, &locatedError{where: fmt.Sprintf("document %d of %s: %s", d.index, source, objectName(obj)), err: err})
 					continue
@@ -112,6 +125,14 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout io
 				findings = append(findings, got...)
 			}
 		}
+	}
+	// Never silently: say which kinds were judged by shape alone, and
+	// which were not judged at all.
+	if !byShape.empty() {
+		fmt.Fprintf(stderr, "wisp: checked by the shape of their pod templates: %s\n", byShape)
+	}
+	if !skipped.empty() {
+		fmt.Fprintf(stderr, "wisp: not checked, no pod template: %s\n", skipped)
 	}
 	if len(problems) > 0 {
 		return &exitError{code: exitInvalid, err: errors.Join(problems...)}
@@ -139,15 +160,40 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout io
 	return nil
 }
 
-// checkObject runs the policy on obj's pod (template); other kinds have none.
-func checkObject(ev *policy.Evaluator, obj *unstructured.Unstructured) ([]finding, error) {
+// How checkObject judged an object.
+const (
+	checkedByKind  = iota // a Pod or a workload kind wisp knows
+	checkedByShape        // another kind, through the pod specs its shape holds
+	notChecked            // no pod template
+)
+
+// checkObject runs the policy on obj's pod (template): the template of a
+// kind wisp knows, or every pod spec found by shape in any other object.
+func checkObject(ev *policy.Evaluator, obj *unstructured.Unstructured) ([]finding, int, error) {
 	pod, err := workload.PodOf(obj)
 	if errors.Is(err, workload.ErrUnsupportedKind) {
-		return nil, nil
+		found, err := workload.ByShape(obj)
+		if err != nil {
+			return nil, checkedByShape, err
+		}
+		if len(found) == 0 {
+			return nil, notChecked, nil
+		}
+		var out []finding
+		for _, f := range found {
+			out = append(out, evaluateObject(ev, obj, f.Pod, f.SpecPath)...)
+		}
+		return out, checkedByShape, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, checkedByKind, err
 	}
+	return evaluateObject(ev, obj, pod, ""), checkedByKind, nil
+}
+
+// evaluateObject judges one pod (template) of obj, its spec at specPath
+// ("" for where obj's kind keeps it).
+func evaluateObject(ev *policy.Evaluator, obj *unstructured.Unstructured, pod *corev1.Pod, specPath string) []finding {
 	ns := obj.GetNamespace()
 	if ns == "" {
 		ns = "default"
@@ -158,17 +204,46 @@ func checkObject(ev *policy.Evaluator, obj *unstructured.Unstructured) ([]findin
 	}
 	o := policy.Object{
 		Kind: obj.GetKind(), Namespace: ns, Name: name,
-		Labels: pod.Labels, Annotations: pod.Annotations, Spec: &pod.Spec,
+		Labels: pod.Labels, Annotations: pod.Annotations, Spec: &pod.Spec, SpecPath: specPath,
 	}
 	d := ev.Evaluate(o)
 	if d.Exempt {
-		return nil, nil
+		return nil
 	}
 	out := make([]finding, len(d.Violations))
 	for i, v := range d.Violations {
-		out[i] = finding{Kind: o.Kind, Namespace: ns, Name: name, Container: v.Container, Env: v.Env, Rule: v.RuleID, Message: v.Message(o)}
+		out[i] = finding{Kind: o.Kind, Namespace: ns, Name: name, Container: v.Container, Env: v.Env, Field: v.Field, Rule: v.RuleID, Message: v.Message(o)}
 	}
-	return out, nil
+	return out
+}
+
+// kindCounts counts objects by kind and API version, for a summary line.
+type kindCounts struct {
+	order []string
+	n     map[string]int
+}
+
+func (k *kindCounts) add(obj *unstructured.Unstructured) {
+	key := obj.GetKind() + " (" + obj.GetAPIVersion() + ")"
+	if k.n == nil {
+		k.n = map[string]int{}
+	}
+	if k.n[key] == 0 {
+		k.order = append(k.order, key)
+	}
+	k.n[key]++
+}
+
+func (k *kindCounts) empty() bool { return len(k.order) == 0 }
+
+// String renders "2 Rollout (argoproj.io/v1alpha1), 1 ConfigMap (v1)", in
+// the order the kinds were first seen.
+func (k kindCounts) String() string {
+	parts := make([]string, len(k.order))
+	for i, key := range k.order {
+		parts[i] = strconv.Itoa(k.n[key]) + " " + key
+	}
+	return strings.Join(parts, ", ")
 }
 
 // expandFiles replaces each folder by the .yaml, .yml and .json files below

@@ -80,3 +80,106 @@ func TestCheckExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// Every kind with a pod template is judged: the two core kinds through
+// their known paths, custom resources by shape (and said so on stderr), and
+// kinds without one are named on stderr, never skipped silently.
+func TestCheckEveryKindWithAPodTemplate(t *testing.T) {
+	const in = `apiVersion: v1
+kind: ReplicationController
+metadata: {name: legacy, namespace: team-a}
+spec:
+  template:
+    spec:
+      containers:
+      - {name: app, image: app:1, env: [{name: DB_PASSWORD, value: password123}]}
+---
+apiVersion: v1
+kind: PodTemplate
+metadata: {name: tmpl, namespace: team-a}
+template:
+  spec:
+    containers:
+    - name: app
+      image: app:1
+      env:
+      - name: API_TOKEN
+        valueFrom: {secretKeyRef: {name: api, key: token}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: web, namespace: team-a}
+spec:
+  strategy: {canary: {steps: [{setWeight: 20}]}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: web:1, env: [{name: MYSQL_ROOT_PASSWORD, value: rootpass}, {name: LOG_LEVEL, value: info}]}
+---
+apiVersion: serving.kruise.io/v1beta1
+kind: InferenceService
+metadata: {name: model, namespace: ml}
+spec:
+  predictor:
+    containers:
+    - name: kserve-container
+      image: model:1
+      env: [{name: HF_TOKEN, value: hf_q3Zx9Kp2Lm7Nw4Rt8Vb1Yc6Hd0Jf5Gs3Ae9U}]
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: clean, namespace: team-a}
+spec:
+  template:
+    spec:
+      containers: [{image: hello:1, env: [{name: TARGET, value: world}]}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: team-a}
+data: {DB_PASSWORD: not-judged-here}
+`
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"check", "-f", "-", "-o", "json"}, strings.NewReader(in), &stdout, &stderr)
+	if code != exitDenied {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, exitDenied, stderr.String())
+	}
+	var out struct {
+		Violations []finding `json:"violations"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("-o json: %v\n%s", err, stdout.String())
+	}
+	var got []string
+	for _, v := range out.Violations {
+		got = append(got, v.Kind+" "+v.Namespace+"/"+v.Name+" "+v.Env+" "+v.Rule)
+	}
+	want := []string{
+		"ReplicationController team-a/legacy DB_PASSWORD env-name-weak-literal",
+		"PodTemplate team-a/tmpl API_TOKEN env-secret-key-ref",
+		"Rollout team-a/web MYSQL_ROOT_PASSWORD env-name-weak-literal",
+		"InferenceService ml/model HF_TOKEN known-credential-format",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, s := range []string{"spec.template.spec.containers[0].env[0]", "template.spec.containers[0].env[0]", "spec.predictor.containers[0].env[0]"} {
+		if !strings.Contains(stdout.String(), s) {
+			t.Errorf("no message names field %s:\n%s", s, stdout.String())
+		}
+	}
+	for _, s := range []string{
+		"checked by the shape of their pod templates: 1 Rollout (argoproj.io/v1alpha1), 1 InferenceService (serving.kruise.io/v1beta1), 1 Service (serving.knative.dev/v1)",
+		"not checked, no pod template: 1 ConfigMap (v1)",
+	} {
+		if !strings.Contains(stderr.String(), s) {
+			t.Errorf("stderr lacks %q:\n%s", s, stderr.String())
+		}
+	}
+	for _, secret := range []string{"password123", "rootpass", "hf_q3Zx9"} {
+		if strings.Contains(stdout.String()+stderr.String(), secret) {
+			t.Errorf("output carries a value (%s)", secret)
+		}
+	}
+}

@@ -61,6 +61,7 @@ func ValidatingConfig() *admissionregistrationv1.ValidatingWebhookConfiguration 
 			Rules: []admissionregistrationv1.RuleWithOperations{
 				// pods/ephemeralcontainers: `kubectl debug` adds containers there.
 				{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods", "pods/ephemeralcontainers"}}},
+				{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"replicationcontrollers", "podtemplates"}}},
 				{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"},
 					Resources: []string{"deployments", "statefulsets", "daemonsets", "replicasets"}}},
 				{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{"batch"}, APIVersions: []string{"v1"}, Resources: []string{"jobs", "cronjobs"}}},

@@ -27,13 +27,15 @@ var ErrNoPodTemplate = errors.New("no pod template")
 // templatePaths maps each supported kind to the fields that lead to its pod
 // template. A Pod's path is empty: the pod is its own template.
 var templatePaths = map[schema.GroupVersionKind][]string{
-	{Group: "", Version: "v1", Kind: "Pod"}:             nil,
-	{Group: "apps", Version: "v1", Kind: "Deployment"}:  {"spec", "template"},
-	{Group: "apps", Version: "v1", Kind: "StatefulSet"}: {"spec", "template"},
-	{Group: "apps", Version: "v1", Kind: "DaemonSet"}:   {"spec", "template"},
-	{Group: "apps", Version: "v1", Kind: "ReplicaSet"}:  {"spec", "template"},
-	{Group: "batch", Version: "v1", Kind: "Job"}:        {"spec", "template"},
-	{Group: "batch", Version: "v1", Kind: "CronJob"}:    {"spec", "jobTemplate", "spec", "template"},
+	{Group: "", Version: "v1", Kind: "Pod"}:                   nil,
+	{Group: "apps", Version: "v1", Kind: "Deployment"}:        {"spec", "template"},
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"}:       {"spec", "template"},
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"}:         {"spec", "template"},
+	{Group: "apps", Version: "v1", Kind: "ReplicaSet"}:        {"spec", "template"},
+	{Group: "batch", Version: "v1", Kind: "Job"}:              {"spec", "template"},
+	{Group: "batch", Version: "v1", Kind: "CronJob"}:          {"spec", "jobTemplate", "spec", "template"},
+	{Group: "", Version: "v1", Kind: "ReplicationController"}: {"spec", "template"},
+	{Group: "", Version: "v1", Kind: "PodTemplate"}:           {"template"},
 }
 
 // TemplatePath returns the fields that lead from an object of kind gvk to its

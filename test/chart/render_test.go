@@ -368,7 +368,7 @@ func TestWebhookConfigurations(t *testing.T) {
 				}
 				checkClientConfig(t, w, vals.Webhook.URL, path)
 			}
-			wantNames := []string{"mutate.wisp.dev", "validate-pods.wisp.dev", "validate-workloads.wisp.dev", "validate-jobs.wisp.dev", "validate-cronjobs.wisp.dev"}
+			wantNames := []string{"mutate.wisp.dev", "validate-pods.wisp.dev", "validate-replicationcontrollers.wisp.dev", "validate-podtemplates.wisp.dev", "validate-workloads.wisp.dev", "validate-jobs.wisp.dev", "validate-cronjobs.wisp.dev"}
 			if diff := cmp.Diff(wantNames, names); diff != "" {
 				t.Errorf("webhooks (-want +got):\n%s", diff)
 			}
@@ -433,7 +433,9 @@ func checkRules(t *testing.T, ws []webhookView) {
 	want := map[string][]rule{
 		"mutate.wisp.dev": {{"CREATE", "", "v1", "pods"}},
 		// pods/ephemeralcontainers: `kubectl debug` adds containers there.
-		"validate-pods.wisp.dev": {{cu, "", "v1", "pods"}, {cu, "", "v1", "pods/ephemeralcontainers"}},
+		"validate-pods.wisp.dev":                   {{cu, "", "v1", "pods"}, {cu, "", "v1", "pods/ephemeralcontainers"}},
+		"validate-replicationcontrollers.wisp.dev": {{cu, "", "v1", "replicationcontrollers"}},
+		"validate-podtemplates.wisp.dev":           {{cu, "", "v1", "podtemplates"}},
 		"validate-workloads.wisp.dev": {{cu, "apps", "v1", "deployments"}, {cu, "apps", "v1", "statefulsets"},
 			{cu, "apps", "v1", "daemonsets"}, {cu, "apps", "v1", "replicasets"}},
 		"validate-jobs.wisp.dev":     {{cu, "batch", "v1", "jobs"}},
@@ -457,11 +459,13 @@ func TestMatchConditionText(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
 			paths := map[string][2]string{
-				"mutate.wisp.dev":             {"object.metadata", "object.spec"},
-				"validate-pods.wisp.dev":      {"object.metadata", "object.spec"},
-				"validate-workloads.wisp.dev": {"object.spec.template.metadata", "object.spec.template.spec"},
-				"validate-jobs.wisp.dev":      {"object.spec.template.metadata", "object.spec.template.spec"},
-				"validate-cronjobs.wisp.dev":  {"object.spec.jobTemplate.spec.template.metadata", "object.spec.jobTemplate.spec.template.spec"},
+				"mutate.wisp.dev":                          {"object.metadata", "object.spec"},
+				"validate-pods.wisp.dev":                   {"object.metadata", "object.spec"},
+				"validate-replicationcontrollers.wisp.dev": {"object.spec.template.metadata", "object.spec.template.spec"},
+				"validate-podtemplates.wisp.dev":           {"object.template.metadata", "object.template.spec"},
+				"validate-workloads.wisp.dev":              {"object.spec.template.metadata", "object.spec.template.spec"},
+				"validate-jobs.wisp.dev":                   {"object.spec.template.metadata", "object.spec.template.spec"},
+				"validate-cronjobs.wisp.dev":               {"object.spec.jobTemplate.spec.template.metadata", "object.spec.jobTemplate.spec.template.spec"},
 			}
 			for _, w := range webhooks(t, render(t, []string{tt.file})) {
 				p := paths[w.name]

@@ -258,3 +258,55 @@ func TestBadPolicyAtRunTimeKeepsTheOldOneServing(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// The two core kinds with a pod template that are not workloads of apps or
+// batch are judged by /validate too: a ReplicationController with a default
+// password and a PodTemplate with a Secret reference are refused, and their
+// clean forms admitted.
+func TestReplicationControllerAndPodTemplateAreJudged(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t, shared)
+	spec := func(env ...corev1.EnvVar) corev1.PodTemplateSpec {
+		return corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "legacy"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1", Env: env}}},
+		}
+	}
+	weak := corev1.EnvVar{Name: "MYSQL_ROOT_PASSWORD", Value: "rootpass"}
+	ref := corev1.EnvVar{Name: "API_TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "api"}, Key: "token"}}}
+	clean := corev1.EnvVar{Name: "LOG_LEVEL", Value: "info"}
+	rc := func(name string, env corev1.EnvVar) *corev1.ReplicationController {
+		tmpl := spec(env)
+		return &corev1.ReplicationController{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec:       corev1.ReplicationControllerSpec{Selector: map[string]string{"app": "legacy"}, Template: &tmpl},
+		}
+	}
+	pt := func(name string, env corev1.EnvVar) *corev1.PodTemplate {
+		return &corev1.PodTemplate{ObjectMeta: metav1.ObjectMeta{Name: name}, Template: spec(env)}
+	}
+
+	_, err := shared.client.CoreV1().ReplicationControllers(ns).Create(ctx, rc("legacy", weak), metav1.CreateOptions{})
+	if err == nil || !apierrors.IsForbidden(err) {
+		t.Fatalf("ReplicationController with a literal password: %v, want Forbidden", err)
+	}
+	for _, want := range []string{"ReplicationController " + ns + "/legacy", "MYSQL_ROOT_PASSWORD", "env-name-weak-literal"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("denial does not say %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "rootpass") {
+		t.Errorf("denial carries the value:\n%v", err)
+	}
+	_, err = shared.client.CoreV1().PodTemplates(ns).Create(ctx, pt("tmpl", ref), metav1.CreateOptions{})
+	if err == nil || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "PodTemplate "+ns+"/tmpl") || !strings.Contains(err.Error(), "env-secret-key-ref") {
+		t.Fatalf("PodTemplate with a Secret reference: %v, want Forbidden naming the PodTemplate and env-secret-key-ref", err)
+	}
+	if _, err := shared.client.CoreV1().ReplicationControllers(ns).Create(ctx, rc("clean", clean), metav1.CreateOptions{}); err != nil {
+		t.Errorf("a clean ReplicationController was refused: %v", err)
+	}
+	if _, err := shared.client.CoreV1().PodTemplates(ns).Create(ctx, pt("clean", clean), metav1.CreateOptions{}); err != nil {
+		t.Errorf("a clean PodTemplate was refused: %v", err)
+	}
+}

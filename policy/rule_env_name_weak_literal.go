@@ -1,0 +1,204 @@
+package policy
+
+import "strings"
+
+// Rule env-name-weak-literal.
+//
+// Detects: a literal under a name that says it IS a password, secret, token
+// or key, whatever the literal looks like: POSTGRES_PASSWORD=postgres,
+// GF_SECURITY_ADMIN_PASSWORD=admin, MINIO_SECRET_KEY=minio123,
+// DB_PASSWORD=changeme. env-name-literal reports the literals that look
+// random; this rule reports the rest, the weak and default passwords real
+// manifests carry. A default password in a manifest is the password.
+//
+// The name must end in a strong secret word, with no qualifier after it
+// (see secretWord): PASSWORD, PASSWD, PASSPHRASE, PASS, PWD, PW, SECRET
+// (CLIENT_SECRET, SECRET_KEY, JWT_SECRET), a word ending in TOKEN, API_KEY,
+// PRIVATE_KEY, and KEY after SIGNING, ENCRYPTION, MASTER, ADMIN, ROOT, HMAC,
+// JWT, WEBHOOK, SESSION, AUTH, APP, APPLICATION, LICENSE or SECRET. Weaker
+// secret words stay with env-name-literal, whose value test they need:
+// ACCESS_KEY (MinIO's and AWS's access key is the user name's half),
+// CREDENTIALS, COOKIE, SALT, SEED, PEPPER, MNEMONIC. A SECRET right after
+// TLS, CERT, CA or SSL, or after another secret word (DB_PASSWORD_SECRET),
+// names a Kubernetes Secret and is left alone, as is Airflow's
+// AIRFLOW__<SECTION>__<KEY>_SECRET, which names a key in its secrets backend.
+//
+// Passes: an empty value, a boolean or number, a placeholder or reference
+// ($(VAR), ${VAR}, {{ .x }}, <password>, %s, ****, none, null; secret-store
+// references pass every rule, see isReference), a path, a host name or a
+// URL without a password, a Kubernetes Secret's name (a DNS name ending in
+// -secret, -secrets, -credentials, -creds or -tls), and prose (a value over
+// 64 bytes with white space).
+//
+// Reads: env[*].name and env[*].value (literal values only) of every
+// container kind.
+// Example (flagged): MYSQL_ROOT_PASSWORD=rootpass; (passes):
+// MYSQL_ALLOW_EMPTY_PASSWORD=true, DB_PASSWORD_FILE=/vault/secrets/db.
+func envNameWeakLiteralRule() Rule {
+	return Rule{
+		ID:        RuleEnvNameWeakLiteral,
+		Heuristic: true,
+		Summary:   "a password, secret, token or key env var (*PASSWORD, *SECRET, *_TOKEN, *API_KEY ...) holds a literal, however weak (admin, postgres, changeme)",
+		Since:     ruleWeakSince,
+		Remedy:    remedyMoveToVault,
+		check: func(_ *Evaluator, it *item) string {
+			if !it.literal() || !strongSecretName(it.env.Name) || !weakSecret(&it.lit) {
+				return ""
+			}
+			return "literal value under a password, secret, token or key name (a default password is still the password)"
+		},
+	}
+}
+
+// strongSecretName reports whether name says its value is a password,
+// secret, token or key itself (see the rule's comment).
+func strongSecretName(name string) bool {
+	w, ok := secretWord(name, false)
+	if !ok {
+		return false
+	}
+	norm := make([]byte, 0, len(w))
+	for i := 0; i < len(w); i++ {
+		if isAlnum(w[i]) {
+			norm = append(norm, upperByte(w[i]))
+		}
+	}
+	n := string(norm)
+	switch {
+	case strings.Contains(n, "PASSWORD"), strings.Contains(n, "PASSWD"), strings.Contains(n, "PASSPHRASE"),
+		n == "PASS", n == "PWD", n == "PW",
+		strings.HasSuffix(n, "TOKEN"),
+		strings.Contains(n, "APIKEY"), strings.Contains(n, "PRIVATEKEY"):
+		return true
+	case strings.Contains(n, "SECRET"):
+		return !kubeSecretName(name, w) && !airflowSecretKey(name)
+	case strings.HasSuffix(n, "KEY") || strings.HasSuffix(n, "KEYS"):
+		switch prefix := strings.TrimSuffix(strings.TrimSuffix(n, "S"), "KEY"); prefix {
+		case "SIGNING", "SIGN", "ENCRYPTION", "ENCRYPT", "MASTER", "ADMIN", "ROOT", "HMAC", "JWT", "WEBHOOK",
+			"SESSION", "AUTH", "APP", "APPLICATION", "LICENSE", "SECRET", "MASTERKEY":
+			return true
+		}
+	}
+	return false
+}
+
+// kubeSecretName reports whether the secret word w of name is SECRET right
+// after TLS, CERT, CA, SSL or another secret word: such a name holds the
+// name of a Kubernetes Secret (INGRESS_TLS_SECRET, DB_PASSWORD_SECRET).
+func kubeSecretName(name, w string) bool {
+	if !strings.EqualFold(w, "SECRET") && !strings.EqualFold(w, "SECRETS") {
+		return false
+	}
+	before := strings.TrimRight(name[:strings.LastIndex(name, w)], "_-.")
+	var buf [maxWords]span
+	ws := nameWords(before, &buf)
+	if len(ws) == 0 {
+		return false
+	}
+	prev := before[ws[len(ws)-1].lo:ws[len(ws)-1].hi]
+	switch strings.ToUpper(prev) {
+	case "TLS", "CERT", "CERTS", "CERTIFICATE", "CA", "SSL", "KEYSTORE", "TRUSTSTORE", "KEY":
+		return true
+	}
+	return secretName(prev, false)
+}
+
+// airflowSecretKey reports whether name is Airflow's AIRFLOW__<SECTION>__<KEY>_SECRET,
+// whose value names the key to read from Airflow's secrets backend: a
+// reference, like the _CMD variant.
+func airflowSecretKey(name string) bool {
+	return strings.HasPrefix(name, "AIRFLOW__") && strings.HasSuffix(name, "_SECRET") &&
+		strings.Count(name, "__") >= 2
+}
+
+// maxWeakProse: a value longer than this with white space in it is prose
+// or configuration, not a password.
+const maxWeakProse = 64
+
+// weakSecret reports whether a literal under a strong secret name is a
+// value (see the rule's comment for what passes).
+func weakSecret(l *literal) bool {
+	v := l.v
+	if v == "" || l.space > 0 && len(v) > maxWeakProse || strings.Contains(v, "-----BEGIN ") {
+		return false
+	}
+	if isBoolWord(v) || isNumeric(v) || isPlaceholderSyntax(v) || isEmptyWord(v) || oneByteRepeated(v) {
+		return false
+	}
+	if isURL(v) {
+		return urlWithPassword(v)
+	}
+	if isPathLike(v) || relativePath(v) || isHostLike(v) || kubeObjectName(v) {
+		return false
+	}
+	return true
+}
+
+// isPlaceholderSyntax reports whether v uses the syntax of a reference or a
+// template anywhere ($(X), ${X}, {{ }}, %s, %(x)s) or is <something>.
+func isPlaceholderSyntax(v string) bool {
+	return strings.Contains(v, "$(") || strings.Contains(v, "${") || strings.Contains(v, "{{") ||
+		strings.Contains(v, "%s") || strings.HasPrefix(v, "%(") ||
+		strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">")
+}
+
+// isEmptyWord reports whether v says "no value".
+func isEmptyWord(v string) bool {
+	if len(v) > 16 {
+		return false
+	}
+	var buf [16]byte
+	switch string(lowerInto(&buf, v)) {
+	case "none", "null", "nil", "empty", "undefined", "unset", "notset", "not-set", "n/a", "na", "-", "~", `""`, "''":
+		return true
+	}
+	return false
+}
+
+// oneByteRepeated reports whether v is one byte repeated (****, xxxx, a lone -):
+// a redacted or masked value.
+func oneByteRepeated(v string) bool {
+	for i := 1; i < len(v); i++ {
+		if v[i] != v[0] {
+			return false
+		}
+	}
+	return v != ""
+}
+
+// relativePath reports whether v is a relative path or a Vault-style path
+// of two or more plain segments (secret/data/app, certs/tls.key): letters,
+// digits and -_.@ between slashes, no segment random-looking.
+func relativePath(v string) bool {
+	if strings.Count(v, "/") == 0 || strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !isAlnum(c) && !inSet(c, "-_./@") {
+			return false
+		}
+	}
+	for seg := range strings.SplitSeq(v, "/") {
+		if seg == "" || randomLooking(seg) || mixesLettersDigits(seg) && len(seg) >= 12 {
+			return false
+		}
+	}
+	return true
+}
+
+// kubeObjectName reports whether v is the name of a Kubernetes Secret as
+// manifests name them: a lower-case DNS name ending in -secret, -secrets,
+// -credentials, -creds or -tls.
+func kubeObjectName(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !isLower(c) && !isDigit(c) && c != '-' && c != '.' {
+			return false
+		}
+	}
+	for _, s := range [...]string{"-secret", "-secrets", "-credentials", "-creds", "-tls"} {
+		if strings.HasSuffix(v, s) && len(v) > len(s) {
+			return true
+		}
+	}
+	return false
+}

@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test ./mutate -run '^$$' -fuzz '^FuzzVaultTemplate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
+	$(GO) test ./internal/workload -run '^$$' -fuzz '^FuzzByShape$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzMutateRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzInjectionPatch$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 

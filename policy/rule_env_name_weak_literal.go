@@ -27,8 +27,11 @@ import "strings"
 // ($(VAR), ${VAR}, {{ .x }}, <password>, %s, ****, none, null; secret-store
 // references pass every rule, see isReference), a path, a host name or a
 // URL without a password, a Kubernetes Secret's name (a DNS name ending in
-// -secret, -secrets, -credentials, -creds or -tls), and prose (a value over
-// 64 bytes with white space).
+// -secret, -secrets, -credentials, -creds or -tls), prose (a value over
+// 64 bytes with white space), and a substitution marker that restates the
+// name (GOOGLE_API_KEY=GOOGLE_API_KEY_VAL, X_TOKEN=INSERT_X_TOKEN). SECRET_ID
+// is left to env-name-literal: a Vault AppRole secret id, or the id of a
+// secret in a secret manager.
 //
 // Reads: env[*].name and env[*].value (literal values only) of every
 // container kind.
@@ -42,7 +45,7 @@ func envNameWeakLiteralRule() Rule {
 		Since:     ruleWeakSince,
 		Remedy:    remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
-			if !it.literal() || !strongSecretName(it.env.Name) || !weakSecret(&it.lit) {
+			if !it.literal() || !strongSecretName(it.env.Name) || !weakSecret(&it.lit) || substitutionMarker(it.env.Name, it.lit.v) {
 				return ""
 			}
 			return "literal value under a password, secret, token or key name (a default password is still the password)"
@@ -55,6 +58,12 @@ func envNameWeakLiteralRule() Rule {
 func strongSecretName(name string) bool {
 	w, ok := secretWord(name, false)
 	if !ok {
+		return false
+	}
+	// SECRET_ID is a Vault AppRole secret id or the id (name) of a secret
+	// in a secret manager: ambiguous, so its value is judged by
+	// env-name-literal's test only.
+	if rest := name[strings.LastIndex(name, w)+len(w):]; strings.EqualFold(strings.TrimLeft(rest, "_-."), "ID") {
 		return false
 	}
 	norm := make([]byte, 0, len(w))
@@ -109,6 +118,27 @@ func kubeSecretName(name, w string) bool {
 func airflowSecretKey(name string) bool {
 	return strings.HasPrefix(name, "AIRFLOW__") && strings.HasSuffix(name, "_SECRET") &&
 		strings.Count(name, "__") >= 2
+}
+
+// substitutionMarker reports whether v is an upper-case marker that
+// restates the variable's name for a script or a person to replace:
+// GOOGLE_API_KEY=GOOGLE_API_KEY_VAL, ETCD_TOKEN=INSERT_ETCD_TOKEN. The
+// name alone (PASSWORD=PASSWORD) is not a marker: it works as set.
+func substitutionMarker(name, v string) bool {
+	if len(v) <= len(name) || len(name) < 4 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !isUpper(c) && !isDigit(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	i := strings.Index(v, strings.ToUpper(name))
+	if i < 0 {
+		return false
+	}
+	// The rest is whole words: INSERT_<NAME>, <NAME>_VAL, YOUR_<NAME>_HERE.
+	return (i == 0 || v[i-1] == '_' || v[i-1] == '-') && (i+len(name) == len(v) || v[i+len(name)] == '_' || v[i+len(name)] == '-')
 }
 
 // maxWeakProse: a value longer than this with white space in it is prose

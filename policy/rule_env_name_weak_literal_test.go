@@ -61,6 +61,12 @@ func TestRuleEnvNameWeakLiteral(t *testing.T) {
 		{"ADMIN_PASSWORD", "db-credentials", false, false},
 		{"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET", "airflow-metadata", false, false},
 		{"API_TOKEN", "30", false, false},
+		{"OPENAI_API_KEY", "OPENAI_API_KEY_VALUE", false, false},
+		{"ETCD_DISCOVERY_TOKEN", "INSERT_ETCD_DISCOVERY_TOKEN", false, false},
+		{"PASSWORD", "PASSWORD", true, true}, // works as set
+		{"DB_PASSWORD", "INSERT_OTHER_THING", true, true},
+		{"SECRET_ID", "orders-db-key", false, false},
+		{"VAULT_SECRET_ID", "0f5c2a7e-6b1d-4c3a-9e8f-2d7b1a4c6e90", false, true}, // env-name-literal's
 		{"API_TOKEN", "redis.default.svc:6379", false, false},
 		{"JWT_SECRET", "This value is set by the operator from the Secret named in the release values", false, false},
 		{"SIGNING_KEY", "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----", false, false},

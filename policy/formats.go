@@ -13,71 +13,88 @@ import (
 // vendorToken recognises, at the start of t, a token prefix followed by its
 // body. Like tokenFormat it reads a bounded run after the prefix.
 func vendorToken(t string) string {
-	type prefix struct {
-		p     string
-		min   int
-		extra string
-		kind  string
+	if len(t) < 20 {
+		return ""
 	}
-	var cands []prefix
 	switch t[0] {
 	case 'l':
-		cands = []prefix{{"lin_api_", 40, "", "a Linear API key"}}
+		if prefixRun(t, "lin_api_", 40, "") {
+			return "a Linear API key"
+		}
 	case 'P':
-		cands = []prefix{{"PMAK-", 59, "-", "a Postman API key"}}
+		if prefixRun(t, "PMAK-", 59, "-") {
+			return "a Postman API key"
+		}
 	case 'g':
-		cands = []prefix{
-			{"glsa_", 40, "_", "a Grafana service account token"},
-			{"glc_", 32, "+/=", "a Grafana Cloud token"},
-			{"gsk_", 48, "", "a Groq API key"},
+		switch {
+		case prefixRun(t, "glsa_", 40, "_"):
+			return "a Grafana service account token"
+		case prefixRun(t, "glc_", 32, "+/="):
+			return "a Grafana Cloud token"
+		case prefixRun(t, "gsk_", 48, ""):
+			return "a Groq API key"
 		}
 	case 'G':
-		cands = []prefix{{"GOCSPX-", 28, "-_", "a Google OAuth client secret"}}
+		if prefixRun(t, "GOCSPX-", 28, "-_") {
+			return "a Google OAuth client secret"
+		}
 	case 'A':
-		cands = []prefix{
-			{"ATATT3", 100, "-_=", "an Atlassian API token"},
-			{"AGE-SECRET-KEY-1", 58, "", "an age secret key"},
+		switch {
+		case prefixRun(t, "ATATT3", 100, "-_="):
+			return "an Atlassian API token"
+		case prefixRun(t, "AGE-SECRET-KEY-1", 58, ""):
+			return "an age secret key"
 		}
 	case 'd':
-		cands = []prefix{
-			{"dp.pt.", 40, "", "a Doppler token"},
-			{"dp.st.", 40, "", "a Doppler token"},
-			{"dckr_pat_", 27, "-_", "a Docker Hub access token"},
-			{"dckr_oat_", 27, "-_", "a Docker Hub access token"},
+		switch {
+		case prefixRun(t, "dp.pt.", 40, ""), prefixRun(t, "dp.st.", 40, ""):
+			return "a Doppler token"
+		case prefixRun(t, "dckr_pat_", 27, "-_"), prefixRun(t, "dckr_oat_", 27, "-_"):
+			return "a Docker Hub access token"
 		}
 	case 'p':
-		cands = []prefix{
-			{"pul-", 40, "", "a Pulumi access token"},
-			{"pscale_tkn_", 32, "-_.", "a PlanetScale token"},
-			{"pscale_pw_", 32, "-_.", "a PlanetScale password"},
-			{"pplx-", 40, "", "a Perplexity API key"},
+		switch {
+		case prefixRun(t, "pul-", 40, ""):
+			return "a Pulumi access token"
+		case prefixRun(t, "pscale_tkn_", 32, "-_."):
+			return "a PlanetScale token"
+		case prefixRun(t, "pscale_pw_", 32, "-_."):
+			return "a PlanetScale password"
+		case prefixRun(t, "pplx-", 40, ""):
+			return "a Perplexity API key"
 		}
 	case 's':
-		cands = []prefix{
-			{"sntrys_", 40, "+/=_", "a Sentry token"},
-			{"sntryu_", 40, "", "a Sentry token"},
-			{"sbp_", 40, "", "a Supabase access token"},
-			{"shpat_", 32, "", "a Shopify token"},
-			{"shpca_", 32, "", "a Shopify token"},
-			{"shppa_", 32, "", "a Shopify token"},
-			{"shpss_", 32, "", "a Shopify token"},
-			{"sq0atp-", 22, "-_", "a Square access token"},
-			{"sq0csp-", 40, "-_", "a Square OAuth secret"},
+		switch {
+		case prefixRun(t, "sntrys_", 40, "+/=_"), prefixRun(t, "sntryu_", 40, ""):
+			return "a Sentry token"
+		case prefixRun(t, "sbp_", 40, ""):
+			return "a Supabase access token"
+		case strings.HasPrefix(t, "shp") && len(t) > 6 && t[5] == '_' && (t[3:5] == "at" || t[3:5] == "ca" || t[3:5] == "pa" || t[3:5] == "ss") && tokenRunMax(t[6:], "", 32) >= 32:
+			return "a Shopify token"
+		case prefixRun(t, "sq0atp-", 22, "-_"):
+			return "a Square access token"
+		case prefixRun(t, "sq0csp-", 40, "-_"):
+			return "a Square OAuth secret"
 		}
 	case 'f':
-		cands = []prefix{{"fo1_", 40, "-_", "a Fly.io token"}}
+		if prefixRun(t, "fo1_", 40, "-_") {
+			return "a Fly.io token"
+		}
 	case 'N':
-		cands = []prefix{{"NRAK-", 27, "", "a New Relic API key"}}
+		if prefixRun(t, "NRAK-", 27, "") {
+			return "a New Relic API key"
+		}
 	case 'o':
-		cands = []prefix{{"ops_eyJ", 50, "-_", "a 1Password service account token"}}
+		if prefixRun(t, "ops_eyJ", 50, "-_") {
+			return "a 1Password service account token"
+		}
 	case 'r':
-		cands = []prefix{{"rubygems_", 48, "", "a RubyGems API key"}}
+		if prefixRun(t, "rubygems_", 48, "") {
+			return "a RubyGems API key"
+		}
 	case 'x':
-		cands = []prefix{{"xai-", 70, "", "an xAI API key"}}
-	}
-	for _, c := range cands {
-		if prefixRun(t, c.p, c.min, c.extra) {
-			return c.kind
+		if prefixRun(t, "xai-", 70, "") {
+			return "an xAI API key"
 		}
 	}
 	return ""
@@ -195,6 +212,9 @@ func mailchimpKey(s string) bool {
 // their shape together, where the shape alone is common (40 hex digits is
 // also a git SHA): Datadog's API key (32 hex) and application key (40 hex).
 func namedFormat(name, v string) string {
+	if len(v) != 32 && len(v) != 40 || !isHex(v) {
+		return ""
+	}
 	var buf [maxWords]span
 	ws := nameWords(name, &buf)
 	datadog, app, api := false, false, false

@@ -23,7 +23,7 @@ import "strings"
 // not a reference.
 func isReference(v string) bool {
 	v = strings.TrimSpace(v)
-	if len(v) < 4 {
+	if len(v) < 4 || !strings.ContainsRune("{$@E>vropsba", rune(v[0])) {
 		return false
 	}
 	switch {

@@ -45,7 +45,10 @@ func envNameWeakLiteralRule() Rule {
 		Since:     ruleWeakSince,
 		Remedy:    remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
-			if !it.literal() || !strongSecretName(it.env.Name) || !weakSecret(&it.lit) || substitutionMarker(it.env.Name, it.lit.v) {
+			if !it.literal() || !mayNameStrongSecret(it.env.Name) || !weakSecret(&it.lit) {
+				return ""
+			}
+			if w, ok := secretWord(it.env.Name, false); !ok || !strongSecretWord(it.env.Name, w) || substitutionMarker(it.env.Name, it.lit.v) {
 				return ""
 			}
 			return "literal value under a password, secret, token or key name (a default password is still the password)"
@@ -53,13 +56,50 @@ func envNameWeakLiteralRule() Rule {
 	}
 }
 
-// strongSecretName reports whether name says its value is a password,
-// secret, token or key itself (see the rule's comment).
-func strongSecretName(name string) bool {
-	w, ok := secretWord(name, false)
-	if !ok {
+// mayNameStrongSecret is a one-pass prefilter for strongSecretWord: name
+// holds PASS, PW, SECRET, TOKEN or KEY in any case.
+func mayNameStrongSecret(name string) bool {
+	for i := 0; i+2 < len(name); i++ {
+		switch name[i] | 0x20 { // ASCII lower case, for letters
+		case 'p':
+			if c := name[i+1] | 0x20; c == 'w' || c == 'a' && hasPrefixFold(name[i:], "PASS") {
+				return true
+			}
+		case 's':
+			if name[i+1]|0x20 == 'e' && hasPrefixFold(name[i:], "SECRET") {
+				return true
+			}
+		case 't':
+			if name[i+1]|0x20 == 'o' && hasPrefixFold(name[i:], "TOKEN") {
+				return true
+			}
+		case 'k':
+			if name[i+1]|0x20 == 'e' && name[i+2]|0x20 == 'y' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case; prefix is upper
+// case.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
 		return false
 	}
+	for i := 0; i < len(prefix); i++ {
+		if upperByte(s[i]) != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// strongSecretWord reports whether name, whose secret word (see
+// secretWord) is w, says its value is a password, secret, token or key
+// itself (see the rule's comment).
+func strongSecretWord(name, w string) bool {
 	// SECRET_ID is a Vault AppRole secret id or the id (name) of a secret
 	// in a secret manager: ambiguous, so its value is judged by
 	// env-name-literal's test only.

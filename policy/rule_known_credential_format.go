@@ -107,6 +107,9 @@ func credentialFormat(s string) string {
 	if authorizationValue(s) {
 		return "an HTTP Authorization credential"
 	}
+	if len(s) < 35 { // the shortest of the formats below
+		return ""
+	}
 	if k := webhookURL(s); k != "" {
 		return k
 	}
@@ -478,28 +481,41 @@ func plainWord(v string) bool {
 // "splunk" (Splunk HEC) and "geniekey" (Opsgenie) followed by a token of 16+
 // characters mixing letters and digits.
 func authorizationValue(s string) bool {
-	if strings.IndexByte(s, ' ') < 0 {
-		return false
-	}
-	for _, scheme := range [...]string{"basic ", "bearer ", "token ", "apikey ", "ssws ", "splunk ", "geniekey "} {
-		for off := 0; off < len(s); {
-			i := indexFold(s[off:], scheme)
-			if i < 0 {
-				break
-			}
-			i += off
-			off = i + len(scheme)
-			if i > 0 && isAlnum(s[i-1]) {
-				continue
-			}
-			tok := s[off:]
-			tok = tok[:tokenRun(tok, "-_.~+/=")]
-			if authorizationToken(scheme, tok) {
-				return true
+	// One pass: at each space, the word before it may be a scheme.
+	for i := strings.IndexByte(s, ' '); i > 0; {
+		b := i
+		for b > 0 && isAlnum(s[b-1]) && i-b <= len("geniekey") {
+			b--
+		}
+		if b < i && (b == 0 || !isAlnum(s[b-1])) {
+			if scheme := authScheme(s[b:i]); scheme != "" {
+				tok := s[i+1:]
+				if authorizationToken(scheme, tok[:tokenRun(tok, "-_.~+/=")]) {
+					return true
+				}
 			}
 		}
+		next := strings.IndexByte(s[i+1:], ' ')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
 	}
 	return false
+}
+
+// authScheme returns the lower-case scheme with its space ("bearer ") if w
+// names an Authorization scheme authorizationValue knows, else "".
+func authScheme(w string) string {
+	if len(w) > 8 {
+		return ""
+	}
+	var buf [16]byte
+	switch l := string(lowerInto(&buf, w)); l {
+	case "basic", "bearer", "token", "apikey", "ssws", "splunk", "geniekey":
+		return l + " "
+	}
+	return ""
 }
 
 // indexFold is strings.Index ignoring ASCII case; sub is lower case.

@@ -8,7 +8,8 @@ import (
 )
 
 // TestAllowNamesOnlyExemptHeuristics: an allow list of names silences the
-// heuristic literal rules (env-name-literal, high-entropy-literal) only. A
+// heuristic literal rules (env-name-literal, high-entropy-literal,
+// env-name-weak-literal) only. A
 // Secret reference or a known credential format under an allowed name is
 // still a violation (a tenant picks the name).
 func TestAllowNamesOnlyExemptHeuristics(t *testing.T) {

@@ -66,7 +66,8 @@
 // value rules read literal env[].value only (never valueFrom fieldRef or
 // configMapKeyRef). Rules are tried in order (cheap and specific first:
 // env-secret-key-ref, env-from-secret, known-credential-format without
-// gitleaks, env-name-literal, high-entropy-literal, then gitleaks' rules)
+// gitleaks, env-name-literal, high-entropy-literal, env-name-weak-literal,
+// then gitleaks' rules)
 // and the first that flags an entry reports it: one violation per entry.
 // Allow lists apply before any rule.
 //

@@ -137,7 +137,8 @@ type RuleSettings struct {
 type AllowList struct {
 	// Names are env var name globs ("*" any run, "?" one character),
 	// matched case-insensitively, e.g. "*_FILE". A listed name silences the
-	// heuristic literal rules only (env-name-literal, high-entropy-literal),
+	// heuristic literal rules only (env-name-literal, high-entropy-literal,
+	// env-name-weak-literal),
 	// never a Secret reference or a known credential format: pod authors
 	// pick names.
 	Names []string `json:"names,omitempty"`

@@ -38,9 +38,13 @@ func newCheckCommand() *cobra.Command {
 
 Reads multi-document YAML, JSON or a v1 List and runs the platform policy on
 every Pod and on the pod template of every Deployment, StatefulSet,
-DaemonSet, ReplicaSet, Job and CronJob: Kubernetes Secrets in env
-(secretKeyRef, envFrom), literals in known credential formats, secret-looking
-names holding credential-looking literals. Values are never printed.
+DaemonSet, ReplicaSet, Job, CronJob, ReplicationController and PodTemplate:
+Kubernetes Secrets in env (secretKeyRef, envFrom), literals in known
+credential formats, secret-looking names holding credential-looking or weak
+literals. Any other object whose shape holds a pod spec (a containers list:
+Argo Rollouts, Knative Services, OpenKruise, KServe ...) is checked by shape.
+Stderr says which kinds were checked by shape and which had no pod template.
+Values are never printed.
 
 Every violation is reported whatever the mode of its namespace (namespace
 labels are not known offline); exempt namespaces, exempt pods and allow

@@ -48,7 +48,7 @@ standard output; 2 for unreadable input, a bad flag or a bad policy file.`,
   wisp inject -f pod.yaml -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runInject(cmd.Context(), opts, cmd.InOrStdin(), cmd.OutOrStdout())
+			return runInject(cmd.Context(), opts, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -61,7 +61,7 @@ standard output; 2 for unreadable input, a bad flag or a bad policy file.`,
 	return cmd
 }
 
-func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout io.Writer) error {
+func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout, stderr io.Writer) error {
 	var write func(io.Writer, []*document) error
 	switch opts.output {
 	case "yaml":
@@ -83,6 +83,7 @@ func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout 
 
 	// Report every problem of every document, in order.
 	var problems []error
+	var leftAlone kindCounts // custom resources with a pod spec: not rewritten
 	invalid := false
 	for _, d := range docs {
 		if err := ctx.Err(); err != nil {
@@ -104,6 +105,11 @@ func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout 
 			}
 			where += objectName(obj)
 			changed, err := injectObject(obj, snap.Injection)
+			if !workload.Supported(obj.GroupVersionKind()) {
+				if found, _ := workload.ByShape(obj); len(found) > 0 {
+					leftAlone.add(obj)
+				}
+			}
 			if err != nil {
 				problems = append(problems, &locatedError{where: where, err: err})
 				var de *denialError
@@ -111,6 +117,9 @@ func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout 
 			}
 			d.changed = d.changed || changed
 		}
+	}
+	if !leftAlone.empty() {
+		fmt.Fprintf(stderr, "wisp: not injected, a pod spec in a kind wisp does not rewrite: %s\n", leftAlone)
 	}
 	if len(problems) > 0 {
 		code := exitDenied

@@ -536,3 +536,36 @@ func TestExamplePolicyListsEveryInjectionField(t *testing.T) {
 		t.Errorf("examples/policy.yaml: %v", err)
 	}
 }
+
+// ReplicationControllers and PodTemplates are injected through their pod
+// templates like the other workloads; a custom resource with a pod spec is
+// passed through unchanged, and stderr says so.
+func TestInjectCoreTemplateKindsAndSaysWhatItLeaves(t *testing.T) {
+	t.Parallel()
+	const annotations = "      annotations: {wisp.dev/inject: \"true\", wisp.dev/role: web, wisp.dev/secret-db: secret/data/db}\n"
+	in := "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: legacy}\nspec:\n  template:\n    metadata:\n" + annotations +
+		"    spec: {containers: [{name: app, image: app:1}]}\n" +
+		"---\napiVersion: v1\nkind: PodTemplate\nmetadata: {name: tmpl}\ntemplate:\n  metadata:\n  " + strings.TrimPrefix(annotations, "  ") +
+		"  spec: {containers: [{name: app, image: app:1}]}\n" +
+		"---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web}\nspec:\n  template:\n    metadata:\n" + annotations +
+		"    spec: {containers: [{name: app, image: app:1}]}\n"
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"inject", "-f", "-"}, strings.NewReader(in), &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d; stderr: %s", code, stderr.String())
+	}
+	docs := strings.Split(stdout.String(), "\n---\n")
+	if len(docs) != 3 {
+		t.Fatalf("%d documents out, want 3:\n%s", len(docs), stdout.String())
+	}
+	for i, kind := range []string{"ReplicationController", "PodTemplate"} {
+		if !strings.Contains(docs[i], "name: wisp-fetch") || !strings.Contains(docs[i], "wisp.dev/status: injected") {
+			t.Errorf("%s not injected:\n%s", kind, docs[i])
+		}
+	}
+	if strings.Contains(docs[2], "wisp-fetch") {
+		t.Errorf("the Rollout was rewritten:\n%s", docs[2])
+	}
+	if want := "not injected, a pod spec in a kind wisp does not rewrite: 1 Rollout (argoproj.io/v1alpha1)"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+	}
+}

@@ -518,16 +518,6 @@ func authScheme(w string) string {
 	return ""
 }
 
-// indexFold is strings.Index ignoring ASCII case; sub is lower case.
-func indexFold(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if lowerByte(s[i]) == sub[0] && strings.EqualFold(s[i:i+len(sub)], sub) {
-			return i
-		}
-	}
-	return -1
-}
-
 // worthGitleaks is the prefilter before gitleaks. Short and plain values
 // never pay for gitleaks; neither do PEM blocks (a private key was caught
 // already; certificates and public keys are public), SSH public keys,

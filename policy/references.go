@@ -23,7 +23,12 @@ import "strings"
 // not a reference.
 func isReference(v string) bool {
 	v = strings.TrimSpace(v)
-	if len(v) < 4 || !strings.ContainsRune("{$@E>vropsba", rune(v[0])) {
+	if len(v) < 4 {
+		return false
+	}
+	switch v[0] { // the first bytes of the forms below
+	case '{', '$', '@', 'E', '>', 'v', 'r', 'o', 's', 'b', 'a', 'p':
+	default:
 		return false
 	}
 	switch {

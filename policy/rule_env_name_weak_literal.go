@@ -45,7 +45,10 @@ func envNameWeakLiteralRule() Rule {
 		Since:     ruleWeakSince,
 		Remedy:    remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
-			if !it.literal() || !mayNameStrongSecret(it.env.Name) || !weakSecret(&it.lit) {
+			// Cheapest first: a one-pass look at the name, the name's
+			// words (often known already: env-name-literal asks too), then
+			// the value.
+			if !it.literal() || !mayNameStrongSecret(it.env.Name) || !it.secretName() || !weakSecret(&it.lit) {
 				return ""
 			}
 			if w, ok := secretWord(it.env.Name, false); !ok || !strongSecretWord(it.env.Name, w) || substitutionMarker(it.env.Name, it.lit.v) {

@@ -195,7 +195,7 @@ func tokenFormat(s string) string {
 				}
 			}
 		}
-		if k == "" {
+		if k == "" && len(t) >= 20 {
 			k = vendorToken(t)
 		}
 		if k != "" {

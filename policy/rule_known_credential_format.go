@@ -65,14 +65,14 @@ func knownCredentialFormatRule() Rule {
 			}
 			// NAME=value gives gitleaks' rules that need a keyword beside the
 			// token (new-relic-user-api-key ...) their context.
-			for _, f := range e.gitleaks.DetectString(it.env.Name + "=" + it.lit.v) {
-				if f.RuleID == gitleaksGenericRule {
+			for id := range e.gitleaks.Findings(it.env.Name + "=" + it.lit.v) {
+				if id == gitleaksGenericRule {
 					continue // env-name-literal does this, with fewer false positives
 				}
 				// Only the rule's id leaves the finding: it names a format,
 				// never the matched text.
-				if isRuleID(f.RuleID) {
-					return "literal value matches gitleaks rule " + f.RuleID
+				if isRuleID(id) {
+					return "literal value matches gitleaks rule " + id
 				}
 				return "literal value matches a gitleaks rule"
 			}

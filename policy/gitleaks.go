@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"iter"
 	"math"
 	"regexp"
@@ -122,6 +123,9 @@ func newGitleaksDetector() (*gitleaksDetector, error) {
 		d.rules = append(d.rules, r)
 		d.Config.Rules[s.id] = r
 	}
+	if len(d.keywords) > maxKeywords {
+		return nil, fmt.Errorf("gitleaks table: %d keywords, more than the %d a detector holds", len(d.keywords), maxKeywords)
+	}
 	return d, nil
 }
 
@@ -137,23 +141,47 @@ func newGitleaksAllow(s *gitleaksAllowSpec) *gitleaksAllow {
 // "gitleaks:allow" on the match's line, then the global and the rule's
 // allowlists. The equivalence is tested against gitleaks itself.
 func (d *gitleaksDetector) Findings(s string) iter.Seq[string] {
-	return func(yield func(string) bool) {
-		seen := d.keywordsIn(s)
-		for _, r := range d.rules {
-			if len(r.spec.keywords) > 0 && !r.hasKeyword(seen) {
-				continue
-			}
-			if !d.detect(r, s, yield) {
-				return
-			}
+	return func(yield func(string) bool) { d.find(s, yield) }
+}
+
+// First is the id of the first rule (in the configuration's order) that
+// finds a secret in s other than skip's, or "".
+func (d *gitleaksDetector) First(s, skip string) string {
+	first := ""
+	d.find(s, func(id string) bool {
+		if id == skip {
+			return true
+		}
+		first = id
+		return false
+	})
+	return first
+}
+
+// find calls yield with each finding's rule id until it returns false.
+func (d *gitleaksDetector) find(s string, yield func(string) bool) {
+	var seen keywordSet
+	d.keywordsIn(s, &seen)
+	for _, r := range d.rules {
+		if len(r.spec.keywords) > 0 && !r.hasKeyword(&seen) {
+			continue
+		}
+		if !d.detect(r, s, yield) {
+			return
 		}
 	}
 }
 
+// maxKeywords bounds the distinct keywords of the table (244 in gitleaks
+// v8.30.1), so that a value's set of them lives on the stack.
+const maxKeywords = 1024
+
+// keywordSet: bit k is set when keywords[k] was seen.
+type keywordSet [maxKeywords / 64]uint64
+
 // keywordsIn marks the keywords s contains (case-insensitively, as
 // gitleaks lower-cases the text before its prefilter).
-func (d *gitleaksDetector) keywordsIn(s string) []uint64 {
-	seen := make([]uint64, (len(d.keywords)+63)/64)
+func (d *gitleaksDetector) keywordsIn(s string, seen *keywordSet) {
 	lower := strings.ToLower(s)
 	for i := 0; i < len(lower); i++ {
 		for _, k := range d.byFirst[lower[i]] {
@@ -162,10 +190,9 @@ func (d *gitleaksDetector) keywordsIn(s string) []uint64 {
 			}
 		}
 	}
-	return seen
 }
 
-func (r *gitleaksRule) hasKeyword(seen []uint64) bool {
+func (r *gitleaksRule) hasKeyword(seen *keywordSet) bool {
 	for _, k := range r.keywords {
 		if seen[k/64]&(1<<(k%64)) != 0 {
 			return true

@@ -116,6 +116,12 @@ func TestGitleaksLazy(t *testing.T) {
 	if !slices.Contains(ids, "github-pat") {
 		t.Errorf("findings %v, want github-pat", ids)
 	}
+	if id := d.First("TOKEN=ghp_0123456789abcdefABCDEF0123456789abcd", "github-pat"); id != "" {
+		t.Errorf("First skipping github-pat: %q, want none", id)
+	}
+	if id := d.First("TOKEN=ghp_0123456789abcdefABCDEF0123456789abcd", gitleaksGenericRule); id != "github-pat" {
+		t.Errorf("First: %q, want github-pat", id)
+	}
 	if n := compiled(); n == 0 || n > 5 {
 		t.Errorf("%d rules compiled for one GitHub token", n)
 	}

@@ -6,6 +6,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BUILD_FLAGS := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 30s
+BENCH_DURATION ?= 8s
+BENCH_C ?= 8,64
+BENCH_COUNT ?= 3
 
 .PHONY: all build tools test lint bench fuzz demo clean
 
@@ -37,10 +40,13 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 ## bench: the admission path's benchmarks, then wisp-webhook against a no-op
-## webhook (the floor) over HTTPS at c=1, 8, 64, 10 s a run (test/load)
+## webhook (the floor) over HTTPS, interleaved in one run, ending with one
+## table of ratios to the floor and RSS (test/load): scenarios injected,
+## plain, denied, large at BENCH_C (8,64), BENCH_DURATION (8s) a run after 2 s
+## of warm-up; about 4 min
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./mutate ./policy ./webhook
-	$(GO) run ./test/load -duration $(or $(BENCH_DURATION),10s) -c 1,8,64
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./mutate ./policy ./webhook
+	$(GO) run ./test/load -duration $(BENCH_DURATION) -c $(BENCH_C)
 
 ## soak: wisp-webhook at c=64 under valid and hostile requests for SOAK (5m)
 soak:

@@ -6,13 +6,9 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
-	"slices"
 	"sort"
 	"strings"
 
-	"github.com/spf13/viper"
-	"github.com/zricethezav/gitleaks/v8/config"
-	"github.com/zricethezav/gitleaks/v8/detect"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -46,9 +42,9 @@ type Evaluator struct {
 
 	roles []roleBinding
 
-	// gitleaks is gitleaks' detector with its default rules. DetectString
-	// only reads it (and bumps an atomic byte counter).
-	gitleaks *detect.Detector
+	// gitleaks finds what gitleaks' detector with its default rules finds
+	// (gitleaks.go); nil when known-credential-format is off.
+	gitleaks *gitleaksDetector
 }
 
 type roleBinding struct {
@@ -61,15 +57,16 @@ type roleBinding struct {
 // ErrInvalidSpec. Allow-list problems name the entry by index only: an
 // allowed value never appears in an error.
 //
-// Compile loads gitleaks' default rules (tens of milliseconds): compile once
-// per policy change, not per request.
+// Compile prepares gitleaks' default rules from a generated table; their
+// regular expressions are compiled when a value first needs them. Compile
+// once per policy change, not per request.
 func Compile(spec Spec) (*Evaluator, error) {
 	return compile(spec, DefaultRules(), newGitleaksDetector)
 }
 
 // compile is Compile with its rule set and gitleaks loader as parameters
 // (tests share one loaded detector).
-func compile(spec Spec, all []Rule, loadGitleaks func() (*detect.Detector, error)) (*Evaluator, error) {
+func compile(spec Spec, all []Rule, loadGitleaks func() (*gitleaksDetector, error)) (*Evaluator, error) {
 	if err := validateRules(all); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
@@ -230,38 +227,6 @@ func (e *Evaluator) ruleEnabled(id string) bool {
 		}
 	}
 	return false
-}
-
-// newGitleaksDetector builds gitleaks' detector with its embedded default
-// rules, as detect.NewDetectorDefaultConfig does, but on a private viper
-// instance: that function configures viper's process-wide instance, which
-// is neither ours to touch nor safe for concurrent Compiles.
-func newGitleaksDetector() (*detect.Detector, error) {
-	v := viper.New()
-	v.SetConfigType("toml")
-	if err := v.ReadConfig(strings.NewReader(config.DefaultConfig)); err != nil {
-		return nil, err
-	}
-	var vc config.ViperConfig
-	if err := v.Unmarshal(&vc); err != nil {
-		return nil, err
-	}
-	cfg, err := vc.Translate()
-	if err != nil {
-		return nil, err
-	}
-	// Drop the generic rule (see gitleaksGenericRule): its keywords (key,
-	// token, secret, auth ...) are in most env var names, so it would run,
-	// slowly, on nearly every value, only to be ignored.
-	delete(cfg.Rules, gitleaksGenericRule)
-	cfg.OrderedRules = slices.DeleteFunc(cfg.OrderedRules, func(id string) bool { return id == gitleaksGenericRule })
-	cfg.Keywords = make(map[string]struct{})
-	for _, r := range cfg.Rules {
-		for _, k := range r.Keywords {
-			cfg.Keywords[k] = struct{}{}
-		}
-	}
-	return detect.NewDetector(cfg), nil
 }
 
 func modeProblem(m Mode) string {

@@ -96,9 +96,10 @@ func (m *Metrics) observe(endpoint, result string, elapsed time.Duration) {
 }
 
 // requestAttrs are the keys every request's log line carries: the same in
-// /mutate's and /validate's lines, never a value from the object.
-func requestAttrs(endpoint string, req admission.Request, name, result string, elapsed time.Duration) [8]slog.Attr {
-	return [8]slog.Attr{
+// /mutate's and /validate's lines, never a value from the object. The last
+// element is free for the endpoint's own first key.
+func requestAttrs(endpoint string, req admission.Request, name, result string, elapsed time.Duration) [9]slog.Attr {
+	return [9]slog.Attr{
 		slog.String("endpoint", endpoint),
 		slog.String("uid", string(req.UID)),
 		slog.String("operation", string(req.Operation)),

@@ -187,8 +187,12 @@ func (h *MutatingHandler) observe(ctx context.Context, req admission.Request, na
 			h.metrics.injections.Inc()
 		}
 	}
-	base := requestAttrs(EndpointMutate, req, name, result, elapsed)
-	h.log.LogAttrs(ctx, slog.LevelInfo, "admission", append(base[:], slog.Bool("dryRun", dryRun))...)
+	if !h.log.Enabled(ctx, slog.LevelInfo) {
+		return // the line's attributes cost more than the check
+	}
+	attrs := requestAttrs(EndpointMutate, req, name, result, elapsed)
+	attrs[len(attrs)-1] = slog.Bool("dryRun", dryRun)
+	h.log.LogAttrs(ctx, slog.LevelInfo, "admission", attrs[:]...)
 }
 
 func isPodCreate(req admission.Request) bool {

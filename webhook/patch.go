@@ -2,19 +2,14 @@ package webhook
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
-	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
 	jsonpatch "gomodules.xyz/jsonpatch/v2"
-	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // injectionPatch returns the JSONPatch that turns in, the pod the API server
@@ -221,30 +216,6 @@ func escape(key string) string {
 }
 
 // patchEncoder encodes a handler's JSONPatch into the answer itself:
-// admission.Response.Complete would marshal each jsonpatch operation twice
-// over (its MarshalJSON encodes the operation, then encoding/json checks and
-// compacts that output once more), a tenth of the /mutate CPU on an
-// injection. The handler's Response keeps its Patches for callers that read
-// them (tests, embedders).
-type patchEncoder struct{ admission.Handler }
-
-func (p patchEncoder) Handle(ctx context.Context, req admission.Request) admission.Response {
-	resp := p.Handler.Handle(ctx, req)
-	if len(resp.Patches) == 0 {
-		return resp
-	}
-	patch, err := encodePatch(resp.Patches)
-	if err != nil {
-		// Values are typed Kubernetes objects and strings: this is a bug.
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode patch: %w", err))
-	}
-	resp.Patches = nil
-	resp.Patch = patch
-	pt := admissionv1.PatchTypeJSONPatch
-	resp.PatchType = &pt
-	return resp
-}
-
 // encodePatch writes ops as a JSON array, encoding each value once.
 func encodePatch(ops []jsonpatch.JsonPatchOperation) ([]byte, error) {
 	var buf bytes.Buffer

@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -127,7 +126,7 @@ func New(opts Options) (*Server, error) {
 
 	slots := make(chan struct{}, maxHandling())
 	for path, h := range map[string]admission.Handler{EndpointMutate: mutating, EndpointValidate: validating} {
-		srv.Register(path, limit(newWebhook(gate{Handler: h, slots: slots}), opts.MaxRequestBytes, opts.RequestTimeout))
+		srv.Register(path, limit(newWebhook(gate{Handler: h, slots: slots}, opts.Logger), opts.MaxRequestBytes, opts.RequestTimeout))
 	}
 	health := &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}
 	srv.Register("/healthz", http.StripPrefix("/healthz", health))
@@ -148,23 +147,6 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.log.Info("admission webhook stopped")
 	return nil
-}
-
-// newWebhook serves h through controller-runtime's admission.Webhook (body
-// read, content type, v1 decoding and encoding, panic recovery), with the
-// patch encoded once (patchEncoder) and request-independent logging:
-// controller-runtime's default builds a logger with six request values per
-// request (twice), which a JSON slog handler encodes eagerly, for lines it
-// only writes at V(5). The handlers log each request themselves;
-// controller-runtime's own errors (a body that cannot be read or decoded)
-// are still logged, without request values, which it does not have then
-// anyway.
-func newWebhook(h admission.Handler) *admission.Webhook {
-	return &admission.Webhook{
-		Handler:        patchEncoder{h},
-		RecoverPanic:   ptr(true),
-		LogConstructor: func(base logr.Logger, _ *admission.Request) logr.Logger { return base },
-	}
 }
 
 // maxHandling is how many requests are judged at once: twice the cores the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -22,7 +23,7 @@ import (
 // deadlines apply (a recorder cannot set them).
 func serve(t *testing.T, h admission.Handler, timeout time.Duration) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(limit(newWebhook(h), DefaultMaxRequestBytes, timeout))
+	srv := httptest.NewServer(limit(newWebhook(h, nil), DefaultMaxRequestBytes, timeout))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -139,9 +140,9 @@ func TestGateBoundsConcurrentHandlers(t *testing.T) {
 	}
 }
 
-// The answer's patch, encoded once by patchEncoder, is the one the handler
-// made.
-func TestPatchEncoderKeepsThePatch(t *testing.T) {
+// The answer's patch, encoded once by the review handler, is the one the
+// handler made.
+func TestReviewHandlerKeepsThePatch(t *testing.T) {
 	t.Parallel()
 	hd := NewMutatingHandler(defaults(), nil, nil, nil)
 	raw, _ := json.Marshal(realisticPod())
@@ -150,9 +151,9 @@ func TestPatchEncoderKeepsThePatch(t *testing.T) {
 	}}
 	req.Object.Raw = raw
 	direct := hd.Handle(context.Background(), req)
-	encoded := patchEncoder{hd}.Handle(context.Background(), req)
-	if len(encoded.Patches) != 0 || encoded.PatchType == nil || *encoded.PatchType != admissionv1.PatchTypeJSONPatch {
-		t.Fatalf("patchEncoder answer: patches %d, type %v", len(encoded.Patches), encoded.PatchType)
+	encoded := (&reviewHandler{handler: hd, log: slog.New(slog.DiscardHandler)}).handle(context.Background(), req)
+	if len(encoded.Patches) != 0 || encoded.PatchType == nil || *encoded.PatchType != admissionv1.PatchTypeJSONPatch || encoded.UID != "u1" {
+		t.Fatalf("review handler answer: patches %d, type %v, uid %q", len(encoded.Patches), encoded.PatchType, encoded.UID)
 	}
 	want, _ := json.Marshal(direct.Patches)
 	var a, b any

@@ -156,8 +156,17 @@ func resultOf(d policy.Decision) string {
 
 func (h *ValidatingHandler) observe(ctx context.Context, req admission.Request, name, result string, d *policy.Decision, start time.Time) {
 	elapsed := time.Since(start)
+	if h.metrics != nil {
+		h.metrics.observe(EndpointValidate, result, elapsed)
+		if d != nil && !d.Exempt {
+			h.metrics.countViolations(d.Mode, d.Violations)
+		}
+	}
+	if !h.log.Enabled(ctx, slog.LevelInfo) {
+		return // the line's attributes cost more than the check
+	}
 	base := requestAttrs(EndpointValidate, req, name, result, elapsed)
-	attrs := base[:]
+	attrs := base[:len(base)-1]
 	if d != nil {
 		attrs = append(attrs, slog.String("mode", string(d.Mode)), slog.Int("violations", len(d.Violations)))
 		if d.Exempt {
@@ -165,12 +174,6 @@ func (h *ValidatingHandler) observe(ctx context.Context, req admission.Request, 
 		}
 		if len(d.Violations) > 0 {
 			attrs = append(attrs, slog.String("rules", auditSummary(d.Violations)))
-		}
-	}
-	if h.metrics != nil {
-		h.metrics.observe(EndpointValidate, result, elapsed)
-		if d != nil && !d.Exempt {
-			h.metrics.countViolations(d.Mode, d.Violations)
 		}
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "admission", attrs...)

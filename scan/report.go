@@ -1,9 +1,7 @@
 package scan
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -100,7 +98,8 @@ func buildReport(ns string, findings []Finding, old *reportsv1alpha1.Report, opt
 	}
 	now := opts.Now()
 
-	// Group the findings by workload and rule, keeping their order.
+	// Group the findings by workload and rule, in the Result's order (sorted
+	// by kind, name, then the policy's order).
 	type group struct {
 		key      key
 		findings []Finding
@@ -117,11 +116,6 @@ func buildReport(ns string, findings []Finding, old *reportsv1alpha1.Report, opt
 		}
 		g.findings = append(g.findings, f)
 	}
-	slices.SortStableFunc(groups, func(a, b *group) int {
-		fa, fb := a.findings[0].Object, b.findings[0].Object
-		return cmp.Or(cmp.Compare(fa.Kind, fb.Kind), cmp.Compare(fa.Name, fb.Name), cmp.Compare(fa.UID, fb.UID), cmp.Compare(a.key.rule, b.key.rule))
-	})
-
 	rep := &reportsv1alpha1.Report{
 		TypeMeta: metav1.TypeMeta{APIVersion: ReportGroupVersion.String(), Kind: "Report"},
 		ObjectMeta: metav1.ObjectMeta{

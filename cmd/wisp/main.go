@@ -66,7 +66,7 @@ This command runs the wisp admission webhook's code offline, on manifests:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInjectCommand(), newCheckCommand(), newVersionCommand())
+	root.AddCommand(newInjectCommand(), newCheckCommand(), newScanCommand(), newVersionCommand())
 	return root
 }
 

@@ -68,7 +68,7 @@ func ApplyReports(ctx context.Context, rc reportsclient.ReportsGetter, r *Result
 		}
 	}
 	for _, ns := range r.Namespaces {
-		if !ns.Exempt || existing[ns.Name] == nil {
+		if !ns.Exempt || ns.Terminating || existing[ns.Name] == nil {
 			continue
 		}
 		err := rc.Reports(ns.Name).Delete(ctx, ReportName, metav1.DeleteOptions{})

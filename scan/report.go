@@ -59,8 +59,9 @@ func (o ReportOptions) withDefaults() ReportOptions {
 }
 
 // Reports returns the Report of each namespace of r that has something to
-// report on: every namespace that is not exempt and has a workload or a
-// Report already (in existing, by namespace), sorted by namespace. A
+// report on: every namespace that is not exempt (nor being deleted) and has
+// a workload or a Report already (in existing, by namespace), sorted by
+// namespace. A
 // namespace whose workloads are all clean gets a Report with no results:
 // "scanned, nothing found", which a missing Report cannot tell from "never
 // scanned". Each result keeps the timestamp of the same result (subject UID
@@ -73,7 +74,7 @@ func (r *Result) Reports(existing map[string]*reportsv1alpha1.Report, opts Repor
 	}
 	var out []*reportsv1alpha1.Report
 	for _, ns := range r.Namespaces {
-		if ns.Exempt || (ns.Workloads == 0 && existing[ns.Name] == nil) {
+		if ns.Exempt || ns.Terminating || (ns.Workloads == 0 && existing[ns.Name] == nil) {
 			continue
 		}
 		out = append(out, buildReport(ns.Name, byNS[ns.Name], existing[ns.Name], opts))

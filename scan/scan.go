@@ -59,6 +59,9 @@ type Namespace struct {
 	// Exempt is true when the whole namespace is exempt: nothing in it is
 	// judged, and it has no Report.
 	Exempt bool
+	// Terminating is true for a namespace being deleted: it is judged, but
+	// gets no Report (the API server refuses new content there).
+	Terminating bool
 	// Workloads counts what was judged (or, when exempt, would have been):
 	// top-level workloads and pods that no scanned workload owns.
 	Workloads int
@@ -264,7 +267,8 @@ func readNamespaces(ctx context.Context, c kubernetes.Interface, cfg Config) ([]
 	gvr := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	mk := func(n *corev1.Namespace) Namespace {
 		mode, exempt := cfg.Policy.Namespace(n.Name, n.Labels)
-		return Namespace{Name: n.Name, Labels: n.Labels, Mode: mode, Exempt: exempt, Violations: map[string]int{}}
+		return Namespace{Name: n.Name, Labels: n.Labels, Mode: mode, Exempt: exempt, Violations: map[string]int{},
+			Terminating: n.DeletionTimestamp != nil || n.Status.Phase == corev1.NamespaceTerminating}
 	}
 	if cfg.Namespace != "" {
 		n, err := c.CoreV1().Namespaces().Get(ctx, cfg.Namespace, metav1.GetOptions{})

@@ -46,6 +46,13 @@ func ns(name string, labels map[string]string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 }
 
+// terminating returns a namespace being deleted.
+func terminating(name string) *corev1.Namespace {
+	n := ns(name, nil)
+	n.Status.Phase = corev1.NamespaceTerminating
+	return n
+}
+
 func secretRef(name string) corev1.EnvVar {
 	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 		LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}}
@@ -99,6 +106,8 @@ func cluster() []runtime.Object {
 		ns("legacy-x", nil),
 		ns("team-sel", map[string]string{"wisp.dev/exempt": "true"}),
 		ns("empty", nil),
+		terminating("going"),
+		deployment("going", "web", secretRef("DB_PASSWORD")),
 		web, webRS, clean, cleanRS, cron, job, sts, exemptPod,
 		pod("team-a", "web-5d8f-1", webRS, "ReplicaSet", secretRef("DB_PASSWORD"), awsKey()),
 		pod("team-a", "web-5d8f-2", webRS, "ReplicaSet", secretRef("DB_PASSWORD"), awsKey()),
@@ -147,6 +156,7 @@ func TestScan(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []brief{
+				{"Deployment going/web", policy.ModeEnforce, "env-secret-key-ref", "DB_PASSWORD", 0, ""},
 				{"Deployment team-a/web", policy.ModeEnforce, "env-secret-key-ref", "DB_PASSWORD", 2, ""},
 				{"Deployment team-a/web", policy.ModeEnforce, "known-credential-format", "AWS_ACCESS_KEY_ID", 2, ""},
 				{"Pod team-a/gone-1", policy.ModeEnforce, "env-secret-key-ref", "API_TOKEN", 1, "ReplicaSet/gone"},
@@ -169,6 +179,7 @@ func TestScan(t *testing.T) {
 			}
 			wantRows := []row{
 				{"empty", policy.ModeEnforce, false, 0, map[string]int{}},
+				{"going", policy.ModeEnforce, false, 1, map[string]int{"env-secret-key-ref": 1}},
 				{"legacy-x", policy.ModeEnforce, true, 1, map[string]int{}},
 				// web, clean, gone-1, lone, debug (exempt by annotation)
 				{"team-a", policy.ModeEnforce, false, 5, map[string]int{"env-secret-key-ref": 2, "known-credential-format": 1}},

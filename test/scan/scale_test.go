@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"wisp.dev/wisp/internal/testutil"
 )
 
 // The scale test's cluster: scaleNamespaces namespaces, each with 100
@@ -35,14 +37,21 @@ const (
 
 // TestScanScale fills a fresh API server with 10,000 workloads and 30,000
 // pods and runs `wisp scan -A` (pages of 500) three times, reporting wall
-// time and peak RSS (the goal: under 15 s and 150 MB on 2 cores), then
+// time and peak RSS (the goal: under 15 s and 150 MB on 2 cores); writes
+// the 100 Reports with --apply-reports, twice (the second run changes none);
 // scans one namespace in pages of 7, far fewer than its 100 workloads and
-// 300 pods, and checks both find exactly what was planted.
+// 300 pods; and checks every scan finds exactly what was planted.
 func TestScanScale(t *testing.T) {
 	if !*scale {
 		t.Skip("the scale test runs with -scale (minutes): go test -run TestScanScale ./test/scan -scale -v")
 	}
-	env := &envtest.Environment{}
+	root, err := testutil.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &envtest.Environment{CRDInstallOptions: envtest.CRDInstallOptions{
+		Paths: []string{filepath.Join(root, "charts", "wisp", "files", "openreports.io_reports.yaml")}, ErrorIfPathMissing: true,
+	}}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +94,18 @@ func TestScanScale(t *testing.T) {
 		if r.wall > 15*time.Second || r.maxRSS > 150e6 {
 			t.Errorf("run %d: %s and %.1f MB; the goal is under 15 s and 150 MB", i+1, r.wall, float64(r.maxRSS)/1e6)
 		}
+	}
+
+	// The Reports, written then re-applied unchanged.
+	for i, want := range []string{
+		fmt.Sprintf("wisp: reports: %d changed, 0 unchanged, 0 deleted\n", scaleNamespaces),
+		fmt.Sprintf("wisp: reports: 0 changed, %d unchanged, 0 deleted\n", scaleNamespaces),
+	} {
+		r := shared.run(t, "scan", "--kubeconfig", kc, "-A", "--policy", pol, "--apply-reports", "--exit-code=0", "-o", "json")
+		if r.code != 0 || r.stderr != want {
+			t.Errorf("--apply-reports run %d: exit %d, stderr %q; want 0 and %q", i+1, r.code, r.stderr, want)
+		}
+		t.Logf("wisp scan -A --apply-reports -o json, run %d: %s, peak RSS %.1f MB", i+1, r.wall.Round(10*time.Millisecond), float64(r.maxRSS)/1e6)
 	}
 
 	// Pagination: pages of 7 in a namespace of 100 workloads and 300 pods.

@@ -66,3 +66,14 @@ func TestScanFlags(t *testing.T) {
 		})
 	}
 }
+
+// $KUBECONFIG is read when --kubeconfig is not given (process state: not
+// parallel).
+func TestScanKubeconfigEnv(t *testing.T) {
+	t.Setenv("KUBECONFIG", unreachableKubeconfig(t))
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"scan"}, nil, &stdout, &stderr)
+	if want := `wisp: cannot get v1 namespaces "team-a": cannot reach the API server: `; code != exitInvalid || !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr.String(), want)
+	}
+}

@@ -136,6 +136,8 @@ type run struct {
 	wall           time.Duration
 	// maxRSS is the child's peak resident set size in bytes.
 	maxRSS int64
+	// cpu is the child's user and system CPU time.
+	cpu time.Duration
 }
 
 // wisp runs the built binary with args and no inherited kubeconfig.
@@ -155,5 +157,6 @@ func (c *cluster) run(t testing.TB, args ...string) run {
 	}
 	r.code = cmd.ProcessState.ExitCode()
 	r.maxRSS = maxRSS(cmd.ProcessState)
+	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return r
 }

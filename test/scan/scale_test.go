@@ -90,7 +90,7 @@ func TestScanScale(t *testing.T) {
 		if rows := strings.Count(r.stdout, "\nscale-"); rows != scaleNamespaces {
 			t.Errorf("run %d: %d namespace rows, want %d", i+1, rows, scaleNamespaces)
 		}
-		t.Logf("wisp scan -A --page-size %d, run %d: %s, peak RSS %.1f MB", scalePageSize, i+1, r.wall.Round(10*time.Millisecond), float64(r.maxRSS)/1e6)
+		t.Logf("wisp scan -A --page-size %d, run %d: %s (wisp's CPU %s), peak RSS %.1f MB", scalePageSize, i+1, r.wall.Round(10*time.Millisecond), r.cpu.Round(10*time.Millisecond), float64(r.maxRSS)/1e6)
 		if r.wall > 15*time.Second || r.maxRSS > 150e6 {
 			t.Errorf("run %d: %s and %.1f MB; the goal is under 15 s and 150 MB", i+1, r.wall, float64(r.maxRSS)/1e6)
 		}
@@ -105,7 +105,7 @@ func TestScanScale(t *testing.T) {
 		if r.code != 0 || r.stderr != want {
 			t.Errorf("--apply-reports run %d: exit %d, stderr %q; want 0 and %q", i+1, r.code, r.stderr, want)
 		}
-		t.Logf("wisp scan -A --apply-reports -o json, run %d: %s, peak RSS %.1f MB", i+1, r.wall.Round(10*time.Millisecond), float64(r.maxRSS)/1e6)
+		t.Logf("wisp scan -A --apply-reports -o json, run %d: %s (wisp's CPU %s), peak RSS %.1f MB", i+1, r.wall.Round(10*time.Millisecond), r.cpu.Round(10*time.Millisecond), float64(r.maxRSS)/1e6)
 	}
 
 	// Pagination: pages of 7 in a namespace of 100 workloads and 300 pods.
@@ -119,7 +119,7 @@ func TestScanScale(t *testing.T) {
 
 	// For comparison: the whole cluster in one page per kind.
 	r = shared.run(t, "scan", "--kubeconfig", kc, "-A", "--policy", pol, "--page-size", "100000")
-	t.Logf("wisp scan -A --page-size 100000 (one page per kind): %s, peak RSS %.1f MB", r.wall.Round(10*time.Millisecond), float64(r.maxRSS)/1e6)
+	t.Logf("wisp scan -A --page-size 100000 (one page per kind): %s (wisp's CPU %s), peak RSS %.1f MB", r.wall.Round(10*time.Millisecond), r.cpu.Round(10*time.Millisecond), float64(r.maxRSS)/1e6)
 }
 
 // fill creates the scale test's objects with parallel creates and returns

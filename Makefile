@@ -10,7 +10,7 @@ BENCH_DURATION ?= 8s
 BENCH_C ?= 8,64
 BENCH_COUNT ?= 3
 
-.PHONY: all build tools test lint bench fuzz demo clean
+.PHONY: all build tools test lint bench scale fuzz demo clean
 
 all: build
 
@@ -51,6 +51,11 @@ bench:
 ## soak: wisp-webhook at c=64 under valid and hostile requests for SOAK (5m)
 soak:
 	$(GO) run ./test/load -soak $(or $(SOAK),5m)
+
+## scale: wisp scan against a kube-apiserver holding 10,000 workloads and
+## 30,000 pods: wall time and peak RSS (a few minutes; not part of test)
+scale:
+	KUBEBUILDER_ASSETS="$$(test/scripts/ensure-k8s.sh)" $(GO) test -count=1 -timeout 30m -run TestScanScale ./test/scan -scale -v
 
 ## fuzz: run each fuzz target for FUZZTIME (seed corpora live in testdata/fuzz)
 fuzz:

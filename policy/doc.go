@@ -16,6 +16,7 @@
 //	case len(d.Violations) > 0:    // warn: warnings; audit: log, metric, auditAnnotations
 //	}
 //	err = ev.AllowedRole(ns, role) // nil, or a denial naming the allowed roles
+//	mode, exempt := ev.Namespace(ns, nsLabels) // a namespace's mode, for a scan
 //
 // On UPDATE, evaluate the old object too and judge only
 // NewViolationsOnly(old.Violations, new.Violations).

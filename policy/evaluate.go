@@ -107,6 +107,18 @@ func (e *Evaluator) Evaluate(o Object) Decision {
 	return d
 }
 
+// Namespace returns the mode of namespace ns (whose labels are nsLabels)
+// and whether the whole namespace is exempt (namespaces.exempt or
+// namespaces.exemptSelector): what a scan of a live cluster reports per
+// namespace. Evaluate applies the same rules to each object.
+func (e *Evaluator) Namespace(ns string, nsLabels map[string]string) (mode Mode, exempt bool) {
+	var notes []string
+	mode = e.modeOf(ns, nsLabels, &notes)
+	exempt = anyGlob(e.exemptNamespaces, ns) ||
+		(e.exemptNSSelector != nil && nsLabels != nil && e.exemptNSSelector.Matches(labels.Set(nsLabels)))
+	return mode, exempt
+}
+
 // modeOf resolves a namespace's mode: its mode label, then
 // namespaces.modes, then the default.
 func (e *Evaluator) modeOf(ns string, nsLabels map[string]string, notes *[]string) Mode {

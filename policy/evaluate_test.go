@@ -446,3 +446,39 @@ func TestGlob(t *testing.T) {
 		}
 	}
 }
+
+func TestNamespace(t *testing.T) {
+	t.Parallel()
+	ev := mustCompile(t, Spec{
+		Mode: ModeWarn,
+		Namespaces: NamespacePolicy{
+			Modes:          map[string]Mode{"team-a": ModeAudit},
+			ModeLabel:      "wisp.dev/policy-mode",
+			Exempt:         []string{"legacy-*"},
+			ExemptSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"wisp.dev/exempt": "true"}},
+		},
+		ExemptPods: PodExemptions{Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpDoesNotExist}}}, Namespaces: []string{"*"}},
+	})
+	tests := []struct {
+		name       string
+		ns         string
+		labels     map[string]string
+		wantMode   Mode
+		wantExempt bool
+	}{
+		{"default", "team-z", nil, ModeWarn, false},
+		{"by name", "team-a", nil, ModeAudit, false},
+		{"by label", "team-a", map[string]string{"wisp.dev/policy-mode": "enforce"}, ModeEnforce, false},
+		{"exempt by name", "legacy-x", nil, ModeWarn, true},
+		{"exempt by selector", "team-b", map[string]string{"wisp.dev/exempt": "true"}, ModeWarn, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mode, exempt := ev.Namespace(tt.ns, tt.labels)
+			if mode != tt.wantMode || exempt != tt.wantExempt {
+				t.Errorf("Namespace(%q, %v) = %q, %v; want %q, %v", tt.ns, tt.labels, mode, exempt, tt.wantMode, tt.wantExempt)
+			}
+		})
+	}
+}

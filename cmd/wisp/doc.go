@@ -1,8 +1,18 @@
-// Command wisp is the offline companion of the wisp admission webhook: it
-// runs the webhook's own code on manifests, without a cluster.
+// Command wisp is the companion of the wisp admission webhook: it runs the
+// webhook's own code on manifests, without a cluster, and scans what runs in
+// a cluster.
 //
-//	wisp inject -f FILE|- [--config FILE] [-o yaml|json]
+//	wisp inject -f FILE|- [--policy FILE] [-o yaml|json]
+//	wisp check -f FILE|DIR|-... [--policy FILE] [-o text|json]
+//	wisp scan [--kubeconfig F] [--context C] [-n NS | -A] [--policy F] [-o text|json|report] [--apply-reports]
 //	wisp version
+//
+// wisp scan lists Pods and the six workload kinds through the API, page by
+// page, judges them with the policy in each namespace's mode (package scan),
+// prints the findings and, with --apply-reports, writes one OpenReports
+// Report per namespace. Exit codes: 0 clean, --exit-code (1) when there are
+// violations, 2 when the cluster cannot be reached or read (one line naming
+// the API call and the permission it needs) or for a bad flag or policy.
 //
 // wisp inject reads Kubernetes manifests (multi-document YAML, JSON, or a v1
 // List) and writes them back with every opted-in pod injected exactly as the

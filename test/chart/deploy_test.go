@@ -23,6 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"wisp.dev/wisp/certs"
@@ -36,6 +37,8 @@ import (
 // configurations, rendered in url mode, pointing at a wisp webhook served by
 // this process with the chart's policy file.
 type deployCluster struct {
+	env        *envtest.Environment
+	cfg        *rest.Config
 	client     kubernetes.Interface
 	registry   *prometheus.Registry
 	logs       *testutil.SyncBuffer
@@ -122,6 +125,8 @@ func startDeploy(helm string) (_ *deployCluster, err error) {
 		return nil, err
 	}
 	c := &deployCluster{
+		env:      env,
+		cfg:      cfg,
 		client:   client,
 		registry: prometheus.NewRegistry(),
 		logs:     &testutil.SyncBuffer{},

@@ -48,7 +48,7 @@ func TestDockerfileImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"/wisp-webhook", "/wisp-fetch"}, d.Binaries); diff != "" {
+	if diff := cmp.Diff([]string{"/wisp-webhook", "/wisp-fetch", "/wisp"}, d.Binaries); diff != "" {
 		t.Errorf("image files (-want +got):\n%s", diff)
 	}
 	if d.User != "65532:65532" || !cmp.Equal(d.Entrypoint, []string{"/wisp-webhook"}) {
@@ -64,7 +64,7 @@ func TestDockerfileImage(t *testing.T) {
 // version.
 func TestDockerfileBuild(t *testing.T) {
 	b := parseDockerfile(t)
-	wantPkgs := []string{"./cmd/wisp-webhook", "./cmd/wisp-fetch"}
+	wantPkgs := []string{"./cmd/wisp-webhook", "./cmd/wisp-fetch", "./cmd/wisp"}
 	if diff := cmp.Diff(wantPkgs, b.packages); diff != "" {
 		t.Errorf("the Dockerfile builds (-want +got):\n%s", diff)
 	}

@@ -14,9 +14,11 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -179,7 +181,9 @@ func stripComments(doc string) string {
 
 // typed lists the kinds the chart may render, by apiVersion and kind.
 var typed = map[string]func() any{
-	"apps/v1 Deployment":                                           func() any { return &appsv1.Deployment{} },
+	"apps/v1 Deployment": func() any { return &appsv1.Deployment{} },
+	"batch/v1 CronJob":   func() any { return &batchv1.CronJob{} },
+	"apiextensions.k8s.io/v1 CustomResourceDefinition": func() any { return &apiextensionsv1.CustomResourceDefinition{} },
 	"v1 Service":                                                   func() any { return &corev1.Service{} },
 	"v1 ServiceAccount":                                            func() any { return &corev1.ServiceAccount{} },
 	"v1 ConfigMap":                                                 func() any { return &corev1.ConfigMap{} },
@@ -241,6 +245,23 @@ func one[T any](t testing.TB, r rendered, kind string) T {
 		t.Fatalf("%s decoded as %T", kind, objs[0].Obj)
 	}
 	return v
+}
+
+// named returns the object of kind with name, failing the test otherwise.
+func named[T any](t testing.TB, r rendered, kind, name string) T {
+	t.Helper()
+	for _, o := range r.find(kind) {
+		if o.Name == name {
+			v, ok := o.Obj.(T)
+			if !ok {
+				t.Fatalf("%s %s decoded as %T", kind, name, o.Obj)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no %s %s rendered", kind, name)
+	var zero T
+	return zero
 }
 
 // unstructuredObject is a CRD object checked against a field whitelist.

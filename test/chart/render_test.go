@@ -29,6 +29,7 @@ var valuesFiles = []string{
 	"values-url.yaml",
 	"values-servicemonitor.yaml",
 	"values-migration.yaml",
+	"values-reports.yaml",
 }
 
 // TestValuesFilesListed keeps valuesFiles and testdata/ in step.
@@ -78,6 +79,8 @@ func TestRenderedKinds(t *testing.T) {
 		"values-url.yaml":            auto,
 		"values-servicemonitor.yaml": append(slices.Clone(auto), "ServiceMonitor/wisp"),
 		"values-migration.yaml":      auto,
+		"values-reports.yaml": append(slices.Clone(auto), "ClusterRole/wisp-reports", "ClusterRoleBinding/wisp-reports",
+			"CronJob/wisp-reports", "ServiceAccount/wisp-reports", "CustomResourceDefinition/reports.openreports.io"),
 	}
 	for _, f := range valuesFiles {
 		t.Run(f, func(t *testing.T) {
@@ -684,7 +687,7 @@ func TestRBAC(t *testing.T) {
 			t.Parallel()
 			r := render(t, []string{f})
 			auto := len(r.find("Role")) > 0
-			cr := one[*rbacv1.ClusterRole](t, r, "ClusterRole")
+			cr := named[*rbacv1.ClusterRole](t, r, "ClusterRole", "wisp")
 			want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}}}
 			if auto {
 				want = append(want, rbacv1.PolicyRule{
@@ -725,7 +728,7 @@ func TestRBAC(t *testing.T) {
 					t.Errorf("rule %+v reads or writes Secrets it does not own", rule)
 				}
 			}
-			crb := one[*rbacv1.ClusterRoleBinding](t, r, "ClusterRoleBinding")
+			crb := named[*rbacv1.ClusterRoleBinding](t, r, "ClusterRoleBinding", "wisp")
 			checkBinding(t, crb.RoleRef, crb.Subjects, "ClusterRole")
 		})
 	}
@@ -869,6 +872,8 @@ func TestSchemaRejects(t *testing.T) {
 		{"url without https", []string{"webhook.url=http://127.0.0.1:9443", "webhook.caBundle=QQ=="}, "does not match pattern"},
 		{"url without caBundle", []string{"webhook.url=https://127.0.0.1:9443", "certificates.mode=cert-manager"}, "caBundle"},
 		{"extraArgs not a flag", []string{"extraArgs={verbose}"}, "does not match pattern"},
+		{"typo in reports", []string{"reports.enable=true"}, "additional properties 'enable' not allowed"},
+		{"reports page size", []string{"reports.pageSize=0"}, "minimum"},
 		{"vaultAgentAnnotations in the policy", []string{"policy.injection.vaultAgentAnnotations=true"}, "set migration.vaultAgentAnnotations"},
 	}
 	for _, tt := range tests {

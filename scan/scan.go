@@ -1,0 +1,298 @@
+package scan
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"wisp.dev/wisp/policy"
+)
+
+// DefaultPageSize is the limit of each list call when Config.PageSize is 0.
+const DefaultPageSize = 500
+
+// Config says what Scan judges and how.
+type Config struct {
+	// Policy judges every object. Required.
+	Policy *policy.Evaluator
+	// Namespace limits the scan to one namespace. Default: every namespace.
+	Namespace string
+	// PageSize is the limit of each list call (objects per page). Default
+	// DefaultPageSize.
+	PageSize int64
+}
+
+func (c Config) withDefaults() Config {
+	if c.PageSize <= 0 {
+		c.PageSize = DefaultPageSize
+	}
+	return c
+}
+
+// Ref names one object.
+type Ref struct {
+	APIVersion string    `json:"apiVersion"`
+	Kind       string    `json:"kind"`
+	Namespace  string    `json:"namespace,omitempty"`
+	Name       string    `json:"name"`
+	UID        types.UID `json:"uid,omitempty"`
+}
+
+func (r Ref) String() string { return r.Kind + " " + r.Namespace + "/" + r.Name }
+
+// Namespace is what the scan found in one namespace.
+type Namespace struct {
+	// Name of the namespace.
+	Name string
+	// Labels of the namespace, as the policy read them.
+	Labels map[string]string
+	// Mode is the namespace's policy mode.
+	Mode policy.Mode
+	// Exempt is true when the whole namespace is exempt: nothing in it is
+	// judged, and it has no Report.
+	Exempt bool
+	// Terminating is true for a namespace being deleted: it is judged, but
+	// gets no Report (the API server refuses new content there).
+	Terminating bool
+	// Workloads counts what was judged (or, when exempt, would have been):
+	// top-level workloads and pods that no scanned workload owns.
+	Workloads int
+	// Violations counts the violations by rule id.
+	Violations map[string]int
+}
+
+// Finding is one violation of one top-level workload (or unowned pod).
+type Finding struct {
+	// Object is the workload (or pod) that carries the violation.
+	Object Ref
+	// Owners is Object's chain of controllers that the scan did not judge,
+	// nearest first: a pod's ReplicaSet that no longer exists, a custom
+	// resource, a Node for a static pod. Empty for a top-level workload.
+	Owners []Ref
+	// Pods counts the pods that run Object (1 for a pod).
+	Pods int
+	// Mode is the namespace's mode: what admission does with such a pod.
+	Mode policy.Mode
+	// Violation is the policy's verdict; it never holds a value.
+	Violation policy.Violation
+	// Message is the violation's one line, as the webhook and wisp check
+	// print it.
+	Message string
+}
+
+// Result is a scan's outcome. Namespaces are sorted by name; Findings by
+// namespace, kind, name, then in the policy's order (container, env).
+type Result struct {
+	Namespaces []Namespace
+	Findings   []Finding
+}
+
+// node is one scanned workload, kept compact for owner resolution.
+type node struct {
+	ref   Ref
+	owner *metav1.OwnerReference // its controller, if any
+	pods  int
+	// findings of its own template; dropped when a scanned workload owns it.
+	findings []Finding
+}
+
+// Scan lists the namespaces, workloads and pods that cfg selects, through
+// c, and judges them. A failed API call returns an *APIError.
+func Scan(ctx context.Context, c kubernetes.Interface, cfg Config) (*Result, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Policy == nil {
+		return nil, fmt.Errorf("scan: no policy")
+	}
+	namespaces, err := readNamespaces(ctx, c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]*Namespace, len(namespaces))
+	for i := range namespaces {
+		byName[namespaces[i].Name] = &namespaces[i]
+	}
+	nsOf := func(name string) *Namespace {
+		ns := byName[name]
+		if ns == nil {
+			// Created after the namespaces were listed: judged with no
+			// labels, like the webhook before its cache catches up.
+			mode, exempt := cfg.Policy.Namespace(name, nil)
+			namespaces = append(namespaces, Namespace{Name: name, Mode: mode, Exempt: exempt, Violations: map[string]int{}})
+			for i := range namespaces {
+				byName[namespaces[i].Name] = &namespaces[i]
+			}
+			ns = byName[name]
+		}
+		return ns
+	}
+
+	nodes := map[types.UID]*node{}
+	for _, k := range workloadKinds() {
+		err := listAll(ctx, c, k, cfg, func(o object) {
+			n := &node{ref: o.ref, owner: o.owner}
+			nodes[o.ref.UID] = n
+			ns := nsOf(o.ref.Namespace)
+			if ns.Exempt {
+				return
+			}
+			n.findings = judge(cfg.Policy, o, ns)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	var loose []Finding // of pods that no scanned workload owns
+	looseUnits := map[string]int{}
+	err = listAll(ctx, c, podKind(), cfg, func(o object) {
+		if o.owner != nil {
+			if n := nodes[o.owner.UID]; n != nil {
+				top(nodes, n).pods++
+				return
+			}
+		}
+		ns := nsOf(o.ref.Namespace)
+		looseUnits[o.ref.Namespace]++
+		if ns.Exempt {
+			return
+		}
+		for _, f := range judge(cfg.Policy, o, ns) {
+			f.Pods = 1
+			f.Owners = ownerChain(nodes, o.owner)
+			loose = append(loose, f)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	r := &Result{}
+	for _, n := range nodes {
+		if n.owner != nil && nodes[n.owner.UID] != nil {
+			continue // reported under its owner
+		}
+		nsOf(n.ref.Namespace).Workloads++
+		for _, f := range n.findings {
+			f.Pods = n.pods
+			f.Owners = ownerChain(nodes, n.owner)
+			r.Findings = append(r.Findings, f)
+		}
+	}
+	for ns, count := range looseUnits {
+		nsOf(ns).Workloads += count
+	}
+	r.Findings = append(r.Findings, loose...)
+	for _, f := range r.Findings {
+		byName[f.Object.Namespace].Violations[f.Violation.RuleID]++
+	}
+	sortFindings(r.Findings)
+	slices.SortFunc(namespaces, func(a, b Namespace) int { return cmp.Compare(a.Name, b.Name) })
+	r.Namespaces = namespaces
+	return r, nil
+}
+
+// top returns the top-level scanned workload above n.
+func top(nodes map[types.UID]*node, n *node) *node {
+	for i := 0; i < 8 && n.owner != nil; i++ { // bounded: ownerReferences may loop
+		up := nodes[n.owner.UID]
+		if up == nil {
+			break
+		}
+		n = up
+	}
+	return n
+}
+
+// ownerChain returns the controller chain from owner up, as far as the scan
+// knows it: an owner the scan did not list ends it.
+func ownerChain(nodes map[types.UID]*node, owner *metav1.OwnerReference) []Ref {
+	var out []Ref
+	for i := 0; i < 8 && owner != nil; i++ {
+		n := nodes[owner.UID]
+		if n == nil {
+			out = append(out, Ref{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: owner.UID})
+			break
+		}
+		out = append(out, n.ref)
+		owner = n.owner
+	}
+	return out
+}
+
+// judge evaluates o's pod (template) in namespace ns.
+func judge(ev *policy.Evaluator, o object, ns *Namespace) []Finding {
+	po := policy.Object{
+		Kind: o.ref.Kind, Namespace: o.ref.Namespace, Name: o.ref.Name,
+		Labels: o.tmpl.Labels, Annotations: o.tmpl.Annotations, Spec: &o.tmpl.Spec,
+		NamespaceLabels: ns.Labels,
+	}
+	d := ev.Evaluate(po)
+	if d.Exempt || len(d.Violations) == 0 {
+		return nil
+	}
+	out := make([]Finding, len(d.Violations))
+	for i, v := range d.Violations {
+		out[i] = Finding{Object: o.ref, Mode: d.Mode, Violation: v, Message: v.Message(po)}
+	}
+	return out
+}
+
+func sortFindings(fs []Finding) {
+	kindOrder := map[string]int{}
+	for i, k := range append(workloadKinds(), podKind()) {
+		kindOrder[k.kind] = i
+	}
+	// Stable: a workload's violations keep the policy's order.
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		return cmp.Or(
+			cmp.Compare(a.Object.Namespace, b.Object.Namespace),
+			cmp.Compare(kindOrder[a.Object.Kind], kindOrder[b.Object.Kind]),
+			cmp.Compare(a.Object.Name, b.Object.Name),
+			cmp.Compare(a.Object.UID, b.Object.UID),
+		)
+	})
+}
+
+// readNamespaces returns the namespaces the scan covers, with their labels,
+// modes and exemptions.
+func readNamespaces(ctx context.Context, c kubernetes.Interface, cfg Config) ([]Namespace, error) {
+	gvr := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	mk := func(n *corev1.Namespace) Namespace {
+		mode, exempt := cfg.Policy.Namespace(n.Name, n.Labels)
+		return Namespace{Name: n.Name, Labels: n.Labels, Mode: mode, Exempt: exempt, Violations: map[string]int{},
+			Terminating: n.DeletionTimestamp != nil || n.Status.Phase == corev1.NamespaceTerminating}
+	}
+	if cfg.Namespace != "" {
+		n, err := c.CoreV1().Namespaces().Get(ctx, cfg.Namespace, metav1.GetOptions{})
+		if err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("namespace %q not found", cfg.Namespace)
+			}
+			return nil, &APIError{Verb: "get", Resource: gvr, Name: cfg.Namespace, Err: err}
+		}
+		return []Namespace{mk(n)}, nil
+	}
+	var out []Namespace
+	opts := metav1.ListOptions{Limit: cfg.PageSize}
+	for {
+		list, err := c.CoreV1().Namespaces().List(ctx, opts)
+		if err != nil {
+			return nil, &APIError{Verb: "list", Resource: gvr, Err: err}
+		}
+		for i := range list.Items {
+			out = append(out, mk(&list.Items[i]))
+		}
+		if list.Continue == "" {
+			return out, nil
+		}
+		opts.Continue = list.Continue
+	}
+}

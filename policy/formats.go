@@ -10,6 +10,40 @@ import (
 // gitleaks lets pass), webhook URLs whose path is the credential, and
 // credentials known by name and shape together.
 
+// vendorStart reports whether a token of vendorToken may start with the
+// bytes a, b: a cheap test before the call.
+func vendorStart(a, b byte) bool {
+	switch a {
+	case 'l':
+		return b == 'i'
+	case 'P':
+		return b == 'M'
+	case 'g':
+		return b == 'l' || b == 's'
+	case 'G':
+		return b == 'O'
+	case 'A':
+		return b == 'T' || b == 'G'
+	case 'd':
+		return b == 'p' || b == 'c'
+	case 'p':
+		return b == 'u' || b == 's' || b == 'p'
+	case 's':
+		return b == 'n' || b == 'b' || b == 'h' || b == 'q'
+	case 'f':
+		return b == 'o'
+	case 'N':
+		return b == 'R'
+	case 'o':
+		return b == 'p'
+	case 'r':
+		return b == 'u'
+	case 'x':
+		return b == 'a'
+	}
+	return false
+}
+
 // vendorToken recognises, at the start of t, a token prefix followed by its
 // body. Like tokenFormat it reads a bounded run after the prefix.
 func vendorToken(t string) string {

@@ -76,6 +76,14 @@ func secretName(name string, kv bool) bool {
 // written in name: PASSWORD of DB_PASSWORD, API_KEY of STRIPE_API_KEY, the
 // camelCase dbPassword's Password.
 func secretWord(name string, kv bool) (string, bool) {
+	if !maySecretName(name, kv) {
+		return "", false
+	}
+	return secretWordOf(name, kv)
+}
+
+// secretWordOf is secretWord without its prefilter.
+func secretWordOf(name string, kv bool) (string, bool) {
 	var buf [maxWords]span
 	ws := nameWords(name, &buf)
 	first, last := -1, -1
@@ -104,6 +112,71 @@ func secretWord(name string, kv bool) (string, bool) {
 		}
 	}
 	return name[ws[first].lo:ws[last].hi], true
+}
+
+// maySecretName is a one-pass prefilter for secretWord: name holds, in any
+// case, a substring that every secret word of secretWordAt contains (PASS,
+// PW, SECRET, CRED, KEY, TOKEN, PEPPER, SEED, MNEMONIC, SALT, COOKIE; SIG
+// for kv). Most names hold none, and skip the word analysis.
+func maySecretName(name string, kv bool) bool {
+	for i := 0; i+1 < len(name); i++ {
+		var p string
+		switch name[i] | 0x20 { // ASCII lower case, for letters
+		case 'p':
+			switch name[i+1] | 0x20 {
+			case 'w':
+				return true
+			case 'a':
+				p = "PASS"
+			case 'e':
+				p = "PEPPER"
+			}
+		case 's':
+			switch name[i+1] | 0x20 {
+			case 'e':
+				if hasPrefixFold(name[i:], "SECRET") || hasPrefixFold(name[i:], "SEED") {
+					return true
+				}
+			case 'a':
+				p = "SALT"
+			case 'i':
+				if kv {
+					p = "SIG"
+				}
+			}
+		case 'c':
+			switch name[i+1] | 0x20 {
+			case 'r':
+				p = "CRED"
+			case 'o':
+				p = "COOKIE"
+			}
+		case 'k':
+			p = "KEY"
+		case 't':
+			p = "TOKEN"
+		case 'm':
+			p = "MNEMONIC"
+		}
+		if p != "" && hasPrefixFold(name[i:], p) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case; prefix is upper
+// case.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if upperByte(s[i]) != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // secretWordAt returns how many words starting at ws[i] form a secret word

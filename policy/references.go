@@ -26,41 +26,47 @@ func isReference(v string) bool {
 	if len(v) < 4 {
 		return false
 	}
-	switch v[0] { // the first bytes of the forms below
-	case '{', '$', '@', 'E', '>', 'v', 'r', 'o', 's', 'b', 'a', 'p':
-	default:
+	// Dispatch on the first byte: most values start like no reference,
+	// and pay for one switch.
+	switch v[0] {
+	case '{':
+		return strings.HasPrefix(v, "{{") && strings.HasSuffix(v, "}}") && strings.Count(v, "{{") == 1
+	case '$':
+		switch {
+		case v[1] == '(' && v[len(v)-1] == ')':
+			return envVarName(v[2 : len(v)-1])
+		case v[1] == '{' && v[len(v)-1] == '}':
+			name, _, _ := strings.Cut(v[2:len(v)-1], ":")
+			return envVarName(name) && !strings.Contains(v, ":-") && !strings.Contains(v, ":=")
+		}
 		return false
-	}
-	switch {
-	case strings.HasPrefix(v, "{{") && strings.HasSuffix(v, "}}"):
-		return strings.Count(v, "{{") == 1
-	case strings.HasPrefix(v, "$(") && strings.HasSuffix(v, ")"):
-		return envVarName(v[2 : len(v)-1])
-	case strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}"):
-		name, _, _ := strings.Cut(v[2:len(v)-1], ":")
-		return envVarName(name) && !strings.Contains(v, ":-") && !strings.Contains(v, ":=")
-	case strings.HasPrefix(v, "@Microsoft.KeyVault(") && strings.HasSuffix(v, ")"):
-		return !strings.ContainsAny(v, " \t\n")
-	case strings.HasPrefix(v, "ENC[") && strings.HasSuffix(v, "]"):
-		return strings.Contains(v, ",data:") && !strings.ContainsAny(v, " \t\n")
-	}
-	if strings.ContainsAny(v, " \t\r\n") {
-		return false
-	}
-	switch {
-	case strings.HasPrefix(v, "vault:") || strings.HasPrefix(v, ">>vault:"):
-		_, rest, _ := strings.Cut(v, "vault:")
-		path, key, ok := strings.Cut(rest, "#")
-		return ok && refPath(path) && key != "" && !strings.Contains(key, "/")
-	case strings.HasPrefix(v, "ref+"):
+	case '@':
+		return strings.HasPrefix(v, "@Microsoft.KeyVault(") && strings.HasSuffix(v, ")") && !strings.ContainsAny(v, " \t\n")
+	case 'E':
+		return strings.HasPrefix(v, "ENC[") && strings.HasSuffix(v, "]") && strings.Contains(v, ",data:") && !strings.ContainsAny(v, " \t\n")
+	case 'v', '>':
+		rest, ok := strings.CutPrefix(v, "vault:")
+		if !ok {
+			rest, ok = strings.CutPrefix(v, ">>vault:")
+		}
+		path, key, found := strings.Cut(rest, "#")
+		return ok && found && refPath(path) && key != "" && !strings.ContainsAny(key, "/ \t\n")
+	case 'r':
 		i := strings.Index(v, "://")
-		return i > len("ref+") && isScheme(v[len("ref+"):i]) && len(v) > i+3
-	case strings.HasPrefix(v, "op://"), strings.HasPrefix(v, "sm://"), strings.HasPrefix(v, "berglas://"):
-		_, rest, _ := strings.Cut(v, "://")
-		return strings.Count(rest, "/") >= 1 && refPath(rest)
-	case strings.HasPrefix(v, "arn:"):
-		return secretStoreARN(v)
-	case strings.HasPrefix(v, "projects/"):
+		return strings.HasPrefix(v, "ref+") && i > len("ref+") && isScheme(v[len("ref+"):i]) && len(v) > i+3 && !strings.ContainsAny(v, " \t\n")
+	case 'o', 's', 'b':
+		for _, p := range [...]string{"op://", "sm://", "berglas://"} {
+			if rest, ok := strings.CutPrefix(v, p); ok {
+				return strings.Contains(rest, "/") && refPath(rest)
+			}
+		}
+		return false
+	case 'a':
+		return strings.HasPrefix(v, "arn:") && !strings.ContainsAny(v, " \t\n") && secretStoreARN(v)
+	case 'p':
+		if !strings.HasPrefix(v, "projects/") || strings.ContainsAny(v, " \t\n") {
+			return false
+		}
 		p := strings.Split(v, "/")
 		return (len(p) == 4 || len(p) == 6 && p[4] == "versions") && p[1] != "" && p[2] == "secrets" && p[3] != ""
 	}
@@ -93,7 +99,7 @@ func refPath(p string) bool {
 		return false
 	}
 	for i := 0; i < len(p); i++ {
-		if c := p[i]; !isAlnum(c) && !inSet(c, "-_./@+= ") {
+		if c := p[i]; !isAlnum(c) && !inSet(c, "-_./@+=") {
 			return false
 		}
 	}

@@ -45,10 +45,10 @@ func envNameWeakLiteralRule() Rule {
 		Since:     ruleWeakSince,
 		Remedy:    remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
-			// Cheapest first: a one-pass look at the name, the name's
-			// words (often known already: env-name-literal asks too), then
-			// the value.
-			if !it.literal() || !mayNameStrongSecret(it.env.Name) || !it.secretName() || !weakSecret(&it.lit) {
+			// Cheapest first: the name's question (shared with
+			// env-name-literal, and answered by a one-pass prefilter for
+			// most names), then the value.
+			if !it.literal() || !it.secretName() || !weakSecret(&it.lit) {
 				return ""
 			}
 			if w, ok := secretWord(it.env.Name, false); !ok || !strongSecretWord(it.env.Name, w) || substitutionMarker(it.env.Name, it.lit.v) {
@@ -57,46 +57,6 @@ func envNameWeakLiteralRule() Rule {
 			return "literal value under a password, secret, token or key name (a default password is still the password)"
 		},
 	}
-}
-
-// mayNameStrongSecret is a one-pass prefilter for strongSecretWord: name
-// holds PASS, PW, SECRET, TOKEN or KEY in any case.
-func mayNameStrongSecret(name string) bool {
-	for i := 0; i+2 < len(name); i++ {
-		switch name[i] | 0x20 { // ASCII lower case, for letters
-		case 'p':
-			if c := name[i+1] | 0x20; c == 'w' || c == 'a' && hasPrefixFold(name[i:], "PASS") {
-				return true
-			}
-		case 's':
-			if name[i+1]|0x20 == 'e' && hasPrefixFold(name[i:], "SECRET") {
-				return true
-			}
-		case 't':
-			if name[i+1]|0x20 == 'o' && hasPrefixFold(name[i:], "TOKEN") {
-				return true
-			}
-		case 'k':
-			if name[i+1]|0x20 == 'e' && name[i+2]|0x20 == 'y' {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// hasPrefixFold is strings.HasPrefix ignoring ASCII case; prefix is upper
-// case.
-func hasPrefixFold(s, prefix string) bool {
-	if len(s) < len(prefix) {
-		return false
-	}
-	for i := 0; i < len(prefix); i++ {
-		if upperByte(s[i]) != prefix[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // strongSecretWord reports whether name, whose secret word (see

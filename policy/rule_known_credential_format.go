@@ -195,7 +195,7 @@ func tokenFormat(s string) string {
 				}
 			}
 		}
-		if k == "" && len(t) >= 20 {
+		if k == "" && len(t) >= 20 && vendorStart(t[0], t[1]) {
 			k = vendorToken(t)
 		}
 		if k != "" {

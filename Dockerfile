@@ -25,6 +25,9 @@ ARG VERSION=dev
 LABEL org.opencontainers.image.title="wisp" \
       org.opencontainers.image.description="wisp: workload identity secrets provisioner for Kubernetes (webhook, fetcher and CLI)" \
       org.opencontainers.image.version="${VERSION}"
-COPY --from=build /out/wisp-webhook /out/wisp-fetch /out/wisp /
+COPY --from=build /out/wisp-webhook /out/wisp-fetch /
+# The CLI (the reports CronJob runs `wisp scan`) is not at /wisp: that is the
+# folder wisp-fetch writes under (/wisp/secrets, /wisp/bin).
+COPY --from=build /out/wisp /usr/local/bin/
 USER 65532:65532
 ENTRYPOINT ["/wisp-webhook"]

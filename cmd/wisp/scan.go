@@ -269,7 +269,7 @@ func writeScanJSON(w io.Writer, r *scan.Result) error {
 		}
 		out.Violations = append(out.Violations, scanFinding{
 			finding: finding{Kind: f.Object.Kind, Namespace: f.Object.Namespace, Name: f.Object.Name,
-				Container: f.Violation.Container, Env: f.Violation.Env, Rule: f.Violation.RuleID, Message: f.Message},
+				Container: f.Violation.Container, Env: f.Violation.Env, Field: f.Violation.Field, Rule: f.Violation.RuleID, Message: f.Message},
 			Mode: f.Mode, Owners: owners, Pods: f.Pods,
 		})
 	}

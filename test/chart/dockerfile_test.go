@@ -48,8 +48,18 @@ func TestDockerfileImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"/wisp-webhook", "/wisp-fetch", "/wisp"}, d.Binaries); diff != "" {
+	if diff := cmp.Diff([]string{"/wisp-webhook", "/wisp-fetch", "/usr/local/bin/wisp"}, d.Binaries); diff != "" {
 		t.Errorf("image files (-want +got):\n%s", diff)
+	}
+	// The folders the injected container mounts volumes at must not be
+	// files of the image (a file at /wisp makes runc fail to mount
+	// /wisp/secrets: "not a directory").
+	for _, b := range d.Binaries {
+		for _, dir := range []string{mutate.FetchSecretsDir, mutate.ShimDir} {
+			if b == dir || strings.HasPrefix(dir, b+"/") {
+				t.Errorf("image file %s is in the way of the mount at %s", b, dir)
+			}
+		}
 	}
 	if d.User != "65532:65532" || !cmp.Equal(d.Entrypoint, []string{"/wisp-webhook"}) {
 		t.Errorf("user %q entrypoint %v, want 65532:65532 [/wisp-webhook]", d.User, d.Entrypoint)

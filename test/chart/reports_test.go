@@ -49,7 +49,7 @@ func TestReportsCronJob(t *testing.T) {
 	}
 	c := spec.Containers[0]
 	wantArgs := []string{"--all-namespaces", "--apply-reports", "--policy=/etc/wisp/policy.yaml", "--page-size=250", "--exit-code=0"}
-	if !cmp.Equal(c.Command, []string{"/wisp", "scan"}) || !cmp.Equal(c.Args, wantArgs) {
+	if !cmp.Equal(c.Command, []string{"/usr/local/bin/wisp", "scan"}) || !cmp.Equal(c.Args, wantArgs) {
 		t.Errorf("command %q args %q, want [/wisp scan] %q", c.Command, c.Args, wantArgs)
 	}
 	d, err := node.ParseDockerfile(filepath.Join(repoRoot, "Dockerfile"))
@@ -192,7 +192,8 @@ func TestDeployReports(t *testing.T) {
 		args = append(args, strings.Replace(a, "--policy=/etc/wisp/policy.yaml", "--policy="+policyFile, 1))
 	}
 	wisp := filepath.Join(dir, "wisp")
-	build := exec.Command("go", "build", "-o", wisp, "./cmd"+container.Command[0])
+	// The image's binaries are built from ./cmd/<their base name>.
+	build := exec.Command("go", "build", "-o", wisp, "./cmd/"+filepath.Base(container.Command[0]))
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -208,25 +208,17 @@ func TestRealWorldCorpus(t *testing.T) {
 // not matter to detection; "default" keeps exemptions out of the figures.
 func judge(t *testing.T, e *policy.Evaluator, obj *unstructured.Unstructured) ([]policy.Violation, bool) {
 	t.Helper()
-	var specs []policy.Object
-	pod, err := workload.PodOf(obj)
-	switch {
-	case errors.Is(err, workload.ErrUnsupportedKind):
-		found, err := workload.ByShape(obj)
-		if err != nil {
-			t.Logf("%s %s: %v", obj.GetKind(), obj.GetName(), err)
-			return nil, false
-		}
-		for _, f := range found {
-			specs = append(specs, policy.Object{Kind: obj.GetKind(), Name: obj.GetName(), Namespace: "default", Spec: &f.Pod.Spec, Annotations: f.Pod.Annotations, SpecPath: f.SpecPath})
-		}
-	case errors.Is(err, workload.ErrNoPodTemplate):
+	found, _, err := workload.Pods(obj)
+	if errors.Is(err, workload.ErrNoPodTemplate) {
 		return nil, false
-	case err != nil:
+	}
+	if err != nil {
 		t.Logf("%s %s: %v", obj.GetKind(), obj.GetName(), err)
 		return nil, false
-	default:
-		specs = append(specs, policy.Object{Kind: obj.GetKind(), Name: obj.GetName(), Namespace: "default", Spec: &pod.Spec, Annotations: pod.Annotations})
+	}
+	var specs []policy.Object
+	for _, f := range found {
+		specs = append(specs, policy.Object{Kind: obj.GetKind(), Name: obj.GetName(), Namespace: "default", Spec: &f.Pod.Spec, Annotations: f.Pod.Annotations, SpecPath: f.SpecPath})
 	}
 	var out []policy.Violation
 	for _, o := range specs {
@@ -287,20 +279,8 @@ type corpusFile struct{ project, file, sha256 string }
 
 func readFiles(t *testing.T) []corpusFile {
 	t.Helper()
-	f, err := os.Open(filepath.Join(realworldDir, "files.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.Comma = '\t'
-	r.FieldsPerRecord = 4
-	rows, err := r.ReadAll()
-	if err != nil {
-		t.Fatalf("files.tsv: %v", err)
-	}
 	var out []corpusFile
-	for _, row := range rows[1:] {
+	for _, row := range readTSV(t, "files.tsv", 4) {
 		out = append(out, corpusFile{project: row[0], file: row[2], sha256: row[3]})
 	}
 	return out
@@ -329,21 +309,8 @@ func yamlDocuments(data []byte) ([]map[string]any, error) {
 
 func readLabels(t *testing.T) []label {
 	t.Helper()
-	f, err := os.Open(filepath.Join(realworldDir, "labels.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.Comma = '\t'
-	r.LazyQuotes = true
-	r.FieldsPerRecord = 7
-	rows, err := r.ReadAll()
-	if err != nil {
-		t.Fatalf("labels.tsv: %v", err)
-	}
 	var out []label
-	for i, row := range rows[1:] {
+	for i, row := range readTSV(t, "labels.tsv", 7) {
 		doc, err := strconv.Atoi(row[1])
 		if err != nil || (row[5] != "secret" && row[5] != "benign") {
 			t.Fatalf("labels.tsv line %d: bad doc or label", i+2)
@@ -351,6 +318,26 @@ func readLabels(t *testing.T) []label {
 		out = append(out, label{file: row[0], doc: doc, path: row[2], name: row[3], kind: row[4], secret: row[5] == "secret"})
 	}
 	return out
+}
+
+// readTSV reads a tab-separated file of realworldDir with fields columns,
+// without its header line.
+func readTSV(t *testing.T, name string, fields int) [][]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(realworldDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comma = '\t'
+	r.LazyQuotes = true
+	r.FieldsPerRecord = fields
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return rows[1:]
 }
 
 func readLines(t *testing.T, path string) []string {

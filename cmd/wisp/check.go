@@ -174,25 +174,22 @@ const (
 // checkObject runs the policy on obj's pod (template): the template of a
 // kind wisp knows, or every pod spec found by shape in any other object.
 func checkObject(ev *policy.Evaluator, obj *unstructured.Unstructured) ([]finding, int, error) {
-	pod, err := workload.PodOf(obj)
-	if errors.Is(err, workload.ErrUnsupportedKind) {
-		found, err := workload.ByShape(obj)
-		if err != nil {
-			return nil, checkedByShape, err
-		}
-		if len(found) == 0 {
-			return nil, notChecked, nil
-		}
-		var out []finding
-		for _, f := range found {
-			out = append(out, evaluateObject(ev, obj, f.Pod, f.SpecPath)...)
-		}
-		return out, checkedByShape, nil
+	found, byShape, err := workload.Pods(obj)
+	how := checkedByKind
+	switch {
+	case byShape && err == nil && len(found) == 0:
+		how = notChecked
+	case byShape:
+		how = checkedByShape
 	}
 	if err != nil {
-		return nil, checkedByKind, err
+		return nil, how, err
 	}
-	return evaluateObject(ev, obj, pod, ""), checkedByKind, nil
+	var out []finding
+	for _, f := range found {
+		out = append(out, evaluateObject(ev, obj, f.Pod, f.SpecPath)...)
+	}
+	return out, how, nil
 }
 
 // evaluateObject judges one pod (template) of obj, its spec at specPath

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,16 +12,32 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// Found is a pod spec found in an object by its shape.
+// Found is a pod spec of an object.
 type Found struct {
 	// SpecPath is the field path of the pod spec in the object, such as
 	// spec.template.spec (an Argo Rollout, an OpenKruise CloneSet, a Knative
-	// Service) or spec.predictor (a KServe InferenceService).
+	// Service) or spec.predictor (a KServe InferenceService); empty for a
+	// kind wisp knows, whose kind implies it.
 	SpecPath string
 	// Pod holds the spec and, when the spec sits in a template with
 	// metadata, that template's labels and annotations. Its namespace is
 	// the object's.
 	Pod *corev1.Pod
+}
+
+// Pods returns the pod specs obj holds: the pod (template) of a kind wisp
+// knows (see PodOf, whose errors it returns), or else those its shape holds
+// (see ByShape), byShape then true. An object without any yields none.
+func Pods(obj *unstructured.Unstructured) (found []Found, byShape bool, err error) {
+	pod, err := PodOf(obj)
+	if errors.Is(err, ErrUnsupportedKind) {
+		found, err := ByShape(obj)
+		return found, true, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return []Found{{Pod: pod}}, false, nil
 }
 
 // maxShapeDepth bounds how deep ByShape looks for pod specs.

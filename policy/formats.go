@@ -185,15 +185,6 @@ func webhookURL(s string) string {
 	return ""
 }
 
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // azureClientSecret recognises an Entra ID (Azure AD) client secret:
 // three characters, a digit, "Q~", then 31 to 34 of [A-Za-z0-9_~.-].
 func azureClientSecret(s string) bool {
@@ -253,8 +244,12 @@ func namedFormat(name, v string) string {
 	ws := nameWords(name, &buf)
 	datadog, app, api := false, false, false
 	for i, s := range ws {
-		w := strings.ToUpper(name[s.lo:s.hi])
-		switch w {
+		var ub [16]byte
+		w := name[s.lo:s.hi]
+		if len(w) > len(ub) {
+			continue
+		}
+		switch string(upperInto(&ub, w)) {
 		case "DD", "DATADOG":
 			datadog = true
 		case "APP", "APPLICATION":
@@ -278,8 +273,8 @@ func namedFormat(name, v string) string {
 	return ""
 }
 
-// authorizationSchemes are the HTTP Authorization schemes whose credential
-// follows the scheme name (lower case, with the space): Basic is judged by
+// authorizationToken reports whether tok, after the Authorization scheme
+// (lower case, with its space, see authScheme), is a credential: Basic by
 // its decoded user:password, the others by their token.
 func authorizationToken(scheme, tok string) bool {
 	if scheme == "basic " {

@@ -72,18 +72,18 @@ func secretName(name string, kv bool) bool {
 	return ok
 }
 
-// secretWord is secretName that also returns the secret word itself, as
-// written in name: PASSWORD of DB_PASSWORD, API_KEY of STRIPE_API_KEY, the
-// camelCase dbPassword's Password.
-func secretWord(name string, kv bool) (string, bool) {
+// secretWord is secretName that also returns where the secret word is in
+// name: the PASSWORD of DB_PASSWORD, the API_KEY of STRIPE_API_KEY, the
+// Password of the camelCase dbPassword.
+func secretWord(name string, kv bool) (span, bool) {
 	if !maySecretName(name, kv) {
-		return "", false
+		return span{}, false
 	}
 	return secretWordOf(name, kv)
 }
 
 // secretWordOf is secretWord without its prefilter.
-func secretWordOf(name string, kv bool) (string, bool) {
+func secretWordOf(name string, kv bool) (span, bool) {
 	var buf [maxWords]span
 	ws := nameWords(name, &buf)
 	first, last := -1, -1
@@ -99,7 +99,7 @@ func secretWordOf(name string, kv bool) (string, bool) {
 		}
 	}
 	if last < 0 {
-		return "", false
+		return span{}, false
 	}
 	lastWord := name[ws[last].lo:ws[last].hi]
 	for j := last + 1; j < len(ws); j++ {
@@ -108,10 +108,10 @@ func secretWordOf(name string, kv bool) (string, bool) {
 			continue // SECRET_ID: a Vault AppRole secret id is a credential
 		}
 		if isQualifier(w) {
-			return "", false
+			return span{}, false
 		}
 	}
-	return name[ws[first].lo:ws[last].hi], true
+	return span{ws[first].lo, ws[last].hi}, true
 }
 
 // maySecretName is a one-pass prefilter for secretWord: name holds, in any

@@ -60,19 +60,21 @@ func envNameWeakLiteralRule() Rule {
 }
 
 // strongSecretWord reports whether name, whose secret word (see
-// secretWord) is w, says its value is a password, secret, token or key
+// secretWord) is at w, says its value is a password, secret, token or key
 // itself (see the rule's comment).
-func strongSecretWord(name, w string) bool {
+func strongSecretWord(name string, w span) bool {
 	// SECRET_ID is a Vault AppRole secret id or the id (name) of a secret
 	// in a secret manager: ambiguous, so its value is judged by
 	// env-name-literal's test only.
-	if rest := name[strings.LastIndex(name, w)+len(w):]; strings.EqualFold(strings.TrimLeft(rest, "_-."), "ID") {
+	if strings.EqualFold(strings.TrimLeft(name[w.hi:], "_-."), "ID") {
 		return false
 	}
-	norm := make([]byte, 0, len(w))
-	for i := 0; i < len(w); i++ {
-		if isAlnum(w[i]) {
-			norm = append(norm, upperByte(w[i]))
+	// The word in upper case without separators: API_KEY -> APIKEY.
+	var buf [32]byte
+	norm := buf[:0]
+	for i := w.lo; i < w.hi; i++ {
+		if isAlnum(name[i]) {
+			norm = append(norm, upperByte(name[i]))
 		}
 	}
 	n := string(norm)
@@ -83,7 +85,7 @@ func strongSecretWord(name, w string) bool {
 		strings.Contains(n, "APIKEY"), strings.Contains(n, "PRIVATEKEY"):
 		return true
 	case strings.Contains(n, "SECRET"):
-		return !kubeSecretName(name, w) && !airflowSecretKey(name)
+		return !kubeSecretName(name, w, n) && !airflowSecretKey(name)
 	case strings.HasSuffix(n, "KEY") || strings.HasSuffix(n, "KEYS"):
 		switch prefix := strings.TrimSuffix(strings.TrimSuffix(n, "S"), "KEY"); prefix {
 		case "SIGNING", "SIGN", "ENCRYPTION", "ENCRYPT", "MASTER", "ADMIN", "ROOT", "HMAC", "JWT", "WEBHOOK",
@@ -94,23 +96,27 @@ func strongSecretWord(name, w string) bool {
 	return false
 }
 
-// kubeSecretName reports whether the secret word w of name is SECRET right
-// after TLS, CERT, CA, SSL or another secret word: such a name holds the
-// name of a Kubernetes Secret (INGRESS_TLS_SECRET, DB_PASSWORD_SECRET).
-func kubeSecretName(name, w string) bool {
-	if !strings.EqualFold(w, "SECRET") && !strings.EqualFold(w, "SECRETS") {
+// kubeSecretName reports whether the secret word of name, at w and n in
+// upper case, is SECRET right after TLS, CERT, CA, SSL or another secret
+// word: such a name holds the name of a Kubernetes Secret
+// (INGRESS_TLS_SECRET, DB_PASSWORD_SECRET).
+func kubeSecretName(name string, w span, n string) bool {
+	if n != "SECRET" && n != "SECRETS" {
 		return false
 	}
-	before := strings.TrimRight(name[:strings.LastIndex(name, w)], "_-.")
+	before := name[:w.lo]
 	var buf [maxWords]span
 	ws := nameWords(before, &buf)
 	if len(ws) == 0 {
 		return false
 	}
 	prev := before[ws[len(ws)-1].lo:ws[len(ws)-1].hi]
-	switch strings.ToUpper(prev) {
-	case "TLS", "CERT", "CERTS", "CERTIFICATE", "CA", "SSL", "KEYSTORE", "TRUSTSTORE", "KEY":
-		return true
+	var ub [16]byte
+	if len(prev) <= len(ub) {
+		switch string(upperInto(&ub, prev)) {
+		case "TLS", "CERT", "CERTS", "CERTIFICATE", "CA", "SSL", "KEYSTORE", "TRUSTSTORE", "KEY":
+			return true
+		}
 	}
 	return secretName(prev, false)
 }
@@ -136,8 +142,11 @@ func substitutionMarker(name, v string) bool {
 			return false
 		}
 	}
-	i := strings.Index(v, strings.ToUpper(name))
-	if i < 0 {
+	i := 0
+	for i+len(name) <= len(v) && !strings.EqualFold(v[i:i+len(name)], name) {
+		i++
+	}
+	if i+len(name) > len(v) {
 		return false
 	}
 	// The rest is whole words: INSERT_<NAME>, <NAME>_VAL, YOUR_<NAME>_HERE.
@@ -170,9 +179,7 @@ func weakSecret(l *literal) bool {
 // isPlaceholderSyntax reports whether v uses the syntax of a reference or a
 // template anywhere ($(X), ${X}, {{ }}, %s, %(x)s) or is <something>.
 func isPlaceholderSyntax(v string) bool {
-	return strings.Contains(v, "$(") || strings.Contains(v, "${") || strings.Contains(v, "{{") ||
-		strings.Contains(v, "%s") || strings.HasPrefix(v, "%(") ||
-		strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">")
+	return templateSyntax(v) || strings.Contains(v, "%s")
 }
 
 // isEmptyWord reports whether v says "no value".
@@ -186,17 +193,6 @@ func isEmptyWord(v string) bool {
 		return true
 	}
 	return false
-}
-
-// oneByteRepeated reports whether v is one byte repeated (****, xxxx, a lone -):
-// a redacted or masked value.
-func oneByteRepeated(v string) bool {
-	for i := 1; i < len(v); i++ {
-		if v[i] != v[0] {
-			return false
-		}
-	}
-	return v != ""
 }
 
 // relativePath reports whether v is a relative path or a Vault-style path

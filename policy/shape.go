@@ -179,18 +179,7 @@ func isPlaceholder(s string) bool {
 	if s == "" {
 		return true
 	}
-	if strings.Contains(s, "$(") || strings.Contains(s, "${") || strings.Contains(s, "{{") ||
-		s == "%s" || strings.HasPrefix(s, "%(") || strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">") {
-		return true
-	}
-	same := true
-	for i := 1; i < len(s); i++ {
-		if s[i] != s[0] {
-			same = false
-			break
-		}
-	}
-	if same {
+	if templateSyntax(s) || s == "%s" || oneByteRepeated(s) {
 		return true
 	}
 	if len(s) > 16 {
@@ -204,6 +193,35 @@ func isPlaceholder(s string) bool {
 		return true
 	}
 	return false
+}
+
+// templateSyntax reports whether s uses the syntax of a reference or a
+// template somewhere ($(X), ${X}, {{ }}), starts a %(x)s format, or is
+// <something>.
+func templateSyntax(s string) bool {
+	return strings.Contains(s, "$(") || strings.Contains(s, "${") || strings.Contains(s, "{{") ||
+		strings.HasPrefix(s, "%(") || strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">")
+}
+
+// oneByteRepeated reports whether s is one byte repeated (****, xxxx, a
+// lone -): a masked value.
+func oneByteRepeated(s string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i] != s[0] {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isDigits reports whether s is a non-empty run of decimal digits.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // lowerInto writes the ASCII lower case of s (at most len(buf) bytes) into buf.

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"iter"
 	"math"
 	"regexp"
 	"strings"
@@ -133,17 +132,6 @@ func newGitleaksAllow(s *gitleaksAllowSpec) *gitleaksAllow {
 	return &gitleaksAllow{spec: s, re: lazyRegexp{src: s.regex}}
 }
 
-// Findings yields the id of each rule that finds a secret in s, in the
-// configuration's order, each finding once (a rule that finds two secrets
-// yields its id twice). It finds what gitleaks' Detector.DetectString finds
-// with the same rules: the keyword prefilter on the lower-cased text, every
-// match of the rule's pattern, its secret group, the entropy threshold, a
-// "gitleaks:allow" on the match's line, then the global and the rule's
-// allowlists. The equivalence is tested against gitleaks itself.
-func (d *gitleaksDetector) Findings(s string) iter.Seq[string] {
-	return func(yield func(string) bool) { d.find(s, yield) }
-}
-
 // First is the id of the first rule (in the configuration's order) that
 // finds a secret in s other than skip's, or "".
 func (d *gitleaksDetector) First(s, skip string) string {
@@ -158,7 +146,14 @@ func (d *gitleaksDetector) First(s, skip string) string {
 	return first
 }
 
-// find calls yield with each finding's rule id until it returns false.
+// find calls yield with the id of each rule that finds a secret in s, in
+// the configuration's order, each finding once (a rule that finds two
+// secrets yields its id twice), until yield returns false. It finds what
+// gitleaks' Detector.DetectString finds with the same rules: the keyword
+// prefilter on the lower-cased text, every match of the rule's pattern,
+// its secret group, the entropy threshold, a "gitleaks:allow" on the
+// match's line, then the global and the rule's allowlists. The
+// equivalence is tested against gitleaks itself.
 func (d *gitleaksDetector) find(s string, yield func(string) bool) {
 	var seen keywordSet
 	d.keywordsIn(s, &seen)

@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -301,4 +302,10 @@ func classRune(ranges []rune, rng *rand.Rand) rune {
 	i := 2 * rng.IntN(len(ranges)/2)
 	lo, hi := ranges[i], min(ranges[i+1], ranges[i]+1000)
 	return lo + rng.Int32N(hi-lo+1)
+}
+
+// Findings yields every finding of find in s (tests compare them all with
+// gitleaks'; the rule asks First).
+func (d *gitleaksDetector) Findings(s string) iter.Seq[string] {
+	return func(yield func(string) bool) { d.find(s, yield) }
 }

@@ -125,18 +125,18 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 	if !isPodCreate(req) {
 		return admission.Allowed(""), ResultAllowed, req.Name
 	}
-	var pod corev1.Pod
-	if err := decodePod(req.Object.Raw, &pod); err != nil {
+	pod, err := requestPod(req)
+	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err), ResultErrored, req.Name
 	}
-	name := podName(req, &pod)
+	name := podName(req, pod)
 	snap := h.snapshots.Load()
 
 	// Enforcement first: a pod that carries static secrets where the policy
 	// enforces is denied before anything is injected. Warnings and audit
 	// annotations are the validating webhook's job, which sees every pod
 	// after all mutations, so they are not given twice.
-	obj := podObject("Pod", name, &pod)
+	obj := podObject("Pod", name, pod)
 	obj.Namespace = req.Namespace
 	if h.namespaces != nil && snap.Policy.NeedsNamespaceLabels() {
 		obj.NamespaceLabels = h.namespaces.Labels(req.Namespace)
@@ -148,7 +148,7 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 		return decide(obj, d), ResultDenied, name
 	}
 
-	out, res, err := mutate.Inject(&pod, snap.Injection)
+	out, res, err := mutate.Inject(pod, snap.Injection)
 	if err != nil {
 		return admission.Denied(denial(err)), ResultDenied, name
 	}
@@ -163,15 +163,24 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 	if err := checkRoles(snap.Policy, req.Namespace, &out.Spec, true); err != nil {
 		return admission.Denied("wisp: cannot inject: " + err.Error()), ResultDenied, name
 	}
-	if ops, ok := injectionPatch(&pod, out); ok {
+	if ops, ok := injectionPatch(pod, out); ok {
 		return admission.Patched("", ops...), ResultInjected, name
 	}
 	// Something injectionPatch does not cover changed: diff the documents.
+	orig := req.Object.Raw
+	if rp, ok := req.Object.Object.(*reviewedPod); ok && len(orig) == 0 {
+		// Decoded with the review: the diff needs the document itself (an
+		// encoding of the decoded pod is not it: it has empty objects and
+		// lacks fields corev1.Pod does not know).
+		if orig, err = rp.raw(); err != nil {
+			return admission.Errored(http.StatusBadRequest, err), ResultErrored, name
+		}
+	}
 	raw, err := json.Marshal(out)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode injected pod: %w", err)), ResultErrored, name
 	}
-	resp := admission.PatchResponseFromRaw(req.Object.Raw, raw)
+	resp := admission.PatchResponseFromRaw(orig, raw)
 	if !resp.Allowed {
 		return resp, ResultErrored, name
 	}
@@ -198,6 +207,19 @@ func (h *MutatingHandler) observe(ctx context.Context, req admission.Request, na
 func isPodCreate(req admission.Request) bool {
 	return req.Operation == admissionv1.Create && req.SubResource == "" &&
 		req.Kind.Group == "" && req.Kind.Kind == "Pod"
+}
+
+// requestPod is the request's pod: the one the review was decoded with
+// (reviewHandler.decode), or its raw object decoded.
+func requestPod(req admission.Request) (*corev1.Pod, error) {
+	if rp, ok := req.Object.Object.(*reviewedPod); ok && rp.Pod != nil {
+		return rp.Pod, nil
+	}
+	pod := &corev1.Pod{}
+	if err := decodePod(req.Object.Raw, pod); err != nil {
+		return nil, err
+	}
+	return pod, nil
 }
 
 // decodePod decodes the way the API server encodes: case-sensitive keys,

@@ -33,7 +33,7 @@ func newTestHandler(t testing.TB, logs *bytes.Buffer) (http.Handler, *Metrics) {
 		log = slog.New(slog.NewJSONHandler(logs, nil))
 	}
 	h := NewMutatingHandler(defaults(), nil, log, m)
-	return limit(newWebhook(h, nil), DefaultMaxRequestBytes, time.Second), m
+	return limit(newWebhook(h, nil).decodingPods(), DefaultMaxRequestBytes, time.Second), m
 }
 
 func post(h http.Handler, body []byte, contentType string) *admissionv1.AdmissionReview {

@@ -13,7 +13,9 @@ import (
 	"strconv"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 )
@@ -33,15 +35,24 @@ import (
 type reviewHandler struct {
 	handler admission.Handler
 	log     *slog.Logger
+	// pods: decode a pod with its review, in one pass (see decode).
+	pods bool
 }
 
 // newWebhook serves h; log receives the requests that cannot be read or
 // decoded (nil: discard).
-func newWebhook(h admission.Handler, log *slog.Logger) http.Handler {
+func newWebhook(h admission.Handler, log *slog.Logger) *reviewHandler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &reviewHandler{handler: h, log: log}
+}
+
+// decodingPods makes the handler decode the pod of a pod review together
+// with the review, for an endpoint that receives pods only: see decode.
+func (h *reviewHandler) decodingPods() *reviewHandler {
+	h.pods = true
+	return h
 }
 
 // Admission review group versions the handler accepts.
@@ -68,23 +79,86 @@ func (h *reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(ctx, w, fmt.Errorf("contentType=%s, expected application/json", ct))
 		return
 	}
-	var review admissionv1.AdmissionReview
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &review); err != nil {
-		h.refuse(ctx, w, fmt.Errorf("decode AdmissionReview: %w", err))
-		return
-	}
-	tm, err := reviewType(review.TypeMeta)
+	req, tm, err := h.decode(body)
 	if err != nil {
 		h.refuse(ctx, w, err)
 		return
+	}
+	resp := h.handle(ctx, req)
+	h.write(ctx, w, tm, &resp.AdmissionResponse)
+}
+
+// podReview is an AdmissionReview whose object is decoded as a pod: the
+// request's object field shadows the embedded AdmissionRequest's.
+type podReview struct {
+	metav1.TypeMeta `json:",inline"`
+	Request         *podRequest `json:"request,omitempty"`
+}
+
+type podRequest struct {
+	admissionv1.AdmissionRequest `json:",inline"`
+	Object                       *corev1.Pod `json:"object"`
+}
+
+// decode decodes the review and returns its request, and the type of the
+// answer.
+//
+// With pods set, a review of a core v1 Pod is decoded with its pod in one
+// pass, and the pod is handed over in req.Object.Object (req.Object.Raw
+// stays empty; the raw object can be had from it): decoding the object as raw JSON scans it twice more (once
+// to skip it, once to check it before decoding it) and copies it. Any
+// other review, or one whose object does not decode as a pod, is decoded
+// again the generic way, which answers it (and reports its errors)
+// exactly as without pods.
+func (h *reviewHandler) decode(body []byte) (admission.Request, metav1.TypeMeta, error) {
+	if h.pods {
+		var review podReview
+		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &review); err == nil &&
+			review.Request != nil && review.Request.Object != nil && review.Request.Kind == podKind {
+			if tm, err := reviewType(review.TypeMeta); err == nil {
+				req := admission.Request{AdmissionRequest: review.Request.AdmissionRequest}
+				req.Object = runtime.RawExtension{Object: &reviewedPod{Pod: review.Request.Object, body: body}}
+				return req, tm, nil
+			}
+		}
+	}
+	var review admissionv1.AdmissionReview
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &review); err != nil {
+		return admission.Request{}, metav1.TypeMeta{}, fmt.Errorf("decode AdmissionReview: %w", err)
+	}
+	tm, err := reviewType(review.TypeMeta)
+	if err != nil {
+		return admission.Request{}, metav1.TypeMeta{}, err
 	}
 	var req admission.Request
 	if review.Request != nil {
 		req.AdmissionRequest = *review.Request
 	}
-	resp := h.handle(ctx, req)
-	h.write(ctx, w, tm, &resp.AdmissionResponse)
+	return req, tm, nil
 }
+
+// reviewedPod is a pod decoded with its review, and the review's body,
+// from which the raw object is read when it is needed (rarely: see
+// MutatingHandler.handle).
+type reviewedPod struct {
+	*corev1.Pod
+	body []byte
+}
+
+// raw returns the pod's document as the API server sent it.
+func (p *reviewedPod) raw() ([]byte, error) {
+	var review admissionv1.AdmissionReview
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(p.body, &review); err != nil {
+		return nil, fmt.Errorf("decode AdmissionReview: %w", err)
+	}
+	if review.Request == nil || len(review.Request.Object.Raw) == 0 {
+		return nil, errors.New("decode AdmissionReview: the request has no object")
+	}
+	return review.Request.Object.Raw, nil
+}
+
+// podKind is the kind of a core v1 Pod in an AdmissionRequest.
+var podKind = metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}
 
 // readBody reads the whole body, in one allocation when the client sent
 // its length.

@@ -125,9 +125,10 @@ func New(opts Options) (*Server, error) {
 	s := &Server{srv: srv, log: opts.Logger}
 
 	slots := make(chan struct{}, maxHandling())
-	for path, h := range map[string]admission.Handler{EndpointMutate: mutating, EndpointValidate: validating} {
-		srv.Register(path, limit(newWebhook(gate{Handler: h, slots: slots}, opts.Logger), opts.MaxRequestBytes, opts.RequestTimeout))
-	}
+	// The mutating webhook's rules name pods only: its reviews are decoded
+	// with their pod in one pass.
+	srv.Register(EndpointMutate, limit(newWebhook(gate{Handler: mutating, slots: slots}, opts.Logger).decodingPods(), opts.MaxRequestBytes, opts.RequestTimeout))
+	srv.Register(EndpointValidate, limit(newWebhook(gate{Handler: validating, slots: slots}, opts.Logger), opts.MaxRequestBytes, opts.RequestTimeout))
 	health := &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}
 	srv.Register("/healthz", http.StripPrefix("/healthz", health))
 	srv.Register("/healthz/", http.StripPrefix("/healthz", health))

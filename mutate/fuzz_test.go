@@ -132,6 +132,11 @@ func FuzzParseAnnotations(f *testing.F) {
 		if got := out.Spec.InitContainers[0].Name; got != mutate.FetchContainerName {
 			t.Errorf("first init container is %q, want %s", got, mutate.FetchContainerName)
 		}
+		// The webhook checks this role against the policy instead of the
+		// plan's.
+		if got, want := fetchPlan(t, out).Role, mutate.Role(annotations, mutate.Config{}); got != want {
+			t.Errorf("the plan's role is %q, mutate.Role says %q", got, want)
+		}
 		wantVolumes := len(pod.Spec.Volumes) + 2
 		for i, c := range out.Spec.Containers {
 			if len(c.Command) == 0 || c.Command[0] != mutate.ShimPath {

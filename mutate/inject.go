@@ -56,6 +56,13 @@ func (r Result) String() string {
 // cfg is used with its defaults applied; the caller validates it once, at
 // start-up, with Config.Validate.
 func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
+	return InjectCached(pod, cfg, nil)
+}
+
+// InjectCached is Inject, with the checks of the secrets' templates
+// remembered in cache (nil: none), which the admission path shares between
+// requests: the replicas of a workload carry the same templates.
+func InjectCached(pod *corev1.Pod, cfg Config, cache *TemplateCache) (*corev1.Pod, Result, error) {
 	annotations := pod.Annotations
 	var origin map[string]string
 	var vaultErrs []error
@@ -70,7 +77,7 @@ func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
 		return pod, NotRequested, nil
 	}
 	if pod.Annotations[AnnotationStatus] == StatusInjected {
-		out, res := complete(pod, annotations, origin, cfg)
+		out, res := complete(pod, annotations, origin, cfg, cache)
 		return out, res, nil
 	}
 	if cfg.VaultAgentAnnotations && strings.TrimSpace(pod.Annotations[VaultAnnotationAgentInjectStatus]) == "injected" {
@@ -78,7 +85,7 @@ func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
 			Reason: "the Vault Agent Injector already injected this pod; one injector per pod: remove its opt-in, or set " + AnnotationInject + ": \"false\""})
 	}
 	cfg = cfg.WithDefaults()
-	req, errs := parseAnnotations(annotations, cfg.MountPath, origin)
+	req, errs := parseAnnotations(annotations, cfg.MountPath, origin, cache)
 	errs = append(errs, vaultErrs...)
 	targets, podErrs := checkPod(pod, req, cfg)
 	if errs = append(errs, podErrs...); len(errs) > 0 {
@@ -154,12 +161,12 @@ func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
 // like the others. The pod is returned as is (AlreadyInjected) when nothing
 // is missing, when it has no secrets volume, or when its annotations do not
 // parse (nothing is guessed on a pod wisp did not produce).
-func complete(pod *corev1.Pod, annotations, origin map[string]string, cfg Config) (*corev1.Pod, Result) {
+func complete(pod *corev1.Pod, annotations, origin map[string]string, cfg Config, cache *TemplateCache) (*corev1.Pod, Result) {
 	if !slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == SecretsVolumeName }) {
 		return pod, AlreadyInjected
 	}
 	cfg = cfg.WithDefaults()
-	req, errs := parseAnnotations(annotations, cfg.MountPath, origin)
+	req, errs := parseAnnotations(annotations, cfg.MountPath, origin, cache)
 	if len(errs) > 0 {
 		return pod, AlreadyInjected
 	}

@@ -63,7 +63,7 @@ func Requested(annotations map[string]string) (bool, error) {
 // reports every bad annotation at once, each as an *AnnotationError joined
 // with errors.Join. defaultMountPath applies when wisp.dev/mount-path is unset.
 func ParseAnnotations(annotations map[string]string, defaultMountPath string) (*Request, error) {
-	req, errs := parseAnnotations(annotations, defaultMountPath, nil)
+	req, errs := parseAnnotations(annotations, defaultMountPath, nil, nil)
 	if len(errs) > 0 {
 		sortErrors(errs)
 		return nil, errors.Join(errs...)
@@ -78,8 +78,8 @@ func ParseAnnotations(annotations map[string]string, defaultMountPath string) (*
 // resolveVaultAliases copied from a Vault Agent Injector annotation to that
 // annotation: problems are reported under the key the pod actually carries,
 // and a template that came from a Vault annotation is translated from
-// Consul Template first.
-func parseAnnotations(annotations map[string]string, defaultMountPath string, origin map[string]string) (*Request, []error) {
+// Consul Template first. cache remembers which templates parse (nil: none).
+func parseAnnotations(annotations map[string]string, defaultMountPath string, origin map[string]string, cache *TemplateCache) (*Request, []error) {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		if o, ok := origin[key]; ok {
@@ -230,7 +230,7 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string, or
 				}
 				value = wisp
 			}
-			if _, err := plan.ParseTemplate(name, value); err != nil {
+			if err := cache.check(name, value); err != nil {
 				bad(key, "%s", err)
 				continue
 			}

@@ -21,6 +21,19 @@ func EffectiveAnnotations(annotations map[string]string, cfg Config) map[string]
 	return out
 }
 
+// Role returns the Vault role that an opted-in pod's annotations name, as
+// Inject writes it into the fetch plan: wisp.dev/role, or with
+// cfg.VaultAgentAnnotations its alias when wisp's key is not set. It reads
+// no other annotation and copies nothing: the admission path checks the
+// role of a pod it just injected with it.
+func Role(annotations map[string]string, cfg Config) string {
+	v, ok := annotations[AnnotationRole]
+	if !ok && cfg.VaultAgentAnnotations {
+		v = annotations[VaultAnnotationRole]
+	}
+	return strings.TrimSpace(v)
+}
+
 // resolveVaultAliases returns a copy of annotations in which each Vault
 // alias is copied to its wisp key (a wisp key already set wins), the origin
 // of every copied key (wisp key -> Vault key, never nil), and an error for

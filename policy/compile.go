@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"wisp.dev/wisp/internal/memo"
 )
 
 // Evaluator applies one compiled Spec. It is immutable and safe for
@@ -45,6 +47,24 @@ type Evaluator struct {
 	// gitleaks finds what gitleaks' detector with its default rules finds
 	// (gitleaks.go); nil when known-credential-format is off.
 	gitleaks *gitleaksDetector
+
+	// templates, plans and envSpecs remember the literals of template
+	// texts and of wisp's own variables (WISP_PLAN, WISP_ENV): each replica of a workload carries the same
+	// ones, and reading them (a template parse) costs more than judging
+	// them. Nil (in an Evaluator not made by compile) remembers nothing.
+	templates, plans, envSpecs *memo.Strings[[]templateLiteral]
+}
+
+// literalsMemoBytes bounds each of an Evaluator's memos of literals.
+const literalsMemoBytes = 2 << 20
+
+// literalsCost estimates an entry's bytes.
+func literalsCost(key string, lits []templateLiteral) int {
+	n := len(key) + 64
+	for _, l := range lits {
+		n += len(l.name) + len(l.value) + 32
+	}
+	return n
 }
 
 type roleBinding struct {
@@ -72,7 +92,12 @@ func compile(spec Spec, all []Rule, loadGitleaks func() (*gitleaksDetector, erro
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	e := &Evaluator{mode: spec.Mode, modeLabel: spec.Namespaces.ModeLabel}
+	e := &Evaluator{
+		mode: spec.Mode, modeLabel: spec.Namespaces.ModeLabel,
+		templates: memo.New(literalsMemoBytes, literalsCost),
+		plans:     memo.New(literalsMemoBytes, literalsCost),
+		envSpecs:  memo.New(literalsMemoBytes, literalsCost),
+	}
 
 	// Modes.
 	if e.mode == "" {

@@ -218,7 +218,7 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 		// or a known credential format is never allowed by its name.
 		s.it = item{env: ev, nameAllowed: len(e.allowNames) > 0 && anyGlob(e.allowNames, ev.Name)}
 		if ev.ValueFrom == nil && (ev.Name == plan.PlanVar || ev.Name == plan.EnvSpecVar) {
-			if lits, ok := wispVarLiterals(ev.Name, ev.Value); ok {
+			if lits, ok := e.wispVarLiterals(ev.Name, ev.Value); ok {
 				s.wispVar(list, ci, name, j, ev.Name, lits)
 				continue
 			}

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"wisp.dev/wisp/internal/memo"
 	"wisp.dev/wisp/plan"
 )
 
@@ -53,7 +54,7 @@ func (e *Evaluator) scanTemplates(o Object, prefix string) []Violation {
 	sort.Strings(keys)
 	var out []Violation
 	for _, k := range keys {
-		for _, l := range templateLiterals(o.Annotations[k]) {
+		for _, l := range e.templates.Get(o.Annotations[k], templateLiterals) {
 			ev := corev1.EnvVar{Name: l.name, Value: l.value}
 			if e.allowedValue(l.value) {
 				continue
@@ -197,6 +198,27 @@ func (w *literalWalker) pipe(p *parse.PipeNode) {
 			}
 		}
 	}
+}
+
+// wispVarLiterals is wispVarLiterals, remembered per value.
+func (e *Evaluator) wispVarLiterals(name, value string) ([]templateLiteral, bool) {
+	var m *memo.Strings[[]templateLiteral]
+	switch name {
+	case plan.PlanVar:
+		m = e.plans
+	case plan.EnvSpecVar:
+		m = e.envSpecs
+	default:
+		return nil, false
+	}
+	lits := m.Get(value, func(string) []templateLiteral {
+		lits, ok := wispVarLiterals(name, value)
+		if ok && lits == nil {
+			lits = []templateLiteral{} // parsed, no literal
+		}
+		return lits
+	})
+	return lits, lits != nil
 }
 
 // wispVarLiterals reads the literals of wisp's own variables, which carry

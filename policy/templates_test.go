@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/base64"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -32,19 +33,26 @@ func TestTemplateLiterals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := podWithEnv()
 			o.Annotations = map[string]string{"wisp.dev/template-config": tt.template}
-			d := e.Evaluate(o)
-			if tt.wantRule == "" {
-				if len(d.Violations) > 0 {
-					t.Fatalf("flagged: %+v", d.Violations)
+			// Twice: the second time, the template's literals are the
+			// evaluator's remembered ones.
+			for round := range 2 {
+				d := e.Evaluate(o)
+				if tt.wantRule == "" {
+					if len(d.Violations) > 0 {
+						t.Fatalf("round %d: flagged: %+v", round, d.Violations)
+					}
+					continue
 				}
-				return
+				if len(d.Violations) != 1 || d.Violations[0].RuleID != tt.wantRule {
+					t.Fatalf("round %d: violations %+v, want one of rule %s", round, d.Violations, tt.wantRule)
+				}
+				msg := d.Violations[0].Message(o)
+				if !strings.Contains(msg, "annotation wisp.dev/template-config: template literal") || strings.Contains(msg, "51Hx7Qk") || strings.Contains(msg, "Tr0ub4dor") {
+					t.Errorf("message %q: want the annotation named, no value", msg)
+				}
 			}
-			if len(d.Violations) != 1 || d.Violations[0].RuleID != tt.wantRule {
-				t.Fatalf("violations %+v, want one of rule %s", d.Violations, tt.wantRule)
-			}
-			msg := d.Violations[0].Message(o)
-			if !strings.Contains(msg, "annotation wisp.dev/template-config: template literal") || strings.Contains(msg, "51Hx7Qk") || strings.Contains(msg, "Tr0ub4dor") {
-				t.Errorf("message %q: want the annotation named, no value", msg)
+			if e.templates.Len() == 0 {
+				t.Error("the evaluator remembers no template")
 			}
 		})
 	}
@@ -72,6 +80,10 @@ func TestWispVariables(t *testing.T) {
 			d := e.Evaluate(podWithEnv(lit(tt.env, tt.value)))
 			if (len(d.Violations) > 0) != tt.flagged {
 				t.Fatalf("violations %+v, want flagged %v", d.Violations, tt.flagged)
+			}
+			// Again, from the evaluator's memory of the variable.
+			if again := e.Evaluate(podWithEnv(lit(tt.env, tt.value))); !reflect.DeepEqual(again, d) {
+				t.Fatalf("evaluated again: %+v, first %+v", again, d)
 			}
 			for _, v := range d.Violations {
 				if strings.Contains(v.Message(podWithEnv()), "51Hx7Qk") {

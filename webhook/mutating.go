@@ -109,6 +109,25 @@ func checkRoles(ev *policy.Evaluator, namespace string, spec *corev1.PodSpec, re
 	return nil
 }
 
+// checkInjectedRoles refuses an injected pod whose fetch plans name a Vault
+// role its namespace may not use. A pod wisp just injected is the pod it
+// received plus wisp-fetch, whose plan names the role of the pod's
+// annotations (mutate.Role; TestRoleIsThePlanRole holds the two equal):
+// the plans the pod carried are checked, then that role, without decoding
+// wisp's own plan again. A completed pod (reinvocation) is checked whole.
+func checkInjectedRoles(snap *config.Snapshot, namespace string, in, out *corev1.Pod, res mutate.Result) error {
+	if res != mutate.Injected {
+		return checkRoles(snap.Policy, namespace, &out.Spec, true)
+	}
+	if err := checkRoles(snap.Policy, namespace, &in.Spec, false); err != nil {
+		return err
+	}
+	if err := snap.Policy.AllowedRole(namespace, mutate.Role(in.Annotations, snap.Injection)); err != nil {
+		return fmt.Errorf("init container %q: %w", mutate.FetchContainerName, err)
+	}
+	return nil
+}
+
 // Handle implements admission.Handler.
 func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
@@ -148,7 +167,7 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 		return decide(obj, d), ResultDenied, name
 	}
 
-	out, res, err := mutate.Inject(pod, snap.Injection)
+	out, res, err := mutate.InjectCached(pod, snap.Injection, snap.Templates)
 	if err != nil {
 		return admission.Denied(denial(err)), ResultDenied, name
 	}
@@ -160,7 +179,7 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 		}
 		return admission.Allowed(""), ResultAllowed, name
 	}
-	if err := checkRoles(snap.Policy, req.Namespace, &out.Spec, true); err != nil {
+	if err := checkInjectedRoles(snap, req.Namespace, pod, out, res); err != nil {
 		return admission.Denied("wisp: cannot inject: " + err.Error()), ResultDenied, name
 	}
 	if ops, ok := injectionPatch(pod, out); ok {

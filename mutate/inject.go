@@ -3,6 +3,7 @@ package mutate
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -44,10 +45,12 @@ func (r Result) String() string {
 }
 
 // Inject returns the pod to admit. When the pod opts in and is not injected
-// yet, the result is a mutated deep copy; otherwise it is pod itself. pod is
-// never modified. On error (malformed annotations, name clashes) no pod is
-// returned; the error names every problem, one *AnnotationError (or clash)
-// each, joined with errors.Join.
+// yet, the result is a mutated copy; otherwise it is pod itself. pod is
+// never modified. The copy shares with pod every part the injection does
+// not change: treat both as read-only, and DeepCopy the result to change
+// it. On error (malformed annotations, name clashes) no pod is returned;
+// the error names every problem, one *AnnotationError (or clash) each,
+// joined with errors.Join.
 //
 // With cfg.VaultAgentAnnotations, the Vault Agent Injector's annotations are
 // read as aliases of wisp's (see VaultAlias) and problems with them are
@@ -105,16 +108,18 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *TemplateCache) (*corev1.Po
 		return nil, NotRequested, err
 	}
 
-	out := pod.DeepCopy()
+	out := shallowCopy(pod)
 	if group == *cfg.RunAsGroup {
-		if out.Spec.SecurityContext == nil {
-			out.Spec.SecurityContext = &corev1.PodSecurityContext{}
+		sc := &corev1.PodSecurityContext{}
+		if pod.Spec.SecurityContext != nil {
+			*sc = *pod.Spec.SecurityContext
 		}
-		if !slices.Contains(out.Spec.SecurityContext.SupplementalGroups, group) {
-			out.Spec.SecurityContext.SupplementalGroups = append(out.Spec.SecurityContext.SupplementalGroups, group)
+		if !slices.Contains(sc.SupplementalGroups, group) {
+			sc.SupplementalGroups = append(slices.Clip(sc.SupplementalGroups), group)
 		}
+		out.Spec.SecurityContext = sc
 	}
-	out.Spec.Volumes = append(out.Spec.Volumes, socketVolume(cfg), secretsVolume(cfg))
+	out.Spec.Volumes = append(slices.Clip(out.Spec.Volumes), socketVolume(cfg), secretsVolume(cfg))
 	var spec string
 	if len(req.Env) > 0 {
 		// The exec shim: wisp-fetch places it on the bin volume, the app
@@ -132,6 +137,8 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *TemplateCache) (*corev1.Po
 		if !targets[c.Name] {
 			continue
 		}
+		// Clipped: an append must never write into pod's arrays.
+		c.VolumeMounts, c.Env = slices.Clip(c.VolumeMounts), slices.Clip(c.Env)
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{
 			Name: SecretsVolumeName, MountPath: req.MountPath, ReadOnly: true,
 		})
@@ -147,11 +154,23 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *TemplateCache) (*corev1.Po
 			}
 		}
 	}
+	out.Annotations = maps.Clone(pod.Annotations)
 	if out.Annotations == nil {
 		out.Annotations = map[string]string{}
 	}
 	out.Annotations[AnnotationStatus] = StatusInjected
 	return out, Injected, nil
+}
+
+// shallowCopy copies what an injection changes in place: the pod, and its
+// app containers (each one's own lists are clipped or replaced before
+// anything is appended to them). Everything else is shared with pod: a
+// deep copy of a whole pod costs more than the rest of an injection, and
+// the patch that is made of the result compares shared parts by pointer.
+func shallowCopy(pod *corev1.Pod) *corev1.Pod {
+	out := *pod
+	out.Spec.Containers = slices.Clone(pod.Spec.Containers)
+	return &out
 }
 
 // complete handles a pod that says it is injected. With reinvocationPolicy
@@ -182,9 +201,10 @@ func complete(pod *corev1.Pod, annotations, origin map[string]string, cfg Config
 			continue // has it, or uses the path for something else
 		}
 		if out == nil {
-			out = pod.DeepCopy()
+			out = shallowCopy(pod)
 		}
 		oc := &out.Spec.Containers[i]
+		oc.VolumeMounts, oc.Env = slices.Clip(oc.VolumeMounts), slices.Clip(oc.Env)
 		oc.VolumeMounts = append(oc.VolumeMounts, corev1.VolumeMount{Name: SecretsVolumeName, MountPath: req.MountPath, ReadOnly: true})
 		if req.Socket && !slices.ContainsFunc(oc.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == SocketVolumeName }) {
 			oc.VolumeMounts = append(oc.VolumeMounts, socketMount(cfg))

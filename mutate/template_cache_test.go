@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"wisp.dev/wisp/mutate"
 )
@@ -80,3 +83,52 @@ func TestRoleIsThePlanRole(t *testing.T) {
 		t.Errorf("without the aliases, Role reads the Vault key: %q", got)
 	}
 }
+
+// The injected copy shares what it does not change with its input, but an
+// injection never writes into the input's arrays, even where they have
+// room to spare: the input seen up to its capacity is unchanged.
+func TestInjectLeavesSpareCapacityAlone(t *testing.T) {
+	withRoom := func() *corev1.Pod {
+		pod := newPod(optedIn("wisp.dev/socket", "true", "wisp.dev/env-DB_PASSWORD", "db#password", "wisp.dev/format-db", "env"), "app")
+		c := &pod.Spec.Containers[0]
+		c.Command = []string{"/app"}
+		c.Env = append(make([]corev1.EnvVar, 0, 8), c.Env...)
+		c.VolumeMounts = append(make([]corev1.VolumeMount, 0, 8), corev1.VolumeMount{Name: "data", MountPath: "/data"})
+		pod.Spec.Volumes = append(make([]corev1.Volume, 0, 8), corev1.Volume{Name: "data"})
+		pod.Spec.InitContainers = append(make([]corev1.Container, 0, 8), corev1.Container{Name: "setup", Image: "s:1"})
+		pod.Spec.SecurityContext = &corev1.PodSecurityContext{SupplementalGroups: append(make([]int64, 0, 8), 5)}
+		return pod
+	}
+	full := func(p *corev1.Pod) *corev1.Pod {
+		q := *p
+		q.Spec.Volumes = p.Spec.Volumes[:cap(p.Spec.Volumes)]
+		q.Spec.InitContainers = p.Spec.InitContainers[:cap(p.Spec.InitContainers)]
+		sc := *p.Spec.SecurityContext
+		sc.SupplementalGroups = sc.SupplementalGroups[:cap(sc.SupplementalGroups)]
+		q.Spec.SecurityContext = &sc
+		q.Spec.Containers = slices.Clone(p.Spec.Containers)
+		for i := range q.Spec.Containers {
+			c := &q.Spec.Containers[i]
+			c.Env, c.VolumeMounts = c.Env[:cap(c.Env)], c.VolumeMounts[:cap(c.VolumeMounts)]
+		}
+		return q.DeepCopy()
+	}
+	pod := withRoom()
+	before := full(pod)
+	first, res, err := mutate.Inject(pod, mutate.Config{})
+	if err != nil || res != mutate.Injected {
+		t.Fatalf("Inject: %v, %v", res, err)
+	}
+	firstCopy := first.DeepCopy()
+	second, _, _ := mutate.Inject(pod, mutate.Config{VolumeSizeLimit: ptr(resource.MustParse("1Mi"))})
+	if diff := cmp.Diff(before, full(pod)); diff != "" {
+		t.Errorf("Inject wrote into its input (-before +after):\n%s", diff)
+	}
+	if diff := cmp.Diff(firstCopy, first); diff != "" {
+		t.Errorf("a second injection changed the first one's result (-before +after):\n%s", diff)
+	}
+	if reflect.DeepEqual(first, second) {
+		t.Error("two configs gave the same pod: the test does not tell them apart")
+	}
+}
+func ptr[T any](v T) *T { return &v }

@@ -44,7 +44,7 @@ type kind struct {
 	floorWant want
 }
 
-// uidMark is replaced by each request's uid.
+// uidMark is replaced by each request's uid, wherever it is.
 const uidMark = "@@UID@@"
 
 // bodyFor returns the body of one request with uid set.
@@ -52,11 +52,7 @@ func (k *kind) bodyFor(uid string) []byte {
 	if !k.uid {
 		return k.body
 	}
-	i := bytes.Index(k.body, []byte(uidMark))
-	out := make([]byte, 0, len(k.body)+len(uid))
-	out = append(out, k.body[:i]...)
-	out = append(out, uid...)
-	return append(out, k.body[i+len(uidMark):]...)
+	return bytes.ReplaceAll(k.body, []byte(uidMark), []byte(uid))
 }
 
 // Scenario names: the valid reviews measured by the bench.
@@ -65,9 +61,13 @@ const (
 	scDenied   = "denied"   // a pod with a Secret in an env var: denied
 	scPlain    = "plain"    // a pod that does not opt in: allowed as is
 	scLarge    = "large"    // an opted-in pod, 10 containers x 50 env vars
+	// scInjectedCold: the injected pod, its template unlike any before (it
+	// names the request's uid), so no parse is remembered from an earlier
+	// request: what a workload's first pod costs.
+	scInjectedCold = "injected-cold"
 )
 
-var scenarioNames = []string{scInjected, scDenied, scPlain, scLarge}
+var scenarioNames = []string{scInjected, scInjectedCold, scDenied, scPlain, scLarge}
 
 // scenario returns the valid kind of that name.
 func scenario(name string) (*kind, error) {
@@ -82,6 +82,10 @@ func scenario(name string) (*kind, error) {
 		k := valid(name, p, wantDenied)
 		k.says = "static secret"
 		return k, nil
+	case scInjectedCold:
+		p := teamPod(true)
+		p.Annotations["wisp.dev/template-config"] = "{{/* " + uidMark + " */}}" + p.Annotations["wisp.dev/template-config"]
+		return valid(name, p, wantPatch), nil
 	case scPlain:
 		return valid(name, teamPod(false), wantAllowed), nil
 	case scLarge:

@@ -15,7 +15,7 @@ const (
 	goalP99        = 1.1 // p99 at c=8 and c=64, at most this times the floor's
 	goalIdleRSS    = 30 << 20
 	goalRSSAfter   = 40 << 20
-	scenarioLabels = "injected: opted-in pod, 2 containers, 3 secrets; plain: the same pod not opted in; denied: with a Secret in an env var; large: opted in, 10 containers x 50 env vars"
+	scenarioLabels = "injected: opted-in pod, 2 containers, 3 secrets; injected-cold: the same, with a template no earlier request had (nothing remembered); plain: the same pod not opted in; denied: with a Secret in an env var; large: opted in, 10 containers x 50 env vars"
 )
 
 // printTable prints one table of every wisp row against the floor, as

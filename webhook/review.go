@@ -251,6 +251,9 @@ func (h *reviewHandler) write(ctx context.Context, w http.ResponseWriter, tm met
 	w.Header().Set("Content-Type", "application/json")
 	out, err := appendReview(make([]byte, 0, 256+len(resp.Patch)*4/3), tm, resp)
 	if err == nil {
+		// With its length, an answer of over 2 KiB (an injection's) goes
+		// out whole rather than chunked.
+		w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 		_, err = w.Write(out)
 	}
 	if err != nil {

@@ -213,15 +213,10 @@ func escape(key string) string {
 	return pointerEscaper.Replace(key)
 }
 
-// encodePatch encodes a handler's JSONPatch for the answer: ops as a JSON
-// array, each value encoded once, by appendValue.
-func encodePatch(ops []jsonpatch.JsonPatchOperation) ([]byte, error) {
-	return appendPatch(make([]byte, 0, 4096), ops)
-}
-
-// appendPatch appends ops as a JSON array, as jsonpatch's MarshalJSON
-// writes them (the value left out of an operation other than add or
-// replace that has none).
+// appendPatch appends a handler's JSONPatch for the answer: ops as a JSON
+// array, each value encoded once (appendValue), byte for byte as
+// jsonpatch's MarshalJSON writes them (the value left out of an operation
+// other than add or replace that has none).
 func appendPatch(b []byte, ops []jsonpatch.JsonPatchOperation) ([]byte, error) {
 	b = append(b, '[')
 	for i := range ops {

@@ -126,11 +126,11 @@ func moreCases(t testing.TB) []patchCase {
 
 // applyPatch applies ops to raw as the API server would and decodes the
 // result.
-// ops are encoded as the answer encodes them (encodePatch), and must be
+// ops are encoded as the answer encodes them (appendPatch), and must be
 // byte for byte their encoding by jsonpatch's own MarshalJSON.
 func applyPatch(t testing.TB, raw []byte, ops []jsonpatch.JsonPatchOperation) *corev1.Pod {
 	t.Helper()
-	doc, err := encodePatch(ops)
+	doc, err := appendPatch(nil, ops)
 	if err != nil {
 		t.Fatalf("encode patch: %v", err)
 	}
@@ -139,7 +139,7 @@ func applyPatch(t testing.TB, raw []byte, ops []jsonpatch.JsonPatchOperation) *c
 		t.Fatalf("encode patch with jsonpatch: %v", err)
 	}
 	if !bytes.Equal(doc, ref) {
-		t.Fatalf("encodePatch differs from jsonpatch's encoding:\n%s\n%s", doc, ref)
+		t.Fatalf("appendPatch differs from jsonpatch's encoding:\n%s\n%s", doc, ref)
 	}
 	p, err := applypatch.DecodePatch(doc)
 	if err != nil {

@@ -78,10 +78,10 @@ func TestAppendValueInjections(t *testing.T) {
 				t.Errorf("%s %s: %T not written by appendKnown", name, op.Path, op.Value)
 			}
 		}
-		got, err := encodePatch(ops)
+		got, err := appendPatch(nil, ops)
 		want, _ := json.Marshal(ops)
 		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s: encodePatch differs from json.Marshal (%v):\n got %s\nwant %s", name, err, got, want)
+			t.Errorf("%s: appendPatch differs from json.Marshal (%v):\n got %s\nwant %s", name, err, got, want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,14 +27,25 @@ import (
 // cheaper, which the load bench measures: the review is decoded once with
 // sigs.k8s.io/json (admission.Webhook's universal deserializer decodes it
 // twice, once to find its kind), and the answer is written directly
-// (appendReview), its JSONPatch encoded once (encodePatch).
+// (appendReview), its JSONPatch encoded once (appendPatch), both into
+// buffers reused from one request to the next.
 //
 // The body's limit and deadlines are limit's; the handler's own errors are
 // logged without request values, which it does not have then anyway.
 type reviewHandler struct {
 	handler admission.Handler
 	log     *slog.Logger
+	// buffers holds *answerBuffers between requests.
+	buffers sync.Pool
 }
+
+// answerBuffers are the memory of one answer, reused from one request to
+// the next: the JSONPatch, and the AdmissionReview carrying it in base64.
+type answerBuffers struct{ patch, review []byte }
+
+// maxPooledAnswer bounds the buffers kept for the next request: those of an
+// answer larger than this are left to the garbage collector.
+const maxPooledAnswer = 256 << 10
 
 // newWebhook serves h; log receives the requests that cannot be read or
 // decoded (nil: discard).
@@ -82,8 +94,15 @@ func (h *reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if review.Request != nil {
 		req.AdmissionRequest = *review.Request
 	}
-	resp := h.handle(ctx, req)
-	h.write(ctx, w, tm, &resp.AdmissionResponse)
+	bufs, _ := h.buffers.Get().(*answerBuffers)
+	if bufs == nil {
+		bufs = new(answerBuffers)
+	}
+	resp := h.handle(ctx, req, &bufs.patch)
+	h.write(ctx, w, tm, &resp.AdmissionResponse, &bufs.review)
+	if cap(bufs.patch)+cap(bufs.review) <= maxPooledAnswer {
+		h.buffers.Put(bufs)
+	}
 }
 
 // readBody reads the whole body, in one allocation when the client sent
@@ -114,8 +133,9 @@ func reviewType(tm metav1.TypeMeta) (metav1.TypeMeta, error) {
 }
 
 // handle runs the handler, recovering a panic as a 500, and completes the
-// answer: the request's uid, a status code, the JSONPatch encoded.
-func (h *reviewHandler) handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+// answer: the request's uid, a status code, the JSONPatch encoded into
+// *patch (which keeps the memory for the next answer).
+func (h *reviewHandler) handle(ctx context.Context, req admission.Request, patch *[]byte) (resp admission.Response) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.LogAttrs(ctx, slog.LevelError, "admission handler panicked", slog.String("uid", string(req.UID)), slog.Any("panic", p))
@@ -132,15 +152,16 @@ func (h *reviewHandler) handle(ctx context.Context, req admission.Request) (resp
 		resp.Result.Code = http.StatusOK
 	}
 	if len(resp.Patches) > 0 {
-		patch, err := encodePatch(resp.Patches)
+		b, err := appendPatch(slices.Grow((*patch)[:0], 4096), resp.Patches)
 		if err != nil {
 			// Values are typed Kubernetes objects and strings: a bug.
 			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode patch: %w", err))
 			resp.UID = req.UID
 			return resp
 		}
+		*patch = b
 		resp.Patches = nil
-		resp.Patch = patch
+		resp.Patch = b
 		pt := admissionv1.PatchTypeJSONPatch
 		resp.PatchType = &pt
 	}
@@ -151,13 +172,16 @@ func (h *reviewHandler) handle(ctx context.Context, req admission.Request) (resp
 func (h *reviewHandler) refuse(ctx context.Context, w http.ResponseWriter, err error) {
 	h.log.LogAttrs(ctx, slog.LevelError, "bad admission request", slog.String("err", err.Error()))
 	resp := admission.Errored(http.StatusBadRequest, err)
-	h.write(ctx, w, metav1.TypeMeta{APIVersion: reviewV1, Kind: reviewKind}, &resp.AdmissionResponse)
+	var buf []byte
+	h.write(ctx, w, metav1.TypeMeta{APIVersion: reviewV1, Kind: reviewKind}, &resp.AdmissionResponse, &buf)
 }
 
-// write sends the AdmissionReview carrying resp.
-func (h *reviewHandler) write(ctx context.Context, w http.ResponseWriter, tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) {
+// write sends the AdmissionReview carrying resp, written into *buf (which
+// keeps the memory for the next answer).
+func (h *reviewHandler) write(ctx context.Context, w http.ResponseWriter, tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse, buf *[]byte) {
 	w.Header().Set("Content-Type", "application/json")
-	out, err := appendReview(make([]byte, 0, 256+len(resp.Patch)*4/3), tm, resp)
+	out, err := appendReview(slices.Grow((*buf)[:0], 256+base64.StdEncoding.EncodedLen(len(resp.Patch))), tm, resp)
+	*buf = out
 	if err == nil {
 		_, err = w.Write(out)
 	}

@@ -68,6 +68,8 @@ fuzz:
 	$(GO) test ./internal/workload -run '^$$' -fuzz '^FuzzByShape$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzMutateRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzInjectionPatch$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
+	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzAppendValue$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
+	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzPodDecoder$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 
 ## demo: the whole mission on one machine: a real node (kubelet, containerd,
 ## SPIFFE CSI driver), wisp installed with helm, SPIRE, Vault, PostgreSQL; a

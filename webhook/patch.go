@@ -1,8 +1,6 @@
 package webhook
 
 import (
-	"bytes"
-	"encoding/json"
 	"reflect"
 	"slices"
 	"strconv"
@@ -215,43 +213,29 @@ func escape(key string) string {
 	return pointerEscaper.Replace(key)
 }
 
-// patchEncoder encodes a handler's JSONPatch into the answer itself:
-// encodePatch writes ops as a JSON array, encoding each value once.
-func encodePatch(ops []jsonpatch.JsonPatchOperation) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(4096)
-	enc := json.NewEncoder(&buf) // as json.Marshal, plus a newline: whitespace
-	buf.WriteByte('[')
-	for i, op := range ops {
+// appendPatch appends a handler's JSONPatch for the answer: ops as a JSON
+// array, each value encoded once (appendValue), byte for byte as
+// jsonpatch's MarshalJSON writes them (the value left out of an operation
+// other than add or replace that has none).
+func appendPatch(b []byte, ops []jsonpatch.JsonPatchOperation) ([]byte, error) {
+	b = append(b, '[')
+	for i := range ops {
+		op := &ops[i]
 		if i > 0 {
-			buf.WriteByte(',')
+			b = append(b, ',')
 		}
-		buf.WriteString(`{"op":`)
-		buf.Write(appendString(buf.AvailableBuffer(), op.Operation))
-		buf.WriteString(`,"path":`)
-		buf.Write(appendString(buf.AvailableBuffer(), op.Path))
+		b = append(b, `{"op":`...)
+		b = appendString(b, op.Operation)
+		b = append(b, `,"path":`...)
+		b = appendString(b, op.Path)
 		if op.Value != nil || op.Operation == "add" || op.Operation == "replace" {
-			buf.WriteString(`,"value":`)
-			if err := enc.Encode(op.Value); err != nil {
+			b = append(b, `,"value":`...)
+			var err error
+			if b, err = appendValue(b, op.Value); err != nil {
 				return nil, err
 			}
 		}
-		buf.WriteByte('}')
+		b = append(b, '}')
 	}
-	buf.WriteByte(']')
-	return buf.Bytes(), nil
-}
-
-// appendString appends s as a JSON string: plain ASCII as is, anything
-// else through encoding/json.
-func appendString(buf []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(buf, q...)
-		}
-	}
-	buf = append(buf, '"')
-	buf = append(buf, s...)
-	return append(buf, '"')
+	return append(b, ']'), nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	jsoniter "github.com/json-iterator/go"
@@ -28,9 +29,11 @@ import (
 // are answered with an errored AdmissionReview, code 400; a panic of the
 // handler with code 500; the answer echoes the review's apiVersion), but
 // cheaper, which the load bench measures: the review is decoded once with
-// sigs.k8s.io/json (admission.Webhook's universal deserializer decodes it
-// twice, once to find its kind), and the answer is written directly
-// (appendReview), its JSONPatch encoded once (encodePatch).
+// sigs.k8s.io/json, or with its pod by the pod decoder (see decode);
+// admission.Webhook's universal deserializer decodes it twice, once to find
+// its kind, and the pod is decoded a third time. The answer is written
+// directly (appendReview), its JSONPatch encoded once (appendPatch), both
+// into buffers reused from one request to the next.
 //
 // The body's limit and deadlines are limit's; the handler's own errors are
 // logged without request values, which it does not have then anyway.
@@ -40,7 +43,17 @@ type reviewHandler struct {
 	// pods, when set, decodes the pod of a pod review together with the
 	// review (see decode).
 	pods jsoniter.API
+	// buffers holds *answerBuffers between requests.
+	buffers sync.Pool
 }
+
+// answerBuffers are the memory of one answer, reused from one request to
+// the next: the JSONPatch, and the AdmissionReview carrying it in base64.
+type answerBuffers struct{ patch, review []byte }
+
+// maxPooledAnswer bounds the buffers kept for the next request: those of an
+// answer larger than this are left to the garbage collector.
+const maxPooledAnswer = 256 << 10
 
 // newWebhook serves h; log receives the requests that cannot be read or
 // decoded (nil: discard).
@@ -96,8 +109,15 @@ func (h *reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(ctx, w, err)
 		return
 	}
-	resp := h.handle(ctx, req)
-	h.write(ctx, w, tm, &resp.AdmissionResponse)
+	bufs, _ := h.buffers.Get().(*answerBuffers)
+	if bufs == nil {
+		bufs = new(answerBuffers)
+	}
+	resp := h.handle(ctx, req, &bufs.patch)
+	h.write(ctx, w, tm, &resp.AdmissionResponse, &bufs.review)
+	if cap(bufs.patch)+cap(bufs.review) <= maxPooledAnswer {
+		h.buffers.Put(bufs)
+	}
 }
 
 // podReview is an AdmissionReview whose object is decoded as a pod: the
@@ -206,8 +226,9 @@ func reviewType(tm metav1.TypeMeta) (metav1.TypeMeta, error) {
 }
 
 // handle runs the handler, recovering a panic as a 500, and completes the
-// answer: the request's uid, a status code, the JSONPatch encoded.
-func (h *reviewHandler) handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+// answer: the request's uid, a status code, the JSONPatch encoded into
+// *patch (which keeps the memory for the next answer).
+func (h *reviewHandler) handle(ctx context.Context, req admission.Request, patch *[]byte) (resp admission.Response) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.LogAttrs(ctx, slog.LevelError, "admission handler panicked", slog.String("uid", string(req.UID)), slog.Any("panic", p))
@@ -224,15 +245,16 @@ func (h *reviewHandler) handle(ctx context.Context, req admission.Request) (resp
 		resp.Result.Code = http.StatusOK
 	}
 	if len(resp.Patches) > 0 {
-		patch, err := encodePatch(resp.Patches)
+		b, err := appendPatch(slices.Grow((*patch)[:0], 4096), resp.Patches)
 		if err != nil {
 			// Values are typed Kubernetes objects and strings: a bug.
 			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode patch: %w", err))
 			resp.UID = req.UID
 			return resp
 		}
+		*patch = b
 		resp.Patches = nil
-		resp.Patch = patch
+		resp.Patch = b
 		pt := admissionv1.PatchTypeJSONPatch
 		resp.PatchType = &pt
 	}
@@ -243,13 +265,16 @@ func (h *reviewHandler) handle(ctx context.Context, req admission.Request) (resp
 func (h *reviewHandler) refuse(ctx context.Context, w http.ResponseWriter, err error) {
 	h.log.LogAttrs(ctx, slog.LevelError, "bad admission request", slog.String("err", err.Error()))
 	resp := admission.Errored(http.StatusBadRequest, err)
-	h.write(ctx, w, metav1.TypeMeta{APIVersion: reviewV1, Kind: reviewKind}, &resp.AdmissionResponse)
+	var buf []byte
+	h.write(ctx, w, metav1.TypeMeta{APIVersion: reviewV1, Kind: reviewKind}, &resp.AdmissionResponse, &buf)
 }
 
-// write sends the AdmissionReview carrying resp.
-func (h *reviewHandler) write(ctx context.Context, w http.ResponseWriter, tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) {
+// write sends the AdmissionReview carrying resp, written into *buf (which
+// keeps the memory for the next answer).
+func (h *reviewHandler) write(ctx context.Context, w http.ResponseWriter, tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse, buf *[]byte) {
 	w.Header().Set("Content-Type", "application/json")
-	out, err := appendReview(make([]byte, 0, 256+len(resp.Patch)*4/3), tm, resp)
+	out, err := appendReview(slices.Grow((*buf)[:0], 256+base64.StdEncoding.EncodedLen(len(resp.Patch))), tm, resp)
+	*buf = out
 	if err == nil {
 		// With its length, an answer of over 2 KiB (an injection's) goes
 		// out whole rather than chunked.

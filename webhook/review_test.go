@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -127,4 +128,48 @@ func TestReviewHandler(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Answers are written into buffers reused from one request to the next:
+// each answer of one handler, in turn and at once, is the answer of a
+// fresh handler.
+func TestReviewHandlerReusesBuffers(t *testing.T) {
+	t.Parallel()
+	sidecar := realisticPod()
+	sidecar.Annotations["wisp.dev/sidecar"] = "true"
+	bodies := [][]byte{
+		review(t, "Pod", admissionv1.Create, sidecar), // the largest answer first
+		review(t, "Pod", admissionv1.Create, plainPod()),
+		review(t, "Pod", admissionv1.Create, realisticPod()),
+		[]byte(`{"request":`),
+	}
+	answer := func(h http.Handler, body []byte) string {
+		req := httptest.NewRequest(http.MethodPost, EndpointMutate, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Body.String()
+	}
+	want := make([]string, len(bodies))
+	for i, body := range bodies {
+		h, _ := newTestHandler(t, nil)
+		want[i] = answer(h, body)
+	}
+	if !strings.Contains(want[0], `"patch":`) || strings.Contains(want[1], `"patch":`) {
+		t.Fatalf("want a patch for the sidecar pod, none for the plain one:\n%s\n%s", want[0], want[1])
+	}
+	shared, _ := newTestHandler(t, nil)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 5 {
+				for i, body := range bodies {
+					if got := answer(shared, body); got != want[i] {
+						t.Errorf("answer %d of a shared handler:\n%s\nwant\n%s", i, got, want[i])
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -151,7 +151,7 @@ func TestReviewHandlerKeepsThePatch(t *testing.T) {
 	}}
 	req.Object.Raw = raw
 	direct := hd.Handle(context.Background(), req)
-	encoded := (&reviewHandler{handler: hd, log: slog.New(slog.DiscardHandler)}).handle(context.Background(), req)
+	encoded := (&reviewHandler{handler: hd, log: slog.New(slog.DiscardHandler)}).handle(context.Background(), req, new([]byte))
 	if len(encoded.Patches) != 0 || encoded.PatchType == nil || *encoded.PatchType != admissionv1.PatchTypeJSONPatch || encoded.UID != "u1" {
 		t.Fatalf("review handler answer: patches %d, type %v, uid %q", len(encoded.Patches), encoded.PatchType, encoded.UID)
 	}

@@ -10,16 +10,18 @@ import (
 // read-only root file system, no capabilities, no privilege escalation,
 // seccomp RuntimeDefault), with the fetch plan in its environment. The plan
 // holds paths and templates, never a secret.
-func fetchContainer(req *Request, cfg Config, group int64) (corev1.Container, error) {
+func fetchContainer(req *Request, planDoc string, cfg Config, group int64) (corev1.Container, error) {
 	// parseAnnotations has checked every piece of the plan (names, paths,
 	// formats, templates parsed with plan.ParseTemplate), so it is not
 	// validated again here: that would parse every template twice on the
 	// admission path. FuzzParseAnnotations checks that every injected plan
-	// passes plan.Parse.
-	p := Plan(req)
-	doc, err := p.Marshal()
-	if err != nil {
-		return corev1.Container{}, err
+	// passes plan.Parse. planDoc is the plan's JSON, when it is known.
+	if planDoc == "" {
+		doc, err := Plan(req).Marshal()
+		if err != nil {
+			return corev1.Container{}, err
+		}
+		planDoc = string(doc)
 	}
 	no, yes := false, true
 	c := corev1.Container{
@@ -32,7 +34,7 @@ func fetchContainer(req *Request, cfg Config, group int64) (corev1.Container, er
 			{Name: EnvVaultAdr, Value: cfg.VaultAddr},
 			{Name: EnvAuthPath, Value: cfg.AuthPath},
 			{Name: EnvAudience, Value: cfg.Audience},
-			{Name: EnvPlan, Value: string(doc)},
+			{Name: EnvPlan, Value: planDoc},
 		},
 		Resources: *cfg.Resources.DeepCopy(),
 		VolumeMounts: []corev1.VolumeMount{

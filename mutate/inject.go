@@ -62,10 +62,10 @@ func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
 	return InjectCached(pod, cfg, nil)
 }
 
-// InjectCached is Inject, with the checks of the secrets' templates
+// InjectCached is Inject, with what it derives from the annotations alone
 // remembered in cache (nil: none), which the admission path shares between
-// requests: the replicas of a workload carry the same templates.
-func InjectCached(pod *corev1.Pod, cfg Config, cache *TemplateCache) (*corev1.Pod, Result, error) {
+// requests: the replicas of a workload carry the same annotations.
+func InjectCached(pod *corev1.Pod, cfg Config, cache *Cache) (*corev1.Pod, Result, error) {
 	annotations := pod.Annotations
 	var origin map[string]string
 	var vaultErrs []error
@@ -88,7 +88,7 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *TemplateCache) (*corev1.Po
 			Reason: "the Vault Agent Injector already injected this pod; one injector per pod: remove its opt-in, or set " + AnnotationInject + ": \"false\""})
 	}
 	cfg = cfg.WithDefaults()
-	req, errs := parseAnnotations(annotations, cfg.MountPath, origin, cache)
+	req, planDoc, errs := cache.request(annotations, cfg.MountPath, origin)
 	errs = append(errs, vaultErrs...)
 	targets, podErrs := checkPod(pod, req, cfg)
 	if errs = append(errs, podErrs...); len(errs) > 0 {
@@ -103,7 +103,7 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *TemplateCache) (*corev1.Po
 	if sc := pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
 		group = *sc.FSGroup
 	}
-	fetch, err := fetchContainer(req, cfg, group)
+	fetch, err := fetchContainer(req, planDoc, cfg, group)
 	if err != nil {
 		return nil, NotRequested, err
 	}
@@ -180,12 +180,12 @@ func shallowCopy(pod *corev1.Pod) *corev1.Pod {
 // like the others. The pod is returned as is (AlreadyInjected) when nothing
 // is missing, when it has no secrets volume, or when its annotations do not
 // parse (nothing is guessed on a pod wisp did not produce).
-func complete(pod *corev1.Pod, annotations, origin map[string]string, cfg Config, cache *TemplateCache) (*corev1.Pod, Result) {
+func complete(pod *corev1.Pod, annotations, origin map[string]string, cfg Config, cache *Cache) (*corev1.Pod, Result) {
 	if !slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == SecretsVolumeName }) {
 		return pod, AlreadyInjected
 	}
 	cfg = cfg.WithDefaults()
-	req, errs := parseAnnotations(annotations, cfg.MountPath, origin, cache)
+	req, _, errs := cache.request(annotations, cfg.MountPath, origin)
 	if len(errs) > 0 {
 		return pod, AlreadyInjected
 	}

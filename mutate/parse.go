@@ -79,7 +79,7 @@ func ParseAnnotations(annotations map[string]string, defaultMountPath string) (*
 // annotation: problems are reported under the key the pod actually carries,
 // and a template that came from a Vault annotation is translated from
 // Consul Template first. cache remembers which templates parse (nil: none).
-func parseAnnotations(annotations map[string]string, defaultMountPath string, origin map[string]string, cache *TemplateCache) (*Request, []error) {
+func parseAnnotations(annotations map[string]string, defaultMountPath string, origin map[string]string, cache *Cache) (*Request, []error) {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		if o, ok := origin[key]; ok {

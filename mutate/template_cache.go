@@ -1,40 +1,62 @@
 package mutate
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 
 	"wisp.dev/wisp/internal/memo"
 	"wisp.dev/wisp/plan"
 )
 
-// TemplateCache remembers whether secret templates parse (with
-// plan.ParseTemplate, as wisp-fetch parses them), within a budget of bytes.
-// Parsing is the costliest step of an injection, and the replicas of a
-// workload carry the same templates. It is safe for concurrent use; a nil
-// *TemplateCache remembers nothing.
-type TemplateCache struct {
-	m *memo.Strings[error]
+// Cache remembers what an injection derives from a pod's wisp annotations
+// alone, within a budget of bytes: whether each secret template parses
+// (with plan.ParseTemplate, as wisp-fetch parses it), and the request the
+// annotations make, with its fetch plan encoded. Parsing and encoding are
+// most of an injection's work, and the replicas of a workload carry the
+// same annotations. It is safe for concurrent use; a nil *Cache remembers
+// nothing. What it returns is shared: never modified.
+type Cache struct {
+	templates *memo.Strings[error]
+	requests  *memo.Strings[*parsed]
 }
 
-// templateCacheBytes bounds a TemplateCache: about 16 templates at their
-// size limit, thousands of typical ones.
-const templateCacheBytes = 4 << 20
+// parsed is a request that parsed without a problem, and its plan's JSON;
+// nil for annotations with problems (parsed again to report them).
+type parsed struct {
+	req  *Request
+	plan string
+}
 
-// NewTemplateCache returns an empty cache.
-func NewTemplateCache() *TemplateCache {
-	return &TemplateCache{m: memo.New(templateCacheBytes, func(key string, err error) int {
-		n := len(key) + 64
-		if err != nil {
-			n += len(err.Error())
-		}
-		return n
-	})}
+// cacheBytes bounds each of a Cache's memos: about 16 templates at their
+// size limit, thousands of typical ones.
+const cacheBytes = 4 << 20
+
+// NewCache returns an empty cache.
+func NewCache() *Cache {
+	return &Cache{
+		templates: memo.New(cacheBytes, func(key string, err error) int {
+			n := len(key) + 64
+			if err != nil {
+				n += len(err.Error())
+			}
+			return n
+		}),
+		requests: memo.New(cacheBytes, func(key string, p *parsed) int {
+			if p == nil {
+				return len(key) + 64
+			}
+			// The request holds the annotations' values once more, and the
+			// plan about as much again.
+			return 3*len(key) + 256
+		}),
+	}
 }
 
 // check returns plan.ParseTemplate's error for the template text of the
 // secret name: the template's name is part of what parses (a define of
 // the same name is a redefinition).
-func (c *TemplateCache) check(name, text string) error {
+func (c *Cache) check(name, text string) error {
 	parse := func(string) error {
 		_, err := plan.ParseTemplate(name, text)
 		return err
@@ -43,5 +65,63 @@ func (c *TemplateCache) check(name, text string) error {
 		return parse("")
 	}
 	// The name's length keeps the key unambiguous.
-	return c.m.Get(strconv.Itoa(len(name))+":"+name+text, parse)
+	return c.templates.Get(strconv.Itoa(len(name))+":"+name+text, parse)
+}
+
+// request is parseAnnotations, remembered when the annotations parse, with
+// the JSON of the request's plan ("" when errs is not empty).
+func (c *Cache) request(annotations map[string]string, defaultMountPath string, origin map[string]string) (req *Request, planDoc string, errs []error) {
+	if c != nil {
+		if p := c.requests.Get(requestKey(annotations, defaultMountPath, origin), func(string) *parsed {
+			req, errs := parseAnnotations(annotations, defaultMountPath, origin, c)
+			if len(errs) > 0 {
+				return nil
+			}
+			doc, err := Plan(req).Marshal()
+			if err != nil {
+				return nil
+			}
+			return &parsed{req: req, plan: string(doc)}
+		}); p != nil {
+			return p.req, p.plan, nil
+		}
+	}
+	req, errs = parseAnnotations(annotations, defaultMountPath, origin, c)
+	if len(errs) > 0 {
+		return req, "", errs
+	}
+	doc, err := Plan(req).Marshal()
+	if err != nil {
+		return req, "", []error{err}
+	}
+	return req, string(doc), nil
+}
+
+// requestKey is what parseAnnotations reads: the wisp.dev/ annotations
+// (each length-prefixed, in key order), the Vault annotation each came
+// from, and the default mount path.
+func requestKey(annotations map[string]string, defaultMountPath string, origin map[string]string) string {
+	keys := make([]string, 0, len(annotations))
+	n := len(defaultMountPath)
+	for k, v := range annotations {
+		if strings.HasPrefix(k, Prefix) {
+			keys = append(keys, k)
+			n += len(k) + len(v) + len(origin[k]) + 16
+		}
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.Grow(n)
+	field := func(s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	field(defaultMountPath)
+	for _, k := range keys {
+		field(k)
+		field(annotations[k])
+		field(origin[k])
+	}
+	return b.String()
 }

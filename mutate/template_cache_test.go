@@ -19,7 +19,7 @@ import (
 // templates or not: on every golden input, and on pods whose templates do
 // not parse (refused every time, with the same message).
 func TestInjectCachedIsInject(t *testing.T) {
-	cache := mutate.NewTemplateCache()
+	cache := mutate.NewCache()
 	for _, in := range goldenInputs(t) {
 		path := filepath.Join(goldenDir, in)
 		cfg := goldenConfig(t, path)
@@ -29,6 +29,34 @@ func TestInjectCachedIsInject(t *testing.T) {
 			if res != wantRes || fmt.Sprint(err) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
 				t.Errorf("%s, round %d: InjectCached = %v, %v; Inject = %v, %v", in, round, res, err, wantRes, wantErr)
 			}
+		}
+	}
+	// One cache for several configs, and for annotations that differ only
+	// in where they came from (wisp's key, or the Vault Agent Injector's).
+	vault := mutate.Config{VaultAgentAnnotations: true}
+	for name, tc := range map[string]struct {
+		pod func() *corev1.Pod
+		cfg mutate.Config
+	}{
+		"default mount path": {func() *corev1.Pod { return newPod(optedIn(), "app") }, mutate.Config{}},
+		"other mount path":   {func() *corev1.Pod { return newPod(optedIn(), "app") }, mutate.Config{MountPath: "/srv/secrets"}},
+		"wisp's template":    {func() *corev1.Pod { return newPod(optedIn("wisp.dev/template-db", "{{ .password }}"), "app") }, vault},
+		"wisp's key, Vault's syntax": {func() *corev1.Pod {
+			return newPod(optedIn("wisp.dev/template-db", `{{ with secret "database/creds/app" }}{{ .Data.password }}{{ end }}`), "app")
+		}, mutate.Config{VaultAgentAnnotations: true}},
+		"Vault's template": {func() *corev1.Pod {
+			return newPod(optedIn("vault.hashicorp.com/agent-inject-template-db", `{{ with secret "database/creds/app" }}{{ .Data.password }}{{ end }}`), "app")
+		}, vault},
+	} {
+		want, wantRes, wantErr := mutate.Inject(tc.pod(), tc.cfg)
+		for round := range 2 {
+			got, res, err := mutate.InjectCached(tc.pod(), tc.cfg, cache)
+			if res != wantRes || fmt.Sprint(err) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, round %d: InjectCached = %v, %v; Inject = %v, %v", name, round, res, err, wantRes, wantErr)
+			}
+		}
+		if wantErr != nil && !strings.Contains(name, "Vault's syntax") {
+			t.Errorf("%s: %v", name, wantErr)
 		}
 	}
 	for name, template := range map[string]string{

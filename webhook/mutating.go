@@ -167,7 +167,7 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 		return decide(obj, d), ResultDenied, name
 	}
 
-	out, res, err := mutate.InjectCached(pod, snap.Injection, snap.Templates)
+	out, res, err := mutate.InjectCached(pod, snap.Injection, snap.Cache)
 	if err != nil {
 		return admission.Denied(denial(err)), ResultDenied, name
 	}

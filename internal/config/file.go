@@ -37,9 +37,9 @@ type Snapshot struct {
 	Injection mutate.Config
 	// Policy evaluates pods against the detection policy.
 	Policy *policy.Evaluator
-	// Templates remembers which secret templates parse, for the
-	// injections of this snapshot (nil: nothing is remembered).
-	Templates *mutate.TemplateCache
+	// Cache remembers what the injections of this snapshot derive from
+	// annotations alone (nil: nothing is remembered).
+	Cache *mutate.Cache
 }
 
 // Default is the snapshot of an empty policy file: built-in injection
@@ -50,7 +50,7 @@ func Default() *Snapshot {
 		// The zero Spec is valid by construction; failing here is a bug.
 		panic(fmt.Sprintf("config: compile the default policy: %v", err))
 	}
-	return &Snapshot{Injection: mutate.Config{}.WithDefaults(), Policy: ev, Templates: mutate.NewTemplateCache()}
+	return &Snapshot{Injection: mutate.Config{}.WithDefaults(), Policy: ev, Cache: mutate.NewCache()}
 }
 
 // Parse decodes and validates a policy file (YAML or JSON). Unknown and
@@ -101,7 +101,7 @@ func Parse(data []byte) (*Snapshot, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Snapshot{Injection: f.Injection.WithDefaults(), Policy: ev, Templates: mutate.NewTemplateCache()}, nil
+	return &Snapshot{Injection: f.Injection.WithDefaults(), Policy: ev, Cache: mutate.NewCache()}, nil
 }
 
 // unknownFields returns one error per key of the policy file j (JSON) that

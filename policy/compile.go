@@ -55,8 +55,9 @@ type Evaluator struct {
 	templates, plans, envSpecs *memo.Strings[[]templateLiteral]
 }
 
-// literalsMemoBytes bounds each of an Evaluator's memos of literals.
-const literalsMemoBytes = 2 << 20
+// literalsMemoBytes bounds each of an Evaluator's memos of literals (see
+// mutate's cacheBytes for why they are small).
+const literalsMemoBytes = 256 << 10
 
 // literalsCost estimates an entry's bytes.
 func literalsCost(key string, lits []templateLiteral) int {

@@ -10,7 +10,7 @@ import (
 // read-only root file system, no capabilities, no privilege escalation,
 // seccomp RuntimeDefault), with the fetch plan in its environment. The plan
 // holds paths and templates, never a secret.
-func fetchContainer(req *Request, planDoc string, cfg Config, group int64) (corev1.Container, error) {
+func fetchContainer(req *Request, planDoc string, cfg Config, group int64, shareResources bool) (corev1.Container, error) {
 	// parseAnnotations has checked every piece of the plan (names, paths,
 	// formats, templates parsed with plan.ParseTemplate), so it is not
 	// validated again here: that would parse every template twice on the
@@ -36,7 +36,7 @@ func fetchContainer(req *Request, planDoc string, cfg Config, group int64) (core
 			{Name: EnvAudience, Value: cfg.Audience},
 			{Name: EnvPlan, Value: planDoc},
 		},
-		Resources: *cfg.Resources.DeepCopy(),
+		Resources: *cfg.Resources,
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: SecretsVolumeName, MountPath: FetchSecretsDir},
 			socketMount(cfg),
@@ -52,6 +52,10 @@ func fetchContainer(req *Request, planDoc string, cfg Config, group int64) (core
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
+	}
+	if !shareResources {
+		// The pod must not alias the config, which every request shares.
+		c.Resources = *cfg.Resources.DeepCopy()
 	}
 	if req.Sidecar {
 		// A native sidecar: it starts before the app containers, the app

@@ -64,7 +64,9 @@ func Inject(pod *corev1.Pod, cfg Config) (*corev1.Pod, Result, error) {
 
 // InjectCached is Inject, with what it derives from the annotations alone
 // remembered in cache (nil: none), which the admission path shares between
-// requests: the replicas of a workload carry the same annotations.
+// requests: the replicas of a workload carry the same annotations. With a
+// cache, the result also shares wisp-fetch's resources with cfg: it is
+// read, never modified (Inject copies them).
 func InjectCached(pod *corev1.Pod, cfg Config, cache *Cache) (*corev1.Pod, Result, error) {
 	annotations := pod.Annotations
 	var origin map[string]string
@@ -103,7 +105,7 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *Cache) (*corev1.Pod, Resul
 	if sc := pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
 		group = *sc.FSGroup
 	}
-	fetch, err := fetchContainer(req, planDoc, cfg, group)
+	fetch, err := fetchContainer(req, planDoc, cfg, group, cache != nil)
 	if err != nil {
 		return nil, NotRequested, err
 	}

@@ -31,7 +31,8 @@ func injectionPatch(in, out *corev1.Pod) ([]jsonpatch.JsonPatchOperation, bool) 
 	if !sameExceptInjected(in, out) || len(in.Spec.Containers) == 0 || len(in.Spec.Containers) != len(out.Spec.Containers) {
 		return nil, false
 	}
-	var ops []jsonpatch.JsonPatchOperation
+	// An injection's patch has about 8 operations.
+	ops := make([]jsonpatch.JsonPatchOperation, 0, 16)
 	if !maps(&ops, "/metadata/annotations", in.Annotations, out.Annotations) {
 		return nil, false
 	}

@@ -49,7 +49,7 @@ type reviewHandler struct {
 
 // answerBuffers are the memory of one answer, reused from one request to
 // the next: the JSONPatch, and the AdmissionReview carrying it in base64.
-type answerBuffers struct{ patch, review []byte }
+type answerBuffers struct{ body, patch, review []byte }
 
 // maxPooledAnswer bounds the buffers kept for the next request: those of an
 // answer larger than this are left to the garbage collector.
@@ -95,7 +95,19 @@ func (h *reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer r.Body.Close()
-	body, err := readBody(r)
+	bufs, _ := h.buffers.Get().(*answerBuffers)
+	if bufs == nil {
+		bufs = new(answerBuffers)
+	}
+	// Nothing decoded from the body refers to it (strings and raw objects
+	// are copies), so it is reused once the answer is written.
+	defer func() {
+		if cap(bufs.body)+cap(bufs.patch)+cap(bufs.review) <= maxPooledAnswer {
+			h.buffers.Put(bufs)
+		}
+	}()
+	body, err := readBody(r, bufs.body[:0])
+	bufs.body = body
 	if err != nil {
 		h.refuse(ctx, w, fmt.Errorf("read request body: %w", err))
 		return
@@ -109,15 +121,8 @@ func (h *reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(ctx, w, err)
 		return
 	}
-	bufs, _ := h.buffers.Get().(*answerBuffers)
-	if bufs == nil {
-		bufs = new(answerBuffers)
-	}
 	resp := h.handle(ctx, req, &bufs.patch)
 	h.write(ctx, w, tm, &resp.AdmissionResponse, &bufs.review)
-	if cap(bufs.patch)+cap(bufs.review) <= maxPooledAnswer {
-		h.buffers.Put(bufs)
-	}
 }
 
 // podReview is an AdmissionReview whose object is decoded as a pod: the
@@ -198,15 +203,15 @@ func validJSON(body []byte) bool { return utf8.Valid(body) && json.Valid(body) }
 // podKind is the kind of a core v1 Pod in an AdmissionRequest.
 var podKind = metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}
 
-// readBody reads the whole body, in one allocation when the client sent
-// its length.
-func readBody(r *http.Request) ([]byte, error) {
-	var buf bytes.Buffer
+// readBody appends the whole body to buf, growing it once when the client
+// sent its length.
+func readBody(r *http.Request, buf []byte) ([]byte, error) {
+	b := bytes.NewBuffer(buf)
 	if n := r.ContentLength; n > 0 && n <= DefaultMaxRequestBytes {
-		buf.Grow(int(n) + bytes.MinRead)
+		b.Grow(int(n) + bytes.MinRead)
 	}
-	_, err := buf.ReadFrom(r.Body)
-	return buf.Bytes(), err
+	_, err := b.ReadFrom(r.Body)
+	return b.Bytes(), err
 }
 
 // reviewType checks the review's apiVersion and kind, and returns those of

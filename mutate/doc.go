@@ -14,8 +14,14 @@
 //
 // mutate is pure: it does no I/O, reads no clock and no environment, keeps no
 // globals and never modifies its input pod. It imports k8s.io/api, the
-// apimachinery types those use, and wisp's plan package only. It never logs:
-// it returns data and errors. Every function is safe for concurrent use.
+// apimachinery types those use, wisp's plan package and internal/memo only.
+// It never logs: it returns data and errors. Every function is safe for
+// concurrent use. A Cache, which the admission path passes to InjectCached,
+// remembers what an injection derives from the annotations alone (the
+// parsed request, its plan, whether each template parses), bounded in
+// bytes: it changes what an injection costs, never what it returns. The
+// injected pod is a copy of what changes only; the rest is shared with the
+// input, and both are read-only.
 //
 // Injection is idempotent: a pod whose wisp.dev/status annotation says
 // "injected" is returned unchanged, so re-applies are no-ops; on

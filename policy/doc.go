@@ -86,7 +86,10 @@
 // it returns data. It imports k8s.io/api, k8s.io/apimachinery,
 // sigs.k8s.io/yaml and the standard library (gitleaks' rules are a
 // generated table; gitleaks itself is imported only by the generator and
-// the tests that prove the table finds what gitleaks finds).
+// the tests that prove the table finds what gitleaks finds), and
+// internal/memo: an Evaluator remembers the literals it read from template
+// texts and from WISP_PLAN/WISP_ENV values (bounded in bytes, dropped with
+// the Evaluator), which changes what Evaluate costs, never what it returns.
 //
 // A secret value never leaves Evaluate: no Violation field, Message, Note,
 // reason or error contains an env value or any part of one, nor does

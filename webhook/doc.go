@@ -12,19 +12,23 @@
 //	/readyz   readiness: the TLS listener answers with a loaded certificate
 //	/metrics  Prometheus metrics
 //
-// The admission path is decode -> mutate.Inject -> JSONPatch -> encode, with
-// no call to the Kubernetes API and no I/O besides the request itself. The
-// JSONPatch of an injection is built from the parts mutate adds (patch.go),
-// not by diffing two documents. Bodies are capped and each request has read
+// The admission path is decode -> policy -> mutate.InjectCached -> JSONPatch
+// -> encode, with no call to the Kubernetes API and no I/O besides the
+// request itself. A pod review is decoded with its pod in one pass by
+// json-iterator (case-sensitive, after a JSON and UTF-8 check; anything it
+// refuses goes through sigs.k8s.io/json, and FuzzPodDecoder holds the two
+// to the same result). The JSONPatch of an injection is built from the
+// parts mutate adds (patch.go), not by diffing two documents, and its
+// values are written without reflection (patchvalue.go). Bodies are capped and each request has read
 // and write deadlines on its connection; at most twice GOMAXPROCS requests
 // are judged at once (the others wait, within their deadline), which bounds
 // the memory of hostile but legal pods. On shutdown, in-flight requests
 // complete while the listener closes. test/load measures all this under
 // load against a no-op webhook, and soaks it with hostile requests.
 //
-// It imports mutate and policy (both pure), controller-runtime and
-// Prometheus. Handlers are
-// immutable after construction and safe for concurrent use. Nothing here logs
+// It imports mutate and policy (both pure), controller-runtime,
+// json-iterator and Prometheus. Handlers are immutable after construction
+// and safe for concurrent use. Nothing here logs
 // a secret: log lines and metrics carry the request's uid, namespace, name,
 // result and latency, never annotation values or env values.
 package webhook

@@ -312,3 +312,25 @@ func TestThirds(t *testing.T) {
 		t.Error("thirds of 2 samples: want not ok")
 	}
 }
+
+// injected-cold's patches differ by the request's uid only: the checker
+// takes each for the first one, and still catches any other difference.
+func TestCheckerUIDInPatch(t *testing.T) {
+	cold, err := scenario(scInjectedCold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := func(uid, extra string) []byte {
+		patch := `[{"op":"add","path":"/metadata/annotations/wisp.dev~1status","value":"injected"},{"op":"add","path":"/spec/initContainers","value":[{"name":"wisp-fetch","env":[{"name":"WISP_PLAN","value":"{{/* ` + uid + ` */}}` + extra + `"}]}]}]`
+		return []byte(`{"response":{"uid":"` + uid + `","allowed":true,"patchType":"JSONPatch","patch":"` + base64.StdEncoding.EncodeToString([]byte(patch)) + `"}}`)
+	}
+	c := newChecker(cold, false)
+	for _, uid := range []string{"3f1c2a9e-0001", "3f1c2a9e-0002", "3f1c2a9e-0003"} {
+		if err := c.check(uid, 200, answer(uid, "")); err != nil {
+			t.Errorf("uid %s: %v", uid, err)
+		}
+	}
+	if err := c.check("3f1c2a9e-0004", 200, answer("3f1c2a9e-0004", "x")); err == nil {
+		t.Error("a patch that differs beyond the uid passed")
+	}
+}

@@ -39,6 +39,9 @@ type kind struct {
 	contentType string
 	want        want
 	says        string // the refusal's message contains this (denied, rejected)
+	// uidInPatch: the uid is in the pod too, and so in the patch
+	// (injected-cold's template).
+	uidInPatch bool
 	// floorWant is the floor's answer: it allows every review and refuses
 	// what it cannot decode.
 	floorWant want
@@ -85,7 +88,9 @@ func scenario(name string) (*kind, error) {
 	case scInjectedCold:
 		p := teamPod(true)
 		p.Annotations["wisp.dev/template-config"] = "{{/* " + uidMark + " */}}" + p.Annotations["wisp.dev/template-config"]
-		return valid(name, p, wantPatch), nil
+		k := valid(name, p, wantPatch)
+		k.uidInPatch = true
+		return k, nil
 	case scPlain:
 		return valid(name, teamPod(false), wantAllowed), nil
 	case scLarge:
@@ -377,9 +382,13 @@ func (c *checker) checkFull(uid string, code int, body []byte) error {
 		if r.PatchType == nil || *r.PatchType != "JSONPatch" || len(r.Patch) == 0 {
 			return errors.New("no JSONPatch, want one")
 		}
-		// A request's uid may be in its patch too (injected-cold's
-		// template): it stands for the mark there, as in the request.
-		return c.checkPatch(bytes.ReplaceAll(r.Patch, []byte(uid), []byte(uidMark)))
+		patch := r.Patch
+		if c.k.uidInPatch {
+			// The request's uid stands for the mark there, as in the
+			// request.
+			patch = bytes.ReplaceAll(patch, []byte(uid), []byte(uidMark))
+		}
+		return c.checkPatch(patch)
 	default:
 		if r.Allowed {
 			return fmt.Errorf("allowed, want refused (%s)", c.w)

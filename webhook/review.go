@@ -45,6 +45,9 @@ type reviewHandler struct {
 	pods jsoniter.API
 	// buffers holds *answerBuffers between requests.
 	buffers sync.Pool
+	// slots, when set, bounds the requests decoded and judged at once (see
+	// acquire); the server's endpoints share one.
+	slots chan struct{}
 }
 
 // answerBuffers are the memory of one answer, reused from one request to
@@ -62,6 +65,13 @@ func newWebhook(h admission.Handler, log *slog.Logger) *reviewHandler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &reviewHandler{handler: h, log: log}
+}
+
+// limitedTo makes the handler decode and judge a request only in one of
+// slots (see acquire).
+func (h *reviewHandler) limitedTo(slots chan struct{}) *reviewHandler {
+	h.slots = slots
+	return h
 }
 
 // decodingPods makes the handler decode the pod of a pod review together
@@ -116,13 +126,45 @@ func (h *reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(ctx, w, fmt.Errorf("contentType=%s, expected application/json", ct))
 		return
 	}
+	if !h.acquire(ctx) {
+		resp := admission.Errored(http.StatusServiceUnavailable, errors.New("wisp: overloaded: no capacity within the request timeout"))
+		h.write(ctx, w, metav1.TypeMeta{APIVersion: reviewV1, Kind: reviewKind}, &resp.AdmissionResponse, &bufs.review)
+		return
+	}
 	req, tm, err := h.decode(body)
 	if err != nil {
+		h.release()
 		h.refuse(ctx, w, err)
 		return
 	}
 	resp := h.handle(ctx, req, &bufs.patch)
+	h.release()
 	h.write(ctx, w, tm, &resp.AdmissionResponse, &bufs.review)
+}
+
+// acquire takes a slot to decode and judge a request in, waiting within
+// the request's deadline; it reports false when none came free. The slots
+// are what bounds the memory of hostile but legal pods: a decoded pod, and
+// what the policy and the injection make of it, is several times its
+// document, and at most cap(slots) exist at once, however many
+// connections send them. Reading the body and writing the answer happen
+// outside, so a slow client never holds a slot.
+func (h *reviewHandler) acquire(ctx context.Context) bool {
+	if h.slots == nil {
+		return true
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (h *reviewHandler) release() {
+	if h.slots != nil {
+		<-h.slots
+	}
 }
 
 // podReview is an AdmissionReview whose object is decoded as a pod: the

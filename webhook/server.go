@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"wisp.dev/wisp/internal/config"
 )
@@ -127,8 +126,8 @@ func New(opts Options) (*Server, error) {
 	slots := make(chan struct{}, maxHandling())
 	// The mutating webhook's rules name pods only: its reviews are decoded
 	// with their pod in one pass.
-	srv.Register(EndpointMutate, limit(newWebhook(gate{Handler: mutating, slots: slots}, opts.Logger).decodingPods(), opts.MaxRequestBytes, opts.RequestTimeout))
-	srv.Register(EndpointValidate, limit(newWebhook(gate{Handler: validating, slots: slots}, opts.Logger), opts.MaxRequestBytes, opts.RequestTimeout))
+	srv.Register(EndpointMutate, limit(newWebhook(mutating, opts.Logger).decodingPods().limitedTo(slots), opts.MaxRequestBytes, opts.RequestTimeout))
+	srv.Register(EndpointValidate, limit(newWebhook(validating, opts.Logger).limitedTo(slots), opts.MaxRequestBytes, opts.RequestTimeout))
 	health := &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}
 	srv.Register("/healthz", http.StripPrefix("/healthz", health))
 	srv.Register("/healthz/", http.StripPrefix("/healthz", health))
@@ -156,24 +155,6 @@ func (s *Server) Start(ctx context.Context) error {
 // make of it: a hostile but legal pod (a 512 KiB template is parsed into
 // ~50 MB of nodes) times every open connection would be unbounded memory.
 func maxHandling() int { return 2 * runtime.GOMAXPROCS(0) }
-
-// gate runs at most cap(slots) handlers at a time; the others wait for a
-// slot, within their request's deadline. Reading the body and writing the
-// answer happen outside the gate, so a slow client never holds a slot.
-type gate struct {
-	admission.Handler
-	slots chan struct{}
-}
-
-func (g gate) Handle(ctx context.Context, req admission.Request) admission.Response {
-	select {
-	case g.slots <- struct{}{}:
-	case <-ctx.Done():
-		return admission.Errored(http.StatusServiceUnavailable, errors.New("wisp: overloaded: no capacity within the request timeout"))
-	}
-	defer func() { <-g.slots }()
-	return g.Handler.Handle(ctx, req)
-}
 
 // limit caps the request body and bounds the time to read it and answer:
 // a read deadline on the connection at timeout, a write deadline a little

@@ -113,15 +113,27 @@ func (b *blocking) Handle(ctx context.Context, req admission.Request) admission.
 	return admission.Allowed("")
 }
 
-// The gate runs at most its capacity of handlers at once; a request that
-// finds no slot before its deadline is refused with 503.
-func TestGateBoundsConcurrentHandlers(t *testing.T) {
+// At most cap(slots) requests are decoded and judged at once; a request
+// that finds no slot before its deadline is answered 503.
+func TestSlotsBoundConcurrentHandlers(t *testing.T) {
 	t.Parallel()
 	b := &blocking{release: make(chan struct{})}
-	g := gate{Handler: b, slots: make(chan struct{}, 2)}
+	h := newWebhook(b, nil).limitedTo(make(chan struct{}, 2))
+	body := review(t, "Pod", admissionv1.Create, plainPod())
+	serve := func(ctx context.Context) *admissionv1.AdmissionReview {
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, EndpointMutate, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var out admissionv1.AdmissionReview
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
+			t.Errorf("answer %q: %v", rec.Body.Bytes(), err)
+		}
+		return &out
+	}
 	var wg sync.WaitGroup
 	for range 5 {
-		wg.Go(func() { g.Handle(context.Background(), admission.Request{}) })
+		wg.Go(func() { serve(context.Background()) })
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for b.running.Load() < 2 && time.Now().Before(deadline) {
@@ -129,9 +141,9 @@ func TestGateBoundsConcurrentHandlers(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	resp := g.Handle(ctx, admission.Request{})
-	if resp.Allowed || resp.Result == nil || resp.Result.Code != http.StatusServiceUnavailable {
-		t.Errorf("a request without a slot got %+v, want 503", resp.Result)
+	if r := serve(ctx).Response; r == nil || r.Allowed || r.Result == nil || r.Result.Code != http.StatusServiceUnavailable ||
+		!strings.Contains(r.Result.Message, "overloaded") {
+		t.Errorf("a request without a slot got %+v, want 503 overloaded", r)
 	}
 	close(b.release)
 	wg.Wait()

@@ -19,10 +19,11 @@
 // refuses goes through sigs.k8s.io/json, and FuzzPodDecoder holds the two
 // to the same result). The JSONPatch of an injection is built from the
 // parts mutate adds (patch.go), not by diffing two documents, and its
-// values are written without reflection (patchvalue.go). Bodies are capped and each request has read
-// and write deadlines on its connection; at most twice GOMAXPROCS requests
-// are judged at once (the others wait, within their deadline), which bounds
-// the memory of hostile but legal pods. On shutdown, in-flight requests
+// values are written without reflection (patchvalue.go). Bodies are capped
+// and each request has read and write deadlines on its connection; at most
+// twice GOMAXPROCS requests are decoded and judged at once (the others
+// wait, within their deadline), which bounds the memory of hostile but
+// legal pods. On shutdown, in-flight requests
 // complete while the listener closes. test/load measures all this under
 // load against a no-op webhook, and soaks it with hostile requests.
 //

@@ -245,11 +245,7 @@ func namedFormat(name, v string) string {
 	datadog, app, api := false, false, false
 	for i, s := range ws {
 		var ub [16]byte
-		w := name[s.lo:s.hi]
-		if len(w) > len(ub) {
-			continue
-		}
-		switch string(upperInto(&ub, w)) {
+		switch string(upperInto(&ub, name[s.lo:s.hi])) {
 		case "DD", "DATADOG":
 			datadog = true
 		case "APP", "APPLICATION":

@@ -238,9 +238,6 @@ func isPublicWord(w string) bool {
 // (API_KEY, SIGNING_KEY, AccountKey ...), unlike CACHE_KEY or SORT_KEY.
 func isKeyPrefix(w string) bool {
 	var buf [16]byte
-	if len(w) > len(buf) {
-		return false
-	}
 	switch string(upperInto(&buf, w)) {
 	case "API", "ACCESS", "PRIVATE", "SECRET", "SIGNING", "SIGN", "ENCRYPTION", "ENCRYPT", "DECRYPTION",
 		"ENC", "MASTER", "LICENSE", "AUTH", "SESSION", "HMAC", "APP", "ACCOUNT", "SHARED", "CLIENT",
@@ -255,9 +252,6 @@ func isKeyPrefix(w string) bool {
 // describes the secret rather than holding it.
 func isQualifier(w string) bool {
 	var buf [16]byte
-	if len(w) > len(buf) {
-		return false
-	}
 	switch string(upperInto(&buf, w)) {
 	case "FILE", "FILES", "FILENAME", "PATH", "PATHS", "DIR", "DIRECTORY", "FOLDER", "MOUNT", "LOCATION",
 		"NAME", "NAMES", "REF", "REFS", "ID", "IDS", "ARN", "KEYID", "VERSION", "LABEL", "SELECTOR",
@@ -288,11 +282,7 @@ func publicName(name string) bool {
 	ws := nameWords(name, &buf)
 	for i, s := range ws {
 		var ub [16]byte
-		w := name[s.lo:s.hi]
-		if len(w) > len(ub) {
-			continue
-		}
-		switch string(upperInto(&ub, w)) {
+		switch string(upperInto(&ub, name[s.lo:s.hi])) {
 		case "PUBLIC", "PUBKEY", "CERT", "CERTS", "CERTIFICATE", "CERTIFICATES", "CRT", "FINGERPRINT",
 			"THUMBPRINT", "CHECKSUM", "DIGEST", "HASH", "SHA", "SHA1", "SHA256", "SHA512", "MD5",
 			"INTEGRITY", "REVISION", "COMMIT", "UUID", "GUID", "NONCE", "PUBLISHABLE", "SITE":
@@ -306,8 +296,12 @@ func publicName(name string) bool {
 	return false
 }
 
-// upperInto writes the ASCII upper case of s (at most len(buf) bytes) into buf.
+// upperInto writes the ASCII upper case of s into buf and returns it; nil
+// when s is longer than buf, which then matches no word.
 func upperInto(buf *[16]byte, s string) []byte {
+	if len(s) > len(buf) {
+		return nil
+	}
 	n := copy(buf[:], s)
 	for i := 0; i < n; i++ {
 		if c := buf[i]; 'a' <= c && c <= 'z' {

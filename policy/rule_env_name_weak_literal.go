@@ -112,11 +112,9 @@ func kubeSecretName(name string, w span, n string) bool {
 	}
 	prev := before[ws[len(ws)-1].lo:ws[len(ws)-1].hi]
 	var ub [16]byte
-	if len(prev) <= len(ub) {
-		switch string(upperInto(&ub, prev)) {
-		case "TLS", "CERT", "CERTS", "CERTIFICATE", "CA", "SSL", "KEYSTORE", "TRUSTSTORE", "KEY":
-			return true
-		}
+	switch string(upperInto(&ub, prev)) {
+	case "TLS", "CERT", "CERTS", "CERTIFICATE", "CA", "SSL", "KEYSTORE", "TRUSTSTORE", "KEY":
+		return true
 	}
 	return secretName(prev, false)
 }

@@ -71,25 +71,29 @@ func (c *Cache) check(name, text string) error {
 	return c.templates.Get(strconv.Itoa(len(name))+":"+name+text, parse)
 }
 
-// request is parseAnnotations, remembered when the annotations parse, with
-// the JSON of the request's plan ("" when errs is not empty).
-func (c *Cache) request(annotations map[string]string, defaultMountPath string, origin map[string]string) (req *Request, planDoc string, errs []error) {
-	if c != nil {
-		if p := c.requests.Get(requestKey(annotations, defaultMountPath, origin), func(string) *parsed {
-			req, errs := parseAnnotations(annotations, defaultMountPath, origin, c)
-			if len(errs) > 0 {
-				return nil
-			}
-			doc, err := Plan(req).Marshal()
-			if err != nil {
-				return nil
-			}
-			return &parsed{req: req, plan: string(doc)}
-		}); p != nil {
-			return p.req, p.plan, nil
-		}
+// request is parseRequest, remembered when the annotations parse. Those
+// that do not are parsed again, to report their problems.
+func (c *Cache) request(annotations map[string]string, defaultMountPath string, origin map[string]string) (*Request, string, []error) {
+	if c == nil {
+		return parseRequest(annotations, defaultMountPath, origin, nil)
 	}
-	req, errs = parseAnnotations(annotations, defaultMountPath, origin, c)
+	p := c.requests.Get(requestKey(annotations, defaultMountPath, origin), func(string) *parsed {
+		req, doc, errs := parseRequest(annotations, defaultMountPath, origin, c)
+		if len(errs) > 0 {
+			return nil
+		}
+		return &parsed{req: req, plan: doc}
+	})
+	if p == nil {
+		return parseRequest(annotations, defaultMountPath, origin, c)
+	}
+	return p.req, p.plan, nil
+}
+
+// parseRequest is parseAnnotations, with the JSON of the request's plan
+// ("" when there are problems).
+func parseRequest(annotations map[string]string, defaultMountPath string, origin map[string]string, c *Cache) (*Request, string, []error) {
+	req, errs := parseAnnotations(annotations, defaultMountPath, origin, c)
 	if len(errs) > 0 {
 		return req, "", errs
 	}

@@ -10,19 +10,12 @@ import (
 // read-only root file system, no capabilities, no privilege escalation,
 // seccomp RuntimeDefault), with the fetch plan in its environment. The plan
 // holds paths and templates, never a secret.
-func fetchContainer(req *Request, planDoc string, cfg Config, group int64, shareResources bool) (corev1.Container, error) {
+func fetchContainer(req *Request, planDoc string, cfg Config, group int64, shareResources bool) corev1.Container {
 	// parseAnnotations has checked every piece of the plan (names, paths,
 	// formats, templates parsed with plan.ParseTemplate), so it is not
 	// validated again here: that would parse every template twice on the
 	// admission path. FuzzParseAnnotations checks that every injected plan
-	// passes plan.Parse. planDoc is the plan's JSON, when it is known.
-	if planDoc == "" {
-		doc, err := Plan(req).Marshal()
-		if err != nil {
-			return corev1.Container{}, err
-		}
-		planDoc = string(doc)
-	}
+	// passes plan.Parse. planDoc is the plan's JSON (Cache.request).
 	no, yes := false, true
 	c := corev1.Container{
 		Name:            FetchContainerName,
@@ -70,7 +63,7 @@ func fetchContainer(req *Request, planDoc string, cfg Config, group int64, share
 			FailureThreshold: 150, // longer than wisp-fetch's 2 minute deadline
 		}
 	}
-	return c, nil
+	return c
 }
 
 func socketMount(cfg Config) corev1.VolumeMount {

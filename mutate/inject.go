@@ -105,10 +105,7 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *Cache) (*corev1.Pod, Resul
 	if sc := pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
 		group = *sc.FSGroup
 	}
-	fetch, err := fetchContainer(req, planDoc, cfg, group, cache != nil)
-	if err != nil {
-		return nil, NotRequested, err
-	}
+	fetch := fetchContainer(req, planDoc, cfg, group, cache != nil)
 
 	out := shallowCopy(pod)
 	if group == *cfg.RunAsGroup {

@@ -4,7 +4,10 @@
 // its work on them.
 package memo
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // Strings maps a key to the value a pure function gives for it. It is safe
 // for concurrent use. Its zero value remembers nothing: Get always computes.
@@ -46,7 +49,7 @@ func (c *Strings[V]) Get(key string, compute func(string) V) V {
 	}
 	// The key is cloned: it may be a slice of a larger string (a decoded
 	// request) that the cache would otherwise keep alive.
-	key = cloneString(key)
+	key = strings.Clone(key)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[key]; ok {
@@ -69,5 +72,3 @@ func (c *Strings[V]) Len() int {
 	defer c.mu.Unlock()
 	return len(c.m)
 }
-
-func cloneString(s string) string { return string([]byte(s)) }

@@ -44,94 +44,75 @@ func vendorStart(a, b byte) bool {
 	return false
 }
 
+// vendorPrefix is a vendor's token: its prefix, then a run of at least min
+// alphanumerics or bytes of extra.
+type vendorPrefix struct {
+	prefix string
+	min    int
+	extra  string
+	what   string
+}
+
+// vendorPrefixes are the tokens vendorToken recognises (vendorStart gates
+// them on their first two bytes).
+var vendorPrefixes = [...]vendorPrefix{
+	{"lin_api_", 40, "", "a Linear API key"},
+	{"PMAK-", 59, "-", "a Postman API key"},
+	{"glsa_", 40, "_", "a Grafana service account token"},
+	{"glc_", 32, "+/=", "a Grafana Cloud token"},
+	{"gsk_", 48, "", "a Groq API key"},
+	{"GOCSPX-", 28, "-_", "a Google OAuth client secret"},
+	{"ATATT3", 100, "-_=", "an Atlassian API token"},
+	{"AGE-SECRET-KEY-1", 58, "", "an age secret key"},
+	{"dp.pt.", 40, "", "a Doppler token"},
+	{"dp.st.", 40, "", "a Doppler token"},
+	{"dckr_pat_", 27, "-_", "a Docker Hub access token"},
+	{"dckr_oat_", 27, "-_", "a Docker Hub access token"},
+	{"pul-", 40, "", "a Pulumi access token"},
+	{"pscale_tkn_", 32, "-_.", "a PlanetScale token"},
+	{"pscale_pw_", 32, "-_.", "a PlanetScale password"},
+	{"pplx-", 40, "", "a Perplexity API key"},
+	{"sntrys_", 40, "+/=_", "a Sentry token"},
+	{"sntryu_", 40, "", "a Sentry token"},
+	{"sbp_", 40, "", "a Supabase access token"},
+	{"sq0atp-", 22, "-_", "a Square access token"},
+	{"sq0csp-", 40, "-_", "a Square OAuth secret"},
+	{"fo1_", 40, "-_", "a Fly.io token"},
+	{"NRAK-", 27, "", "a New Relic API key"},
+	{"ops_eyJ", 50, "-_", "a 1Password service account token"},
+	{"rubygems_", 48, "", "a RubyGems API key"},
+	{"xai-", 70, "", "an xAI API key"},
+}
+
 // vendorToken recognises, at the start of t, a token prefix followed by its
 // body. Like tokenFormat it reads a bounded run after the prefix.
 func vendorToken(t string) string {
 	if len(t) < 20 {
 		return ""
 	}
-	switch t[0] {
-	case 'l':
-		if prefixRun(t, "lin_api_", 40, "") {
-			return "a Linear API key"
-		}
-	case 'P':
-		if prefixRun(t, "PMAK-", 59, "-") {
-			return "a Postman API key"
-		}
-	case 'g':
-		switch {
-		case prefixRun(t, "glsa_", 40, "_"):
-			return "a Grafana service account token"
-		case prefixRun(t, "glc_", 32, "+/="):
-			return "a Grafana Cloud token"
-		case prefixRun(t, "gsk_", 48, ""):
-			return "a Groq API key"
-		}
-	case 'G':
-		if prefixRun(t, "GOCSPX-", 28, "-_") {
-			return "a Google OAuth client secret"
-		}
-	case 'A':
-		switch {
-		case prefixRun(t, "ATATT3", 100, "-_="):
-			return "an Atlassian API token"
-		case prefixRun(t, "AGE-SECRET-KEY-1", 58, ""):
-			return "an age secret key"
-		}
-	case 'd':
-		switch {
-		case prefixRun(t, "dp.pt.", 40, ""), prefixRun(t, "dp.st.", 40, ""):
-			return "a Doppler token"
-		case prefixRun(t, "dckr_pat_", 27, "-_"), prefixRun(t, "dckr_oat_", 27, "-_"):
-			return "a Docker Hub access token"
-		}
-	case 'p':
-		switch {
-		case prefixRun(t, "pul-", 40, ""):
-			return "a Pulumi access token"
-		case prefixRun(t, "pscale_tkn_", 32, "-_."):
-			return "a PlanetScale token"
-		case prefixRun(t, "pscale_pw_", 32, "-_."):
-			return "a PlanetScale password"
-		case prefixRun(t, "pplx-", 40, ""):
-			return "a Perplexity API key"
-		}
-	case 's':
-		switch {
-		case prefixRun(t, "sntrys_", 40, "+/=_"), prefixRun(t, "sntryu_", 40, ""):
-			return "a Sentry token"
-		case prefixRun(t, "sbp_", 40, ""):
-			return "a Supabase access token"
-		case strings.HasPrefix(t, "shp") && len(t) > 6 && t[5] == '_' && (t[3:5] == "at" || t[3:5] == "ca" || t[3:5] == "pa" || t[3:5] == "ss") && tokenRunMax(t[6:], "", 32) >= 32:
-			return "a Shopify token"
-		case prefixRun(t, "sq0atp-", 22, "-_"):
-			return "a Square access token"
-		case prefixRun(t, "sq0csp-", 40, "-_"):
-			return "a Square OAuth secret"
-		}
-	case 'f':
-		if prefixRun(t, "fo1_", 40, "-_") {
-			return "a Fly.io token"
-		}
-	case 'N':
-		if prefixRun(t, "NRAK-", 27, "") {
-			return "a New Relic API key"
-		}
-	case 'o':
-		if prefixRun(t, "ops_eyJ", 50, "-_") {
-			return "a 1Password service account token"
-		}
-	case 'r':
-		if prefixRun(t, "rubygems_", 48, "") {
-			return "a RubyGems API key"
-		}
-	case 'x':
-		if prefixRun(t, "xai-", 70, "") {
-			return "an xAI API key"
+	if shopifyToken(t) {
+		return "a Shopify token"
+	}
+	for i := range vendorPrefixes {
+		v := &vendorPrefixes[i]
+		if t[0] == v.prefix[0] && prefixRun(t, v.prefix, v.min, v.extra) {
+			return v.what
 		}
 	}
 	return ""
+}
+
+// shopifyToken recognises shpat_, shpca_, shppa_ and shpss_ followed by 32
+// or more alphanumerics.
+func shopifyToken(t string) bool {
+	if !strings.HasPrefix(t, "shp") || len(t) <= 6 || t[5] != '_' {
+		return false
+	}
+	switch t[3:5] {
+	case "at", "ca", "pa", "ss":
+		return tokenRunMax(t[6:], "", 32) >= 32
+	}
+	return false
 }
 
 // webhookURL recognises a webhook URL whose path is its credential:

@@ -50,8 +50,14 @@ Every violation is reported whatever the mode of its namespace (namespace
 labels are not known offline); exempt namespaces, exempt pods and allow
 lists of the policy apply.
 
-Exit status: 0 when clean; 1 when there are violations; 2 for unreadable
-input, a bad flag or a bad policy file.`,
+A document that a strict decoder refuses (a duplicate key, a field of the
+wrong type, a template expression in a quantity) is judged on what can be
+read of it: every container's env and envFrom, the pod's annotations and
+labels; stderr names the fields left out.
+
+Exit status: 0 when clean; 1 when there are violations (documents that could
+not be read at all are then named on stderr); 2 for input with nothing
+readable and no violation elsewhere, a bad flag or a bad policy file.`,
 		Example: `  wisp check -f deploy/
   wisp check -f app.yaml -f jobs.yaml --policy policy.yaml -o json
   helm template ./chart | wisp check -f -`,
@@ -102,20 +108,24 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 		if err != nil {
 			return &exitError{code: exitInvalid, err: err}
 		}
-		for _, d := range readDocuments(data) {
+		for _, d := range readDocuments(data, true) {
 			if err := ctx.Err(); err != nil {
 				return &exitError{code: exitInvalid, err: err}
 			}
+			doc := fmt.Sprintf("document %d of %s", d.index, source)
 			if d.err != nil {
-				problems = append(problems, &locatedError{where: fmt.Sprintf("document %d of %s", d.index, source), err: d.err})
+				problems = append(problems, &locatedError{where: doc, err: d.err})
 				continue
+			}
+			if d.lenient != nil {
+				fmt.Fprintf(stderr, "wisp: %s: read leniently, the last of duplicate keys winning: %s\n", doc, oneLine(d.lenient))
 			}
 			objs := []*unstructured.Unstructured{d.obj}
 			if d.items != nil {
 				objs = d.items
 			}
 			for _, obj := range objs {
-				got, how, err := checkObject(snap.Policy, obj)
+				got, how, unread, err := checkObject(snap.Policy, obj)
 				switch how {
 				case checkedByShape:
 					byShape.add(obj)
@@ -123,8 +133,11 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 					skipped.add(obj)
 				}
 				if err != nil {
-					problems = append(problems, &locatedError{where: fmt.Sprintf("document %d of %s: %s", d.index, source, objectName(obj)), err: err})
+					problems = append(problems, &locatedError{where: doc + ": " + objectName(obj), err: err})
 					continue
+				}
+				if len(unread) > 0 {
+					fmt.Fprintf(stderr, "wisp: %s: %s: judged on what could be read; not read: %s\n", doc, objectName(obj), strings.Join(unread, "; "))
 				}
 				findings = append(findings, got...)
 			}
@@ -138,8 +151,13 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 	if !skipped.empty() {
 		fmt.Fprintf(stderr, "wisp: not checked, no pod template: %s\n", skipped)
 	}
-	if len(problems) > 0 {
+	// A document that could not be read at all is exit 2, unless secrets
+	// were found elsewhere: then it is said on stderr and the exit is 1.
+	if len(problems) > 0 && len(findings) == 0 {
 		return &exitError{code: exitInvalid, err: errors.Join(problems...)}
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "wisp: not checked: %s\n", oneLine(p))
 	}
 	if opts.output == "json" {
 		out, err := json.MarshalIndent(struct {
@@ -173,9 +191,11 @@ const (
 
 // checkObject runs the policy on obj's pod (template): the template of a
 // kind wisp knows, or every pod spec found by shape in any other object.
-func checkObject(ev *policy.Evaluator, obj *unstructured.Unstructured) ([]finding, int, error) {
-	found, byShape, err := workload.Pods(obj)
-	how := checkedByKind
+// A pod spec that does not decode whole is judged on what can be read
+// (workload.PodsBestEffort); unread names what could not.
+func checkObject(ev *policy.Evaluator, obj *unstructured.Unstructured) (out []finding, how int, unread []string, err error) {
+	found, byShape, err := workload.PodsBestEffort(obj)
+	how = checkedByKind
 	switch {
 	case byShape && err == nil && len(found) == 0:
 		how = notChecked
@@ -183,14 +203,17 @@ func checkObject(ev *policy.Evaluator, obj *unstructured.Unstructured) ([]findin
 		how = checkedByShape
 	}
 	if err != nil {
-		return nil, how, err
+		return nil, how, nil, err
 	}
-	var out []finding
 	for _, f := range found {
 		out = append(out, evaluateObject(ev, obj, f.Pod, f.SpecPath)...)
+		unread = append(unread, f.Unread...)
 	}
-	return out, how, nil
+	return out, how, unread, nil
 }
+
+// oneLine is err's text on one line.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // evaluateObject judges one pod (template) of obj, its spec at specPath
 // ("" for where obj's kind keeps it).

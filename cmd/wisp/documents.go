@@ -21,6 +21,10 @@ type document struct {
 	index int
 	// err says why the document could not be decoded; obj is nil then.
 	err error
+	// lenient says why a strict decoder refused the document, which was
+	// then read leniently (readDocuments with lenient set): the last of
+	// duplicate keys wins.
+	lenient error
 	// raw is the document's YAML text, written back as is while the
 	// document is unchanged; nil for JSON input.
 	raw []byte
@@ -56,12 +60,25 @@ func (d *document) object() map[string]any {
 // cannot be decoded is returned with its err set, and the others are still
 // decoded, so that every problem can be reported at once; after a JSON
 // syntax error, the stream cannot be resynchronised and ends.
-func readDocuments(data []byte) []*document {
+//
+// lenient, for a reader that only judges: a document that a strict decoder
+// refuses for a duplicate key is read with the last key winning, the strict
+// error kept in the document's lenient field.
+func readDocuments(data []byte, lenient bool) []*document {
 	var docs []*document
 	add := func(raw, j []byte, err error) {
 		d := &document{index: len(docs) + 1, raw: raw, err: err}
-		if err == nil {
-			d.obj, d.items, d.err = decodeObject(j)
+		if err != nil && lenient && raw != nil {
+			if lj, lerr := yaml.YAMLToJSON(raw); lerr == nil {
+				d.lenient, d.err, j = err, nil, lj
+			}
+		}
+		if d.err == nil {
+			var strictErr error
+			d.obj, d.items, strictErr, d.err = decodeObject(j, lenient)
+			if strictErr != nil && d.lenient == nil {
+				d.lenient = strictErr
+			}
 			if d.obj == nil && d.err == nil {
 				return // nothing in it
 			}
@@ -134,33 +151,44 @@ func isSeparator(line []byte) bool {
 }
 
 // decodeObject decodes one document's JSON. It returns a nil object for an
-// empty document, and the items of a v1 List.
-func decodeObject(j []byte) (*unstructured.Unstructured, []*unstructured.Unstructured, error) {
+// empty document, and the items of a v1 List. lenient: duplicate keys are
+// not an error (the last one wins); strict says what a strict decoder
+// refused.
+func decodeObject(j []byte, lenient bool) (obj *unstructured.Unstructured, items []*unstructured.Unstructured, strict, err error) {
 	var v any
-	strict, err := kjson.UnmarshalStrict(j, &v, kjson.DisallowDuplicateFields)
+	strictErrs, err := kjson.UnmarshalStrict(j, &v, kjson.DisallowDuplicateFields)
 	if err != nil {
-		return nil, nil, fmt.Errorf("decode JSON: %w", err)
+		return nil, nil, nil, fmt.Errorf("decode JSON: %w", err)
 	}
-	if err := errors.Join(strict...); err != nil {
-		return nil, nil, err
+	if strict = errors.Join(strictErrs...); strict != nil && !lenient {
+		return nil, nil, nil, strict
 	}
 	if v == nil {
-		return nil, nil, nil
+		return nil, nil, strict, nil
 	}
-	obj, err := asObject(v)
+	if obj, err = asObject(v); err != nil {
+		return nil, nil, strict, err
+	}
+	items, err = listItems(obj)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, strict, err
 	}
+	return obj, items, strict, nil
+}
+
+// listItems returns the items of a v1 List (empty, not nil, when it has
+// none), nil for any other object.
+func listItems(obj *unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 	if !isList(obj) {
-		return obj, nil, nil
+		return nil, nil
 	}
 	raw, ok := obj.Object["items"]
 	if !ok || raw == nil {
-		return obj, []*unstructured.Unstructured{}, nil
+		return []*unstructured.Unstructured{}, nil
 	}
 	list, ok := raw.([]any)
 	if !ok {
-		return nil, nil, fmt.Errorf("list items is a %s, want a list", typeName(raw))
+		return nil, fmt.Errorf("list items is a %s, want a list", typeName(raw))
 	}
 	items := make([]*unstructured.Unstructured, len(list))
 	var errs []error
@@ -173,9 +201,9 @@ func decodeObject(j []byte) (*unstructured.Unstructured, []*unstructured.Unstruc
 		items[i] = item
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return obj, items, nil
+	return items, nil
 }
 
 // asObject checks that v is a Kubernetes object: a mapping with an

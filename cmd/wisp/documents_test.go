@@ -64,7 +64,7 @@ func TestReadDocuments(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			docs := readDocuments([]byte(tt.in))
+			docs := readDocuments([]byte(tt.in), false)
 			var names, raws []string
 			for i, d := range docs {
 				if d.index != i+1 {

@@ -79,7 +79,7 @@ func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout,
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
-	docs := readDocuments(data)
+	docs := readDocuments(data, false)
 
 	// Report every problem of every document, in order.
 	var problems []error

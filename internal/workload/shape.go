@@ -23,6 +23,9 @@ type Found struct {
 	// metadata, that template's labels and annotations. Its namespace is
 	// the object's.
 	Pod *corev1.Pod
+	// Unread names the fields left out of a pod read best-effort
+	// (PodsBestEffort), each with why; empty otherwise.
+	Unread []string
 }
 
 // Pods returns the pod specs obj holds: the pod (template) of a kind wisp
@@ -74,6 +77,12 @@ func ByShape(obj *unstructured.Unstructured) ([]Found, error) {
 }
 
 func walkShape(parent map[string]any, v any, path string, depth int, out *[]Found, errs *[]string) {
+	walkShapeWith(parent, v, path, depth, out, errs, false)
+}
+
+// walkShapeWith is walkShape; salvage: a pod spec that does not decode
+// whole is read best-effort (salvageSpec) instead of being an error.
+func walkShapeWith(parent map[string]any, v any, path string, depth int, out *[]Found, errs *[]string, salvage bool) {
 	if depth > maxShapeDepth {
 		return
 	}
@@ -81,9 +90,15 @@ func walkShape(parent map[string]any, v any, path string, depth int, out *[]Foun
 	case map[string]any:
 		if podSpecShape(v) {
 			pod := &corev1.Pod{}
-			if err := fromUnstructured(v, &pod.Spec); err != nil {
+			var unread []string
+			if err := fromUnstructured(v, &pod.Spec); err != nil && !salvage {
 				*errs = append(*errs, fmt.Sprintf("decode %s: %v", path, err))
 				return
+			} else if err != nil {
+				if pod.Spec, unread = salvageSpec(v, path); !hasContainers(&pod.Spec) {
+					*errs = append(*errs, fmt.Sprintf("decode %s: %v", path, err))
+					return
+				}
 			}
 			if meta, ok := parent["metadata"].(map[string]any); ok && strings.HasSuffix(path, ".spec") {
 				m := &corev1.Pod{}
@@ -91,15 +106,15 @@ func walkShape(parent map[string]any, v any, path string, depth int, out *[]Foun
 					pod.Labels, pod.Annotations, pod.Namespace = m.Labels, m.Annotations, m.Namespace
 				}
 			}
-			*out = append(*out, Found{SpecPath: path, Pod: pod})
+			*out = append(*out, Found{SpecPath: path, Pod: pod, Unread: unread})
 			return
 		}
 		for _, k := range sortedMapKeys(v) {
-			walkShape(v, v[k], path+"."+k, depth+1, out, errs)
+			walkShapeWith(v, v[k], path+"."+k, depth+1, out, errs, salvage)
 		}
 	case []any:
 		for i, item := range v {
-			walkShape(nil, item, path+"["+strconv.Itoa(i)+"]", depth+1, out, errs)
+			walkShapeWith(nil, item, path+"["+strconv.Itoa(i)+"]", depth+1, out, errs, salvage)
 		}
 	}
 }

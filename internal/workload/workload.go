@@ -225,18 +225,35 @@ func fromUnstructured(m map[string]any, into any) error {
 	if err == nil {
 		return nil
 	}
-	// The converter's errors name no field ("unrecognized type: string");
-	// encoding/json's do. Decode again to name the field and the type it
-	// wants, but never echo the value, which may be a secret.
-	b, jerr := json.Marshal(m)
-	if jerr != nil {
-		return err
-	}
-	var ute *json.UnmarshalTypeError
-	if errors.As(json.Unmarshal(b, reflect.New(reflect.TypeOf(into).Elem()).Interface()), &ute) && ute.Field != "" {
-		return fmt.Errorf("%s: want %s", ute.Field, describe(ute.Type))
+	if problem := typeProblem(m, into); problem != "" {
+		return errors.New(problem)
 	}
 	return err
+}
+
+// typeProblem names the fields of m that do not have the type into wants,
+// with that type ("nodeSelector.zone: want a string"), joined by "; ", or
+// is "". The converter's errors name no field ("unrecognized type:
+// string"); encoding/json's do, and a value's own decoder (a quantity, a
+// time) is found by decoding one field at a time. It never echoes a value,
+// which may be a secret.
+func typeProblem(m map[string]any, into any) string {
+	fresh := func() any { return reflect.New(reflect.TypeOf(into).Elem()).Interface() }
+	var problems []string
+	for _, k := range sortedMapKeys(m) {
+		one := map[string]any{k: m[k]}
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(one, fresh()) == nil {
+			continue
+		}
+		b, err := json.Marshal(one)
+		var ute *json.UnmarshalTypeError
+		if err == nil && errors.As(json.Unmarshal(b, fresh()), &ute) && ute.Field != "" {
+			problems = append(problems, fmt.Sprintf("%s: want %s", ute.Field, describe(ute.Type)))
+			continue
+		}
+		problems = append(problems, k+": does not decode (a quantity, a time or an enumeration of the wrong form)")
+	}
+	return strings.Join(problems, "; ")
 }
 
 // describe names the JSON form of a Go type.

@@ -23,3 +23,26 @@ func TestVendorStartGatesEveryPrefix(t *testing.T) {
 		}
 	}
 }
+
+// A PEM private key header is recognised with fewer dashes or with spaces,
+// as other scanners do; a public key or a certificate is not a secret.
+func TestPEMPrivateKeyHeaders(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"-----BEGIN RSA PRIVATE KEY-----\nMIIE", true},
+		{"---BEGIN OPENSSH PRIVATE KEY---\nb3Bl", true},
+		{"--- BEGIN OPENSSH PRIVATE KEY ---", true},
+		{"----- BEGIN EC PRIVATE KEY -----", true},
+		{"key: ---BEGIN PRIVATE KEY---", true},
+		{"-----BEGIN PUBLIC KEY-----", false},
+		{"---BEGIN CERTIFICATE---", false},
+		{"--BEGIN PRIVATE KEY--", false},
+		{"-----BEGINPRIVATE KEY-----", false},
+	} {
+		if got := tokenFormat(tt.in) == "a PEM private key"; got != tt.want {
+			t.Errorf("tokenFormat(%q) names a PEM private key: %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

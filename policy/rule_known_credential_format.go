@@ -238,18 +238,26 @@ func inSet(c byte, set string) bool {
 	return false
 }
 
-// pemPrivateKey recognises "-----BEGIN <anything> PRIVATE KEY" (RSA, EC,
-// DSA, OPENSSH, ENCRYPTED, PGP ... BLOCK) at the start of t.
+// pemPrivateKey recognises "-----BEGIN <anything> PRIVATE KEY-----" (RSA,
+// EC, DSA, OPENSSH, ENCRYPTED, PGP ... BLOCK) at the start of t, as other
+// scanners do also when written with three or more dashes and spaces
+// around the words ("--- BEGIN OPENSSH PRIVATE KEY ---").
 func pemPrivateKey(t string) string {
-	const begin = "-----BEGIN "
-	if !strings.HasPrefix(t, begin) {
+	n := 0
+	for n < len(t) && t[n] == '-' {
+		n++
+	}
+	if n < 3 {
 		return ""
 	}
-	h := t[len(begin):]
+	h, ok := strings.CutPrefix(strings.TrimLeft(t[n:], " "), "BEGIN ")
+	if !ok {
+		return ""
+	}
 	if len(h) > 80 {
 		h = h[:80]
 	}
-	if end := strings.Index(h, "-----"); end >= 0 && end <= 64 {
+	if end := strings.Index(h, "---"); end >= 0 && end <= 64 {
 		if strings.Contains(h[:end], "PRIVATE KEY") {
 			return "a PEM private key"
 		}

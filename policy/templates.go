@@ -85,17 +85,13 @@ func annotationsPath(spec string) string {
 }
 
 // templateLiterals lists the literals of a template: its text (key = value
-// lines, or words) and the string constants of its actions, with their
-// base64 decoding when they decode to text. A template that does not parse
+// lines, or lines and words) and the string constants of its actions, with
+// their base64 decoding when they decode to text, then the same of what it
+// renders over stub data (render.go). A template that does not parse
 // yields nothing (the injection refuses it with its own error).
 func templateLiterals(text string) []templateLiteral {
-	if !utf8.ValidString(text) {
-		return nil
-	}
-	trees := map[string]*parse.Tree{}
-	t := parse.New("t")
-	t.Mode = parse.SkipFuncCheck
-	if _, err := t.Parse(text, "", "", trees); err != nil {
+	trees := parseTemplate(text)
+	if trees == nil {
 		return nil
 	}
 	w := &literalWalker{}
@@ -109,7 +105,42 @@ func templateLiterals(text string) []templateLiteral {
 			w.walk(tr.Root)
 		}
 	}
-	return w.out
+	for _, out := range renderTemplate(trees, mainTemplate, text) {
+		w.text(out)
+	}
+	return dedupLiterals(w.out)
+}
+
+// mainTemplate names a template's own tree among those it defines.
+const mainTemplate = "t"
+
+// parseTemplate parses text as wisp-fetch would, and as a Vault Agent
+// template (whose functions wisp does not define): its trees, nil when it
+// does not parse.
+func parseTemplate(text string) map[string]*parse.Tree {
+	if !utf8.ValidString(text) {
+		return nil
+	}
+	trees := map[string]*parse.Tree{}
+	t := parse.New(mainTemplate)
+	t.Mode = parse.SkipFuncCheck
+	if _, err := t.Parse(text, "", "", trees); err != nil {
+		return nil
+	}
+	return trees
+}
+
+// dedupLiterals drops repeated literals, keeping the first of each.
+func dedupLiterals(lits []templateLiteral) []templateLiteral {
+	seen := make(map[templateLiteral]bool, len(lits))
+	out := lits[:0]
+	for _, l := range lits {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 type literalWalker struct {
@@ -128,18 +159,28 @@ func (w *literalWalker) add(name, v string) {
 func (w *literalWalker) text(s string) {
 	lines := strings.Split(s, "\n")
 	for _, line := range lines {
-		if m := keyValueLine.FindStringSubmatch(line); m != nil {
+		// A URL's scheme is no key: postgres://u:p@h is a word.
+		if m := keyValueLine.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[2], "//") {
 			w.add(m[1], m[2])
 			continue
 		}
-		for _, f := range strings.Fields(line) {
+		fields := strings.Fields(line)
+		if len(fields) > 1 {
+			// The whole line too: -----BEGIN RSA PRIVATE KEY-----.
+			w.add("", strings.TrimSpace(line))
+		}
+		for _, f := range fields {
 			if len(f) >= 8 {
 				w.add("", f)
 			}
 		}
 	}
 	w.pending = ""
-	if m := trailingKey.FindStringSubmatch(lines[len(lines)-1]); m != nil {
+	last := lines[len(lines)-1]
+	if len(last) > 256 {
+		last = last[len(last)-256:] // a key is short; matching a long line costs more than judging it
+	}
+	if m := trailingKey.FindStringSubmatch(last); m != nil {
 		w.pending = m[1]
 	}
 }

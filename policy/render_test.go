@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -412,4 +414,37 @@ func TestRenderTemplateBounds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzTemplateLiterals renders fuzzed templates: nothing panics, the output
+// stays within its bound, and no trace of the stub marker (in any case)
+// reaches the rules.
+func FuzzTemplateLiterals(f *testing.F) {
+	for _, tt := range splitTemplates() {
+		f.Add(tt.template)
+	}
+	f.Add(`{{ range $k, $v := . }}{{ $k | upper }}={{ $v | quote }}{{ else }}none{{ end }}`)
+	f.Add(`{{ define "a" }}{{ template "a" . }}{{ end }}{{ with .x }}{{ template "a" .y }}{{ end }}`)
+	f.Add(`{{ printf "%[2]*[1]d|%-8.3q|%v" 1 2 .p }}{{ index . 1 }}{{ slice .p 1 }}{{ call .f }}{{ len . }}`)
+	f.Add(`{{ with secret "kv/x" }}{{ .Data.data.a | toJSON | base64Encode }}{{ end }}{{ wispStubRange 5 . }}`)
+	e := mustDefault(f)
+	f.Fuzz(func(t *testing.T, text string) {
+		trees := parseTemplate(text)
+		if trees == nil {
+			return
+		}
+		sum := sha256.Sum256([]byte(text))
+		marker := "wispstub" + hex.EncodeToString(sum[:8])
+		for _, out := range renderTemplate(trees, mainTemplate, text) {
+			if len(out) > renderOutputMax {
+				t.Fatalf("rendered %d bytes", len(out))
+			}
+			if strings.Contains(strings.ToLower(out), marker) {
+				t.Fatalf("the marker is left in %q", out)
+			}
+		}
+		o := podWithEnv()
+		o.Annotations = map[string]string{"wisp.dev/template-x": text}
+		e.Evaluate(o)
+	})
 }

@@ -126,9 +126,10 @@ func renderTemplate(trees map[string]*parse.Tree, main, text string) []string {
 	sum := sha256.Sum256([]byte(text))
 	marker := "wispstub" + hex.EncodeToString(sum[:8])
 	outs := make([]string, 0, 2)
+	r := &render{}
+	set.Funcs(r.funcs(rw.idents)) // once: the functions read the pass from r
 	for _, leaf := range []string{"", marker} {
-		r := &render{leaf: leaf, units: renderUnits, calls: renderCalls, bytes: renderBytes}
-		set.Funcs(r.funcs(rw.idents))
+		*r = render{leaf: leaf, units: renderUnits, calls: renderCalls, bytes: renderBytes}
 		w := &capWriter{}
 		_ = set.Lookup(main).Execute(w, leaf) // an error ends the render; its output so far is judged
 		outs = append(outs, removeMarker(string(w.b), marker))

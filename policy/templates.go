@@ -17,10 +17,11 @@ import (
 
 // TemplatePrefixes are the annotations whose text wisp renders into a pod's
 // secret files (wisp's own, and the Vault Agent Injector's that wisp reads as
-// aliases). A credential written in such a template, as text or as a string
-// constant of an action (plainly or through b64dec), ends up in the file
-// exactly like one written in an env var: it is judged by the same literal
-// rules.
+// aliases). A credential written in such a template, as text, as a string
+// constant of an action (plainly or through b64dec) or split across
+// actions, ends up in the file exactly like one written in an env var: it
+// is judged by the same literal rules, on the template's text and
+// constants and on what it renders over stub data (render.go).
 var TemplatePrefixes = []string{"wisp.dev/template-", "vault.hashicorp.com/agent-inject-template-"}
 
 // remedyTemplate is the remedy of a literal found in a template.

@@ -25,6 +25,7 @@ const (
 	slackC           = "AbCdEfGhIjKlMnOpQrStUvWx"
 	dsnA, dsnB       = "postgres://app:pa", "ss@db:5432/app"
 	pemA, pemB       = "-----BEGIN RSA PRIV", "ATE KEY-----"
+	pemBody          = "MIIEowIBAAKCAQEAq3Zx"
 	stripeA, stripeB = "sk_live_51Hx7Qk2", "eZvKYlo2C9qQyT3b"
 )
 
@@ -75,8 +76,9 @@ func splitTemplates() []struct{ name, template string } {
 		{"github variables", `{{ $a := "` + ghA + `" }}{{ $b := "` + ghB + `" }}token: {{ $a }}{{ $b }}`},
 		{"slack printf", `{{ printf "%s%s%s" "` + slackA + `" "` + slackB + `" "` + slackC + `" }}`},
 		{"slack with", `{{ with "` + slackB + `" }}` + slackA + `{{ . }}{{ end }}` + slackC},
-		{"pem header comment", pemA + "{{/* */}}" + pemB + "\n{{ .body }}\n-----END RSA PRIVATE KEY-----\n"},
-		{"pem header print", `{{ print "` + pemA + `" "` + pemB + `" }}`},
+		{"pem header comment", pemA + "{{/* */}}" + pemB + "\n" + pemBody + "\n-----END RSA PRIVATE KEY-----\n"},
+		{"pem header print", `{{ print "` + pemA + `" "` + pemB + `" }}` + "\n" + pemBody + "\n-----END RSA PRIVATE KEY-----"},
+		{"pem body split", "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg{{/**/}}4Lz7Qm9Xc2Vb8Np1Rt6Ys3Kw\n-----END EC PRIVATE KEY-----"},
 		{"dsn password in printf", `{{ printf "postgres://%s:%s@db/app" "app" "S3cr3tPassw0rd" }}`},
 		{"dsn if true", dsnA + "{{ if true }}" + dsnB + "{{ end }}"},
 		{"stripe quote", `key = {{ print "` + stripeA + `" "` + stripeB + `" | quote }}`},
@@ -155,6 +157,22 @@ func TestRenderedTemplatesAllowed(t *testing.T) {
 		"{{- /* the app reads KEY=value lines */ -}}\n{{ range $k, $v := . }}export {{ $k }}={{ $v | quote }}\n{{ end }}",
 		`{{ define "kv" }}{{ .key }}={{ .value }}{{ end }}{{ template "kv" . }}`,
 		"export DB_PASSWORD_FILE=/vault/secrets/db\npassword_length={{ len .password }}\n",
+		// Shapes of Vault Agent and wisp templates as teams write them.
+		"{{ with secret \"secret/data/web\" -}}\n  export api_key=\"{{ .Data.data.payments_api_key }}\"\n  export AWS_SECRET_ACCESS_KEY=\"{{ .Data.data.secret_key }}\"\n{{- end }}",
+		"{{- with secret \"secret/myapp/config\" -}}\n[database]\nusername = \"{{ .Data.data.username }}\"\npassword = \"{{ .Data.data.password }}\"\n{{- end -}}",
+		"{{ with secret \"secret/data/app\" }}\nspring.datasource.username={{ .Data.data.username }}\nspring.datasource.password={{ .Data.data.password }}\n{{ end }}",
+		"{\n  \"username\": \"{{ .username }}\",\n  \"password\": \"{{ .password }}\"\n}",
+		"DATABASE_URL=\"postgres://{{ .username }}:{{ .password }}@db:5432/app?sslmode=disable\"",
+		"[default]\naws_access_key_id = {{ .access_key }}\naws_secret_access_key = {{ .secret_key }}\n",
+		"jdbc:postgresql://db:5432/app?user={{ .username }}&password={{ .password }}",
+		"mongodb://{{ .username }}:{{ .password }}@mongo:27017/admin?authSource=admin\nredis://:{{ .password }}@redis:6379/0\namqp://{{ .user }}:{{ .pass }}@rabbit:5672/",
+		"Authorization: Bearer {{ .token }}\nX-Api-Key: {{ .api_key }}",
+		"machine github.com login {{ .user }} password {{ .token }}",
+		"db:5432:app:{{ .username }}:{{ .password }}",
+		"//registry.npmjs.org/:_authToken={{ .token }}",
+		`{"auths":{"registry.example.com":{"auth":"{{ printf "%s:%s" .user .pass | b64enc }}"}}}`,
+		"{{ range $k, $v := . }}{{ $k }}: {{ $v | b64enc }}\n{{ end }}",
+		"{{ if .tls_key }}-----BEGIN PRIVATE KEY-----\n{{ .tls_key }}\n-----END PRIVATE KEY-----{{ end }}",
 		// The vault-k8s templates of the migration guide and of mutate's goldens.
 		"{{- with secret \"database/creds/billing-worker\" -}}\npostgres://{{ .Data.username }}:{{ .Data.password }}@postgres.db.svc:5432/billing\n{{- end }}\n",
 		"{{- with secret \"database/creds/billing-worker\" -}}\npostgres://{{ .Data.username }}:{{ .Data.password }}@postgres.db.svc:5432/billing?sslmode=verify-full\n{{- end }}\n",

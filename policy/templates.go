@@ -159,18 +159,16 @@ func (w *literalWalker) add(name, v string) {
 
 func (w *literalWalker) text(s string) {
 	lines := strings.Split(s, "\n")
-	for _, line := range lines {
+	for i, line := range lines {
+		if b := pemBlock(lines[i:]); b != "" {
+			w.add("", b)
+		}
 		// A URL's scheme is no key: postgres://u:p@h is a word.
 		if m := keyValueLine.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[2], "//") {
 			w.add(m[1], m[2])
 			continue
 		}
-		fields := strings.Fields(line)
-		if len(fields) > 1 {
-			// The whole line too: -----BEGIN RSA PRIVATE KEY-----.
-			w.add("", strings.TrimSpace(line))
-		}
-		for _, f := range fields {
+		for _, f := range strings.Fields(line) {
 			if len(f) >= 8 {
 				w.add("", f)
 			}
@@ -184,6 +182,26 @@ func (w *literalWalker) text(s string) {
 	if m := trailingKey.FindStringSubmatch(last); m != nil {
 		w.pending = m[1]
 	}
+}
+
+// pemBlock is the PEM block that lines[0] opens (its BEGIN line, body and
+// END line, within 256 lines), or "" when it opens none or the body is
+// empty: armour around data the template reads is no credential.
+func pemBlock(lines []string) string {
+	begin := strings.TrimSpace(lines[0])
+	if !strings.HasPrefix(begin, "-----BEGIN ") {
+		return ""
+	}
+	for j := 1; j < len(lines) && j < 256; j++ {
+		if end := strings.TrimSpace(lines[j]); strings.HasPrefix(end, "-----END ") {
+			body := strings.TrimSpace(strings.Join(lines[1:j], "\n"))
+			if body == "" {
+				return ""
+			}
+			return begin + "\n" + body + "\n" + end
+		}
+	}
+	return ""
 }
 
 func (w *literalWalker) constant(s string) {

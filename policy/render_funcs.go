@@ -13,60 +13,89 @@ import (
 	"wisp.dev/wisp/plan"
 )
 
-// The functions of a render: wisp's helpers, each charged to the bytes
-// budget and kept from leaving a remnant of the marker; text/template's
-// builtins that cost more than a constant (print, printf, println, html,
-// js, urlquery, eq ... ge) or that would fail on a stub (index, slice),
-// redone bounded; the rewritten tree's own functions; and a stub for every
-// other function the template names (Consul Template's secret, a helper
-// wisp-fetch would refuse): its result is the stub.
+// The functions of a render, for the names a template uses: wisp's
+// helpers, each charged to the bytes budget and kept from leaving a remnant
+// of the marker; text/template's builtins that cost more than a constant
+// (print, printf, println, html, js, urlquery, eq ... ge) or that would
+// fail on a stub (index, slice), redone bounded; the rewritten tree's own
+// functions; and a stub for every other function the template names
+// (Consul Template's secret, a helper wisp-fetch would refuse): its result
+// is the stub.
 
 var errRenderArgs = errors.New("wrong arguments")
 
 func (r *render) funcs(idents map[string]bool) template.FuncMap {
-	fm := template.FuncMap{
-		fnStub:  func() string { return r.leaf },
-		fnRange: r.rangeOver,
-		fnCall:  r.call,
-
-		"print": func(args ...any) (string, error) {
-			return r.format(argsLen(args), func() string { return fmt.Sprint(args...) })
-		},
-		"println": func(args ...any) (string, error) {
-			return r.format(argsLen(args), func() string { return fmt.Sprintln(args...) })
-		},
-		"printf":   r.printf,
-		"html":     r.escaper(template.HTMLEscaper),
-		"js":       r.escaper(template.JSEscaper),
-		"urlquery": r.escaper(template.URLQueryEscaper),
-		"index":    r.index,
-		"slice":    r.slice,
-		"eq": func(a any, b ...any) (bool, error) {
-			return r.compare(append([]any{a}, b...), func(c int) bool { return c == 0 })
-		},
-		"ne": r.compare2(func(c int) bool { return c != 0 }),
-		"lt": r.compare2(func(c int) bool { return c < 0 }),
-		"le": r.compare2(func(c int) bool { return c <= 0 }),
-		"gt": r.compare2(func(c int) bool { return c > 0 }),
-		"ge": r.compare2(func(c int) bool { return c >= 0 }),
-	}
-	stub := func(args ...any) (string, error) { return r.leaf, r.spend(argsLen(args)) }
-	for name, fn := range plan.Funcs() {
-		if f, ok := helperFactor[name]; ok {
-			fm[name] = r.helper(name, f, reflect.ValueOf(fn))
-		} else {
-			fm[name] = stub
-		}
-	}
-	for alias, name := range consulAliases {
-		fm[alias] = fm[name]
-	}
+	fm := make(template.FuncMap, len(idents)+3)
+	fm[fnStub] = func() string { return r.leaf }
+	fm[fnRange] = r.rangeOver
+	fm[fnCall] = r.call
+	var helpers template.FuncMap
 	for name := range idents {
-		if _, ok := fm[name]; !ok && !builtinNames[name] {
-			fm[name] = stub
+		if _, ok := fm[name]; ok || builtinNames[name] {
+			continue
 		}
+		if f := r.builtin(name); f != nil {
+			fm[name] = f
+			continue
+		}
+		helper := name
+		if a, ok := consulAliases[name]; ok {
+			helper = a
+		}
+		if helpers == nil {
+			helpers = plan.Funcs()
+		}
+		fn, ok := helpers[helper]
+		factor, bounded := helperFactor[helper]
+		if ok && bounded {
+			fm[name] = r.helper(helper, factor, reflect.ValueOf(fn))
+			continue
+		}
+		fm[name] = func(args ...any) (string, error) { return r.leaf, r.spend(argsLen(args)) }
 	}
 	return fm
+}
+
+// builtin is the render's own version of one of text/template's builtins,
+// or nil.
+func (r *render) builtin(name string) any {
+	switch name {
+	case "print":
+		return func(args ...any) (string, error) {
+			return r.format(argsLen(args), func() string { return fmt.Sprint(args...) })
+		}
+	case "println":
+		return func(args ...any) (string, error) {
+			return r.format(argsLen(args), func() string { return fmt.Sprintln(args...) })
+		}
+	case "printf":
+		return r.printf
+	case "html":
+		return r.escaper(template.HTMLEscaper)
+	case "js":
+		return r.escaper(template.JSEscaper)
+	case "urlquery":
+		return r.escaper(template.URLQueryEscaper)
+	case "index":
+		return r.index
+	case "slice":
+		return r.slice
+	case "eq":
+		return func(a any, b ...any) (bool, error) {
+			return r.compare(append([]any{a}, b...), func(c int) bool { return c == 0 })
+		}
+	case "ne":
+		return r.compare2(func(c int) bool { return c != 0 })
+	case "lt":
+		return r.compare2(func(c int) bool { return c < 0 })
+	case "le":
+		return r.compare2(func(c int) bool { return c <= 0 })
+	case "gt":
+		return r.compare2(func(c int) bool { return c > 0 })
+	case "ge":
+		return r.compare2(func(c int) bool { return c >= 0 })
+	}
+	return nil
 }
 
 // helper calls one of plan.Funcs after charging factor bytes per byte of

@@ -106,11 +106,13 @@ func translateVaultTemplate(text, path string) (string, error) {
 	}
 	tr := &vaultTranslator{text: text, path: path, funcs: plan.Funcs()}
 	if len(trees) > 1 {
+		var first parse.Node // the first define, for a stable message
 		for name, d := range trees {
-			if name != vaultTemplateName {
-				return refuse(tr.at(d.Root, refuseDefines))
+			if name != vaultTemplateName && (first == nil || d.Root.Position() < first.Position()) {
+				first = d.Root
 			}
 		}
+		return refuse(tr.at(first, refuseDefines))
 	}
 	var out strings.Builder
 	for _, n := range t.Root.Nodes {

@@ -82,7 +82,7 @@
 //
 // Templates (TemplatePrefixes annotations, and the templates of a
 // hand-written WISP_PLAN) are judged by the same rules on their text (key =
-// value lines, other lines whole, words), their string constants (with
+// value lines, words, PEM blocks with a body), their string constants (with
 // their base64 decoding), in every branch, and on what they render:
 // render.go executes each template over stub data with wisp's helpers,
 // once with every field empty and once with every field a marker cut from

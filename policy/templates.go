@@ -86,10 +86,10 @@ func annotationsPath(spec string) string {
 }
 
 // templateLiterals lists the literals of a template: its text (key = value
-// lines, or lines and words) and the string constants of its actions, with
-// their base64 decoding when they decode to text, then the same of what it
-// renders over stub data (render.go). A template that does not parse
-// yields nothing (the injection refuses it with its own error).
+// lines, words, PEM blocks with a body) and the string constants of its
+// actions, with their base64 decoding when they decode to text, then the
+// same of what it renders over stub data (render.go). A template that does
+// not parse yields nothing (the injection refuses it with its own error).
 func templateLiterals(text string) []templateLiteral {
 	trees := parseTemplate(text)
 	if trees == nil {

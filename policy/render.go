@@ -48,16 +48,20 @@ import (
 //     it is judged as a value (`password={{ .p | b64enc }}` stays allowed).
 //
 // Bounds, per pass (text/template has no step limit; a render is pure: no
-// I/O, no clock, no goroutine): the output stops at renderOutputMax bytes; a range over stub data runs
-// at most once, over a number at most renderRangeMax times, and each
-// iteration charges its body's size to a budget of renderUnits nodes;
-// a template call charges its callee's size, and at most renderCalls run;
-// helpers and print/printf/html/js/urlquery/eq... charge an estimate of the
-// bytes they produce (printf: widths, precisions and every verb) to
-// renderBytes before they run. A template wisp cannot render within these
-// bounds is judged on what it rendered until then, like one whose
-// execution fails (an execution error is not judged: wisp-fetch refuses it
-// or the data decides).
+// I/O, no clock, no goroutine): the output stops at renderOutputMax bytes;
+// a range over stub data runs at most once, over a number at most
+// renderRangeMax times, and each iteration charges its body's size to a
+// budget of renderUnits nodes; a template call charges its callee's size,
+// and at most renderCalls run; helpers and print, printf, html, js,
+// urlquery, eq ... charge an estimate of the bytes they produce (printf:
+// widths, precisions and every verb) to renderBytes before they run.
+// Nothing else costs more than a step per node. An execution error, or a
+// bound reached, ends the render: what it wrote until then is judged (an
+// error is not: wisp-fetch fails on it, or the data decides).
+//
+// What a render cannot see: text that only the two sides of one
+// data-dependent condition make together (each pass takes one side), and
+// text past a bound; their constants and text are still judged one by one.
 const (
 	renderOutputMax = 64 << 10
 	renderRangeMax  = 256

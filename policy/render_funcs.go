@@ -144,12 +144,15 @@ func (r *render) format(cost int, f func() string) (string, error) {
 // produce; in the marker pass a value holding the marker prints as it is
 // whatever the verb (%x of it would otherwise be judged as a value).
 func (r *render) printf(format string, args ...any) (string, error) {
+	if err := r.spend(printfCost(format, args)); err != nil {
+		return "", err
+	}
 	for i, a := range args {
 		if r.tainted(a) {
 			args[i] = verbatim(a.(string))
 		}
 	}
-	return r.format(printfCost(format, args), func() string { return fmt.Sprintf(format, args...) })
+	return fmt.Sprintf(format, args...), nil
 }
 
 // verbatim prints its text under every verb.
@@ -207,6 +210,9 @@ func (r *render) escaper(f func(...any) string) func(...any) (string, error) {
 // stub, or with a string key (the data's maps), gives the stub; a string
 // constant gives its byte; the map a range over the stub yields, its value.
 func (r *render) index(item any, keys ...any) (any, error) {
+	if err := r.spend(argLen(item)); err != nil { // tainted reads it
+		return nil, err
+	}
 	for _, k := range keys {
 		switch v := item.(type) {
 		case string:
@@ -239,6 +245,9 @@ func (r *render) index(item any, keys ...any) (any, error) {
 // slice is text/template's slice of a string: of the stub or a value
 // holding the marker, the stub (a part of the marker would be judged).
 func (r *render) slice(item any, idx ...any) (any, error) {
+	if err := r.spend(argLen(item)); err != nil { // tainted reads it
+		return nil, err
+	}
 	s, ok := item.(string)
 	switch {
 	case item == nil:
@@ -342,6 +351,9 @@ func boolCompare(a, b bool) int {
 // value) in the marker pass. A number: at most renderRangeMax. Each
 // iteration charges body units; iterations past the budget are dropped.
 func (r *render) rangeOver(body int, v any) (any, error) {
+	if err := r.spend(argLen(v)); err != nil { // tainted reads it
+		return nil, err
+	}
 	body = max(body, 1)
 	rv := reflect.ValueOf(v)
 	k := 0

@@ -416,6 +416,8 @@ func TestRenderTemplateBounds(t *testing.T) {
 			func(out string) bool { return out == "a" }, "a"},
 		{"printf charges every verb", `a{{ printf "` + strings.Repeat("%[1]060000d", 20) + `" 1 }}b`,
 			func(out string) bool { return out == "a" }, "a"},
+		{"index and slice charge what they read", `{{ $a := printf "%060000d" 1 }}{{ range 256 }}{{ range 64 }}{{ index $a 0 }}{{ slice $a 1 2 }}{{ end }}{{ end }}`,
+			func(out string) bool { return strings.Count(out, "48") <= renderBytes/60000 }, "at most renderBytes/60000 reads"},
 		{"helpers share the bytes budget", `{{ $a := "<<<<<<<<" }}` + strings.Repeat(`{{ $a = print $a $a $a $a | js }}`, 30) + `{{ len $a }}`,
 			func(out string) bool { return out == "" }, "nothing"},
 	}

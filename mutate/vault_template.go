@@ -30,7 +30,8 @@ import (
 // (.LeaseID, .Renewable, ...) are refused. Consul Template helpers with a wisp
 // equivalent are renamed (toJSON -> json, base64Decode -> b64dec, ...); any
 // other helper is refused. Text outside the block is kept. Anything else is
-// refused with a message that names the problem and suggests the wisp form.
+// refused with a message that gives the line and column and the kind of
+// problem, never a word of the template, and suggests the wisp form.
 
 // consulFuncs maps Consul Template helpers to their plan.Funcs equivalent.
 var consulFuncs = map[string]string{
@@ -53,43 +54,98 @@ var goBuiltins = map[string]bool{
 const vaultTemplateHint = "write it as a wisp template instead (" + AnnotationTemplatePrefix +
 	"<name>: the dot is the secret's data, e.g. {{ .password }}; helpers: json, b64enc, b64dec, upper, lower, trim, quote, default)"
 
+// Refusals of translateVaultTemplate. A refusal names where (line and
+// column) and what kind of construct, never a word of the template: not a
+// path, a constant, a helper's, a field's or a template's name (a
+// constant may be a credential, and denials and warnings are stored where
+// others read them).
+const (
+	refuseDefines      = "it defines templates"
+	refuseTwoSecrets   = "it reads more than one Vault secret; a wisp secret file renders one path: use one secret annotation per path"
+	refuseElse         = "its with secret block has an else branch; wisp fails the fetch instead of rendering a fallback"
+	refuseParameters   = "its secret call has parameters (a write, such as a PKI issue); wisp only reads"
+	refuseComputedPath = "its secret call does not name a literal path"
+	refuseOtherPath    = "its secret call reads a path other than the one its secret annotation names; a template renders the secret it belongs to"
+	refuseTwoVariables = "its with secret block declares more than one variable"
+	refuseNested       = "its with secret block is not at the top level"
+	refuseTemplateCall = "it calls a template"
+	refuseLoneSecret   = "it calls secret outside a top-level with secret block"
+	refuseHelper       = "it calls a Consul Template helper that has no wisp equivalent"
+	refuseWholeDot     = "it uses the whole Vault response (.); use .Data.data (KV v2) or .Data"
+	refuseWhole        = "it uses the whole Vault response; use .Data.data (KV v2) or .Data"
+	refuseField        = "it reads a field of the Vault response other than .Data; wisp templates see only the secret's data"
+	refuseMetadata     = "it reads .Data.metadata; wisp templates see only a KV v2 secret's data"
+)
+
+// vaultTemplateName names the template's own tree.
+const vaultTemplateName = "vault"
+
+// templateRefusal is a refusal at a position of the template.
+type templateRefusal struct {
+	line, column int
+	reason       string // one of the refuse* constants
+}
+
+func (r *templateRefusal) Error() string {
+	return fmt.Sprintf("line %d column %d: %s", r.line, r.column, r.reason)
+}
+
 // translateVaultTemplate turns a Vault Agent (Consul Template) template of
-// the secret at path into a wisp template. Its errors never quote the
-// template beyond a helper's or a field's name.
+// the secret at path into a wisp template. Its errors give a position and
+// the kind of problem, never a word of the template.
 func translateVaultTemplate(text, path string) (string, error) {
-	refuse := func(format string, args ...any) (string, error) {
-		return "", fmt.Errorf("this Vault Agent template cannot be translated: %s; %s", fmt.Sprintf(format, args...), vaultTemplateHint)
+	refuse := func(err error) (string, error) {
+		return "", fmt.Errorf("this Vault Agent template cannot be translated: %w; %s", err, vaultTemplateHint)
 	}
 	trees := map[string]*parse.Tree{}
-	t := parse.New("vault")
+	t := parse.New(vaultTemplateName)
 	t.Mode = parse.SkipFuncCheck
 	if _, err := t.Parse(text, "", "", trees); err != nil {
 		// Parse errors quote the template's words: keep line and kind only.
-		return refuse("%v", plan.RedactTemplateError(err))
+		return refuse(plan.RedactTemplateError(err))
 	}
+	tr := &vaultTranslator{text: text, path: path, funcs: plan.Funcs()}
 	if len(trees) > 1 {
-		return refuse("it defines templates")
+		var first parse.Node // the first define, for a stable message
+		for name, d := range trees {
+			if name != vaultTemplateName && (first == nil || d.Root.Position() < first.Position()) {
+				first = d.Root
+			}
+		}
+		return refuse(tr.at(first, refuseDefines))
 	}
-	tr := &vaultTranslator{path: path, funcs: plan.Funcs()}
 	var out strings.Builder
 	for _, n := range t.Root.Nodes {
 		w, ok := n.(*parse.WithNode)
 		if !ok || !isSecretCall(w.Pipe) {
 			if err := tr.walk(n, false); err != nil {
-				return refuse("%v", err)
+				return refuse(err)
 			}
 			out.WriteString(n.String())
 			continue
 		}
 		if err := tr.block(w); err != nil {
-			return refuse("%v", err)
+			return refuse(err)
 		}
 		out.WriteString(w.List.String())
 	}
 	return out.String(), nil
 }
 
+// at is the refusal reason at n's position: line and column (from 1, in
+// bytes) in the template's text.
+func (tr *vaultTranslator) at(n parse.Node, reason string) error {
+	pos := min(max(int(n.Position()), 0), len(tr.text))
+	before := tr.text[:pos]
+	return &templateRefusal{
+		line:   1 + strings.Count(before, "\n"),
+		column: pos - strings.LastIndexByte(before, '\n'),
+		reason: reason,
+	}
+}
+
 type vaultTranslator struct {
+	text   string // the template, for positions
 	path   string
 	funcs  map[string]any
 	blocks int
@@ -111,28 +167,28 @@ func isSecretCall(p *parse.PipeNode) bool {
 func (tr *vaultTranslator) block(w *parse.WithNode) error {
 	tr.blocks++
 	if tr.blocks > 1 {
-		return fmt.Errorf("it reads more than one Vault secret; a wisp secret file renders one path: use one secret annotation per path")
+		return tr.at(w, refuseTwoSecrets)
 	}
 	if w.ElseList != nil {
-		return fmt.Errorf("its with secret block has an else branch; wisp fails the fetch instead of rendering a fallback")
+		return tr.at(w.ElseList, refuseElse)
 	}
 	p := w.Pipe
 	if len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 2 {
-		return fmt.Errorf("its secret call has parameters (a write, such as a PKI issue); wisp only reads")
+		return tr.at(p, refuseParameters)
 	}
 	s, ok := p.Cmds[0].Args[1].(*parse.StringNode)
 	if !ok {
-		return fmt.Errorf("its secret call does not name a literal path")
+		return tr.at(p.Cmds[0].Args[1], refuseComputedPath)
 	}
 	if s.Text != tr.path {
-		return fmt.Errorf("it reads %q but its secret annotation names %q; a template renders the secret it belongs to", trunc(s.Text), trunc(tr.path))
+		return tr.at(s, refuseOtherPath)
 	}
 	switch len(p.Decl) {
 	case 0:
 	case 1:
 		tr.secretVar = p.Decl[0].Ident[0]
 	default:
-		return fmt.Errorf("its with secret block declares more than one variable")
+		return tr.at(p.Decl[1], refuseTwoVariables)
 	}
 	return tr.walkList(w.List, true)
 }
@@ -164,11 +220,11 @@ func (tr *vaultTranslator) walk(n parse.Node, dotIsSecret bool) error {
 		return tr.branch(&n.BranchNode, dotIsSecret, false)
 	case *parse.WithNode:
 		if isSecretCall(n.Pipe) {
-			return fmt.Errorf("its with secret block is not at the top level")
+			return tr.at(n, refuseNested)
 		}
 		return tr.branch(&n.BranchNode, dotIsSecret, false)
 	case *parse.TemplateNode:
-		return fmt.Errorf("it calls a template (%s)", trunc(n.Name))
+		return tr.at(n, refuseTemplateCall)
 	}
 	// Text, comments, break and continue need nothing.
 	return nil
@@ -207,14 +263,14 @@ func (tr *vaultTranslator) arg(n parse.Node, dotIsSecret bool) (parse.Node, erro
 	switch n := n.(type) {
 	case *parse.IdentifierNode:
 		if n.Ident == "secret" {
-			return nil, fmt.Errorf("it calls secret outside a top-level with secret block")
+			return nil, tr.at(n, refuseLoneSecret)
 		}
 		if w, ok := consulFuncs[n.Ident]; ok {
 			n.Ident = w
 			return n, nil
 		}
 		if _, ok := tr.funcs[n.Ident]; !ok && !goBuiltins[n.Ident] {
-			return nil, fmt.Errorf("it uses the Consul Template helper %q, which has no wisp equivalent", trunc(n.Ident))
+			return nil, tr.at(n, refuseHelper)
 		}
 		return n, nil
 	case *parse.PipeNode:
@@ -228,16 +284,16 @@ func (tr *vaultTranslator) arg(n parse.Node, dotIsSecret bool) (parse.Node, erro
 		return n, nil
 	case *parse.DotNode:
 		if dotIsSecret {
-			return nil, fmt.Errorf("it uses the whole Vault response (.); use .Data.data (KV v2) or .Data")
+			return nil, tr.at(n, refuseWholeDot)
 		}
 		return n, nil
 	case *parse.FieldNode:
 		if !dotIsSecret {
 			return n, nil
 		}
-		rest, err := dataFields(n.Ident)
-		if err != nil {
-			return nil, err
+		rest, reason := dataFields(n.Ident)
+		if reason != "" {
+			return nil, tr.at(n, reason)
 		}
 		if len(rest) == 0 {
 			return &parse.DotNode{NodeType: parse.NodeDot, Pos: n.Pos}, nil
@@ -248,9 +304,9 @@ func (tr *vaultTranslator) arg(n parse.Node, dotIsSecret bool) (parse.Node, erro
 		if tr.secretVar == "" || n.Ident[0] != tr.secretVar {
 			return n, nil
 		}
-		rest, err := dataFields(n.Ident[1:])
-		if err != nil {
-			return nil, err
+		rest, reason := dataFields(n.Ident[1:])
+		if reason != "" {
+			return nil, tr.at(n, reason)
 		}
 		// $ is the root of a wisp template: the secret's data.
 		n.Ident = append([]string{"$"}, rest...)
@@ -260,17 +316,18 @@ func (tr *vaultTranslator) arg(n parse.Node, dotIsSecret bool) (parse.Node, erro
 }
 
 // dataFields maps the fields read on a Vault response to the fields read on
-// wisp's dot: Data.data.x and Data.x become x.
-func dataFields(fields []string) ([]string, error) {
+// wisp's dot: Data.data.x and Data.x become x. A field it refuses gives
+// the reason instead.
+func dataFields(fields []string) (rest []string, reason string) {
 	switch {
 	case len(fields) == 0:
-		return nil, fmt.Errorf("it uses the whole Vault response; use .Data.data (KV v2) or .Data")
+		return nil, refuseWhole
 	case fields[0] != "Data":
-		return nil, fmt.Errorf("it reads .%s of the Vault response; wisp templates see only the secret's data", trunc(fields[0]))
+		return nil, refuseField
 	case len(fields) >= 2 && fields[1] == "metadata":
-		return nil, fmt.Errorf("it reads .Data.metadata; wisp templates see only a KV v2 secret's data")
+		return nil, refuseMetadata
 	case len(fields) >= 2 && fields[1] == "data":
-		return fields[2:], nil
+		return fields[2:], ""
 	}
-	return fields[1:], nil
+	return fields[1:], ""
 }

@@ -80,3 +80,20 @@ func BenchmarkCompile(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTemplateLiterals reads the literals of templates as an
+// Evaluator does when it has not met them yet: a wisp template and a Vault
+// Agent template (parse, constants, and the render over stub data).
+func BenchmarkTemplateLiterals(b *testing.B) {
+	for _, bc := range []struct{ name, text string }{
+		{"wisp", "[db]\nurl = postgres://{{ .username }}:{{ .password | urlquery }}@db:5432/app\nregion = {{ .region | default \"eu-west-1\" }}\n{{ range $k, $v := .extra }}{{ $k | upper }}={{ $v | quote }}\n{{ end }}"},
+		{"vault", "{{- with secret \"database/creds/app\" -}}\npostgres://{{ .Data.username }}:{{ .Data.password }}@postgres.db.svc:5432/billing\n{{- end }}\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				templateLiterals(bc.text)
+			}
+		})
+	}
+}

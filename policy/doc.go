@@ -80,6 +80,15 @@
 // compiled the first time a value holds one of its keywords. They receive
 // "NAME=value" so that the rules that need a keyword beside the token work.
 //
+// Templates (TemplatePrefixes annotations, and the templates of a
+// hand-written WISP_PLAN) are judged by the same rules on their text (key =
+// value lines, words, PEM blocks with a body), their string constants (with
+// their base64 decoding), in every branch, and on what they render:
+// render.go executes each template over stub data with wisp's helpers,
+// once with every field empty and once with every field a marker cut from
+// the output, within bounds of output, steps, template calls and helper
+// bytes, and says why wisp renders templates rather than restricting them.
+//
 // # Guarantees
 //
 // policy is pure: no I/O, no clock, no environment, no globals, no logging;

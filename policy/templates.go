@@ -17,10 +17,11 @@ import (
 
 // TemplatePrefixes are the annotations whose text wisp renders into a pod's
 // secret files (wisp's own, and the Vault Agent Injector's that wisp reads as
-// aliases). A credential written in such a template, as text or as a string
-// constant of an action (plainly or through b64dec), ends up in the file
-// exactly like one written in an env var: it is judged by the same literal
-// rules.
+// aliases). A credential written in such a template, as text, as a string
+// constant of an action (plainly or through b64dec) or split across
+// actions, ends up in the file exactly like one written in an env var: it
+// is judged by the same literal rules, on the template's text and
+// constants and on what it renders over stub data (render.go).
 var TemplatePrefixes = []string{"wisp.dev/template-", "vault.hashicorp.com/agent-inject-template-"}
 
 // remedyTemplate is the remedy of a literal found in a template.
@@ -85,17 +86,13 @@ func annotationsPath(spec string) string {
 }
 
 // templateLiterals lists the literals of a template: its text (key = value
-// lines, or words) and the string constants of its actions, with their
-// base64 decoding when they decode to text. A template that does not parse
-// yields nothing (the injection refuses it with its own error).
+// lines, words, PEM blocks with a body) and the string constants of its
+// actions, with their base64 decoding when they decode to text, then the
+// same of what it renders over stub data (render.go). A template that does
+// not parse yields nothing (the injection refuses it with its own error).
 func templateLiterals(text string) []templateLiteral {
-	if !utf8.ValidString(text) {
-		return nil
-	}
-	trees := map[string]*parse.Tree{}
-	t := parse.New("t")
-	t.Mode = parse.SkipFuncCheck
-	if _, err := t.Parse(text, "", "", trees); err != nil {
+	trees := parseTemplate(text)
+	if trees == nil {
 		return nil
 	}
 	w := &literalWalker{}
@@ -109,7 +106,42 @@ func templateLiterals(text string) []templateLiteral {
 			w.walk(tr.Root)
 		}
 	}
-	return w.out
+	for _, out := range renderTemplate(trees, mainTemplate, text) {
+		w.text(out)
+	}
+	return dedupLiterals(w.out)
+}
+
+// mainTemplate names a template's own tree among those it defines.
+const mainTemplate = "t"
+
+// parseTemplate parses text as wisp-fetch would, and as a Vault Agent
+// template (whose functions wisp does not define): its trees, nil when it
+// does not parse.
+func parseTemplate(text string) map[string]*parse.Tree {
+	if !utf8.ValidString(text) {
+		return nil
+	}
+	trees := map[string]*parse.Tree{}
+	t := parse.New(mainTemplate)
+	t.Mode = parse.SkipFuncCheck
+	if _, err := t.Parse(text, "", "", trees); err != nil {
+		return nil
+	}
+	return trees
+}
+
+// dedupLiterals drops repeated literals, keeping the first of each.
+func dedupLiterals(lits []templateLiteral) []templateLiteral {
+	seen := make(map[templateLiteral]bool, len(lits))
+	out := lits[:0]
+	for _, l := range lits {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 type literalWalker struct {
@@ -127,8 +159,12 @@ func (w *literalWalker) add(name, v string) {
 
 func (w *literalWalker) text(s string) {
 	lines := strings.Split(s, "\n")
-	for _, line := range lines {
-		if m := keyValueLine.FindStringSubmatch(line); m != nil {
+	for i, line := range lines {
+		if b := pemBlock(lines[i:]); b != "" {
+			w.add("", b)
+		}
+		// A URL's scheme is no key: postgres://u:p@h is a word.
+		if m := keyValueLine.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[2], "//") {
 			w.add(m[1], m[2])
 			continue
 		}
@@ -139,9 +175,33 @@ func (w *literalWalker) text(s string) {
 		}
 	}
 	w.pending = ""
-	if m := trailingKey.FindStringSubmatch(lines[len(lines)-1]); m != nil {
+	last := lines[len(lines)-1]
+	if len(last) > 256 {
+		last = last[len(last)-256:] // a key is short; matching a long line costs more than judging it
+	}
+	if m := trailingKey.FindStringSubmatch(last); m != nil {
 		w.pending = m[1]
 	}
+}
+
+// pemBlock is the PEM block that lines[0] opens (its BEGIN line, body and
+// END line, within 256 lines), or "" when it opens none or the body is
+// empty: armour around data the template reads is no credential.
+func pemBlock(lines []string) string {
+	begin := strings.TrimSpace(lines[0])
+	if !strings.HasPrefix(begin, "-----BEGIN ") {
+		return ""
+	}
+	for j := 1; j < len(lines) && j < 256; j++ {
+		if end := strings.TrimSpace(lines[j]); strings.HasPrefix(end, "-----END ") {
+			body := strings.TrimSpace(strings.Join(lines[1:j], "\n"))
+			if body == "" {
+				return ""
+			}
+			return begin + "\n" + body + "\n" + end
+		}
+	}
+	return ""
 }
 
 func (w *literalWalker) constant(s string) {

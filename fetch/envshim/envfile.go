@@ -7,12 +7,20 @@ import (
 
 // ParseEnvFile reads a file of the env format exactly as wisp-fetch writes
 // it (fetch.Render, format env): one NAME=value entry a line, NAME in
-// [A-Z_][A-Z0-9_]*, each entry ending with a newline; a value is bare when
+// [A-Z_][A-Z0-9_]*, each entry ending with a newline. A value is bare when
 // every byte of it is in [A-Za-z0-9_@%+=:,./-], otherwise single-quoted,
-// a quote in it written '\'' (so a quoted value may span lines, and a
-// line of a value that reads NAME=x is part of the value, not an entry).
-// Anything else is refused; the error gives the line of the entry, never
-// a word of the file.
+// each quote in it closing the quoted text, adding an escaped quote and
+// opening it again; an empty value is two quotes:
+//
+//	USER=app
+//	NOTE='it'\''s
+//	PASSWORD=not an entry'
+//	EMPTY=''
+//
+// So a quoted value may span lines, and a line of a value that reads
+// NAME=x is part of the value, not an entry (NOTE above holds 2 lines and
+// sets no PASSWORD). Anything else is refused; the error gives the line of
+// the entry, never a word of the file.
 func ParseEnvFile(data []byte) (map[string]string, error) {
 	p := envParser{s: string(data), line: 1}
 	out := map[string]string{}

@@ -76,6 +76,19 @@ func TestEnvFileRoundTrip(t *testing.T) {
 	}
 }
 
+// TestParseEnvFileExample is ParseEnvFile's documented example.
+func TestParseEnvFileExample(t *testing.T) {
+	t.Parallel()
+	got, err := envshim.ParseEnvFile([]byte("USER=app\nNOTE='it'\\''s\nPASSWORD=not an entry'\nEMPTY=''\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"USER": "app", "NOTE": "it's\nPASSWORD=not an entry", "EMPTY": ""}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 // TestValuesIgnoreEntriesInsideValues: a value holding a line NAME=value
 // does not set NAME, even when it comes first in the file.
 func TestValuesIgnoreEntriesInsideValues(t *testing.T) {

@@ -193,7 +193,9 @@ func TestScrubErrKeepsTheErrorShape(t *testing.T) {
 	t.Parallel()
 	var sc scrubber
 	sc.setData("db", leakData())
-	in := &Error{Op: "read secret \"db\"", Err: fmt.Errorf("%w: %s", ErrVaultToken, canary), Hint: "check " + canary, Transient: true}
+	sc.setData("plain", Data{"username": "orders"})
+	in := &Error{Op: `read secret "db" from secret/data/team-orders/db`, Err: fmt.Errorf("%w: %s", ErrVaultToken, canary),
+		Hint: "check team-orders' policy", Transient: true}
 	out := sc.scrubErr(in)
 	var e *Error
 	if !errors.As(out, &e) || !IsTransient(out) || !errors.Is(out, ErrVaultToken) {
@@ -206,6 +208,11 @@ func TestScrubErrKeepsTheErrorShape(t *testing.T) {
 	}
 	if in.Err.Error() == e.Err.Error() {
 		t.Error("the input was not copied")
+	}
+	// Op and Hint come from the plan: a value that is also a word of a
+	// path does not blank it out.
+	if e.Op != in.Op || e.Hint != in.Hint {
+		t.Errorf("Op %q, Hint %q changed", e.Op, e.Hint)
 	}
 	plain := errors.New("clean")
 	if sc.scrubErr(plain) != plain || sc.scrubErr(nil) != nil {

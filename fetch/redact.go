@@ -136,17 +136,20 @@ func (s *scrubber) scrub(msg string) string {
 }
 
 // scrubErr returns err with every known secret scrubbed from its message.
-// An *Error stays one (its Op, Err and Hint scrubbed), so IsTransient and
-// errors.As keep working; another error whose message changes becomes a
-// scrubbedError, which matches the sentinels err matched (errors.Is) but
-// does not unwrap to the unscrubbed message.
+// An *Error stays one, its Err scrubbed, so that IsTransient and errors.As
+// keep working; its Op and Hint are built from the plan and the config
+// alone, and are kept whole (a value such as a username "orders" would
+// blank out a path such as secret/data/team-orders/...). Another error
+// whose message changes becomes a scrubbedError, which matches the
+// sentinels err matched (errors.Is) but does not unwrap to the unscrubbed
+// message.
 func (s *scrubber) scrubErr(err error) error {
 	if err == nil {
 		return nil
 	}
 	if e, ok := err.(*Error); ok {
 		c := *e
-		c.Op, c.Hint, c.Err = s.scrub(e.Op), s.scrub(e.Hint), s.scrubErr(e.Err)
+		c.Err = s.scrubErr(e.Err)
 		return &c
 	}
 	msg := err.Error()

@@ -237,6 +237,9 @@ func FuzzRenderNoLeak(f *testing.F) {
 		s := plan.Secret{Name: "db", Path: "secret/data/db", Template: tmpl}
 		_, inner := render(s, leakData())
 		_, err := Render(s, leakData())
+		if xe := (*plan.ExecError)(nil); errors.As(inner, &xe) && !strings.HasPrefix(inner.Error(), "execute template db: ") {
+			t.Fatalf("template %q: error %q does not name the template", tmpl, inner)
+		}
 		for _, e := range []error{inner, err} {
 			if e == nil {
 				continue

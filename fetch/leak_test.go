@@ -286,11 +286,11 @@ func buildTemplate(text string, picks []byte) string {
 
 // boundedTemplate refuses templates that would run too long or allocate
 // too much for a fuzzer (a printf width of millions, nested ranges over
-// large numbers, templates calling themselves twice): wisp-fetch runs a
-// pod's own template within the pod's own limits.
+// large numbers, a template calling itself twice or in a range): wisp-fetch
+// runs a pod's own template within the pod's own limits.
 func boundedTemplate(tmpl string) bool {
-	if len(tmpl) > 4096 || strings.Count(tmpl, "range") > 2 ||
-		strings.Count(tmpl, "template")+strings.Count(tmpl, "block") > 1 {
+	calls, ranges := strings.Count(tmpl, "template")+strings.Count(tmpl, "block"), strings.Count(tmpl, "range")
+	if len(tmpl) > 4096 || ranges > 2 || calls > 1 || (calls > 0 && ranges > 0) {
 		return false
 	}
 	digits := 0

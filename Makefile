@@ -60,6 +60,8 @@ scale:
 ## fuzz: run each fuzz target for FUZZTIME (seed corpora live in testdata/fuzz)
 fuzz:
 	$(GO) test ./plan -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
+	$(GO) test ./fetch -run '^$$' -fuzz '^FuzzRenderNoLeak$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
+	$(GO) test ./fetch/envshim -run '^$$' -fuzz '^FuzzEnvRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./mutate -run '^$$' -fuzz '^FuzzParseAnnotations$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./mutate -run '^$$' -fuzz '^FuzzVaultTemplate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x

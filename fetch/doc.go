@@ -26,7 +26,10 @@
 //     never a mix.
 //   - No secret value (Vault token, JWT-SVID, secret data, rendered file)
 //     appears in an error, a log line or a metadata file. The types that hold
-//     them print as "[redacted]".
+//     them print as "[redacted]". A template's execution error gives the
+//     template, the position and the kind of failure (plan.RedactExecError),
+//     never text/template's message, which quotes data; and every leaf value
+//     of the data read is scrubbed from every error that leaves the Fetcher.
 //   - Errors are *Error values (ErrStopped aside): one line saying what failed, where, why, and
 //     what to check; transient ones are retried with capped exponential
 //     backoff and jitter within Config.Deadline, permanent ones fail at once.

@@ -132,28 +132,29 @@ func vaultError(op string, vc vaultContext, err error, sc *scrubber) *Error {
 	var re *vault.ResponseError
 	switch {
 	case errors.As(err, &re):
-		e.Err = errors.New(sc.scrub(responseMessage(re)))
+		e.Err = errors.New(responseMessage(re, sc))
 		e.Transient = re.StatusCode >= 500 || re.StatusCode == http.StatusTooManyRequests ||
 			re.StatusCode == http.StatusPreconditionFailed
 		e.Hint = vaultHint(vc, re)
 	case isTLSError(err):
-		e.Err = errors.New(sc.scrub(transportMessage(err)))
+		e.Err = errors.New(transportMessage(err, sc))
 		e.Hint = fmt.Sprintf("check VAULT_CACERT trusts the certificate of %s", vc.addr)
 	case ctxErr(err) || isNetError(err):
-		e.Err = errors.New(sc.scrub(transportMessage(err)))
+		e.Err = errors.New(transportMessage(err, sc))
 		e.Transient = true
 		e.Hint = fmt.Sprintf("check Vault is reachable at %s (VAULT_ADDR) from this pod", vc.addr)
 	}
 	return e
 }
 
-// responseMessage is Vault's error list and status code, on one line.
-func responseMessage(re *vault.ResponseError) string {
+// responseMessage is Vault's error list and status code, on one line,
+// scrubbed before it is cut to length (a cut would split a secret).
+func responseMessage(re *vault.ResponseError, sc *scrubber) string {
 	msg := strings.Join(vaultMessages(re), "; ")
 	if msg == "" {
 		msg = http.StatusText(re.StatusCode)
 	}
-	return fmt.Sprintf("%s (HTTP %d)", oneLine(msg), re.StatusCode)
+	return fmt.Sprintf("%s (HTTP %d)", oneLine(sc.scrub(msg)), re.StatusCode)
 }
 
 // vaultMessages flattens Vault's error list, whose entries may be
@@ -182,12 +183,12 @@ func isMultierrorHeader(line string) bool {
 	return err == nil
 }
 
-func transportMessage(err error) string {
+func transportMessage(err error, sc *scrubber) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err // the URL is in the Op already
 	}
-	return oneLine(err.Error())
+	return oneLine(sc.scrub(err.Error()))
 }
 
 func isTLSError(err error) bool {

@@ -177,7 +177,7 @@ type item struct {
 func (f *Fetcher) Fetch(ctx context.Context) ([]Meta, error) {
 	items, _, _, err := f.fetchAll(ctx)
 	if err != nil {
-		return nil, err
+		return nil, f.sc.scrubErr(err)
 	}
 	metas := make([]Meta, len(items))
 	for i, it := range items {
@@ -231,7 +231,7 @@ func (f *Fetcher) fail(ctx context.Context, g *grants, err error) error {
 	if ctx.Err() == nil {
 		return err
 	}
-	f.log.Info("stopped before the first fetch completed", "err", err.Error())
+	f.log.Info("stopped before the first fetch completed", "err", f.sc.scrub(err.Error()))
 	// %s, not %w: the cause only says what was interrupted; a transient
 	// cause must not make the stop look worth retrying (IsTransient).
 	return fmt.Errorf("%w: %s", ErrStopped, err)
@@ -375,10 +375,11 @@ func (f *Fetcher) render(s plan.Secret, op string, sec *vault.Secret) (secretByt
 	if isKV && data == nil {
 		return nil, 0, &Error{Op: op, Err: errors.New("the latest version is deleted or destroyed"), Hint: kvHint(s.Path)}
 	}
+	f.sc.setData(s.Name, data)
 	content, err := Render(s, data)
 	if err != nil {
-		return nil, 0, &Error{Op: fmt.Sprintf("render secret %q from %s", s.Name, s.Path), Err: err,
-			Hint: fmt.Sprintf("check the wisp.dev/template-%s or wisp.dev/format-%s annotation against the secret's keys", s.Name, s.Name)}
+		return nil, 0, f.sc.scrubErr(&Error{Op: fmt.Sprintf("render secret %q from %s", s.Name, s.Path), Err: err,
+			Hint: fmt.Sprintf("check the wisp.dev/template-%s or wisp.dev/format-%s annotation against the secret's keys", s.Name, s.Name)})
 	}
 	return content, version, nil
 }
@@ -391,7 +392,7 @@ func (f *Fetcher) dropMinted(s plan.Secret, tok secretString) {
 	ctx, cancel := context.WithTimeout(context.Background(), min(abandonTimeout, f.cfg.RevokeTimeout))
 	defer cancel()
 	if err := f.revokeToken(ctx, tok); err != nil {
-		f.log.Warn("token in a refused answer not revoked; it ends at its TTL or with its parent", "name", s.Name, "path", s.Path, "err", err.Error())
+		f.log.Warn("token in a refused answer not revoked; it ends at its TTL or with its parent", "name", s.Name, "path", s.Path, "err", f.sc.scrub(err.Error()))
 		return
 	}
 	f.log.Info("token in a refused answer revoked", "name", s.Name, "path", s.Path)
@@ -444,8 +445,8 @@ func (f *Fetcher) write(items []*item) error {
 			file{name: MetaFileName(it.spec.Name), data: append(meta, '\n'), mode: 0o444})
 	}
 	if _, err := writeFiles(f.cfg.Plan.Dir, files); err != nil {
-		return &Error{Op: "write secrets to " + f.cfg.Plan.Dir, Err: err,
-			Hint: "check the wisp-secrets volume is mounted there, writable by this container's user, and not full"}
+		return f.sc.scrubErr(&Error{Op: "write secrets to " + f.cfg.Plan.Dir, Err: err,
+			Hint: "check the wisp-secrets volume is mounted there, writable by this container's user, and not full"})
 	}
 	return nil
 }

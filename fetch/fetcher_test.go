@@ -293,6 +293,16 @@ func TestFetchAllOrNothing(t *testing.T) {
 			wantSub: []string{`render secret "t" from secret/data/app`, `no entry for key "token"`, "wisp.dev/template-t"},
 		},
 		{
+			name:    "template ranging over a value",
+			secrets: []plan.Secret{good, {Name: "t", Path: "secret/data/app", Template: "{{ range .password }}{{ end }}"}},
+			wantSub: []string{`render secret "t" from secret/data/app: execute template t: line 1 column 9: range over a value that is not a list or map`},
+		},
+		{
+			name:    "template comparing the data map",
+			secrets: []plan.Secret{good, {Name: "t", Path: "secret/data/app", Template: "{{ if eq . . }}{{ end }}"}},
+			wantSub: []string{`execute template t: line 1 column 6: calling eq failed: values that cannot be compared`},
+		},
+		{
 			name:    "missing raw key",
 			secrets: []plan.Secret{good, {Name: "r", Path: "secret/data/app", Format: "raw:token"}},
 			wantSub: []string{`key "token" is not in the data (keys: password, port, username)`},

@@ -13,8 +13,23 @@ import (
 
 // Render renders one secret's data as its plan entry says: a Go template
 // (plan.ParseTemplate: plan.Funcs, missingkey=error), or the format json
-// (default), env or raw:<key>. Errors name keys, never values.
+// (default), env or raw:<key>. Errors name the template, the position, the
+// kind of failure and keys, never values; as a second line of defence every
+// leaf value of data is scrubbed from them.
 func Render(s plan.Secret, data Data) ([]byte, error) {
+	b, err := render(s, data)
+	if err != nil {
+		var sc scrubber
+		sc.setData(s.Name, data)
+		return nil, sc.scrubErr(err)
+	}
+	return b, nil
+}
+
+// render is Render without the scrubbing: its errors are built from the
+// template's position and the kind of failure (plan.RedactExecError),
+// keys and fixed text.
+func render(s plan.Secret, data Data) ([]byte, error) {
 	m := map[string]any(data)
 	if m == nil {
 		m = map[string]any{}
@@ -26,9 +41,8 @@ func Render(s plan.Secret, data Data) ([]byte, error) {
 		}
 		var b bytes.Buffer
 		if err := t.Execute(&b, m); err != nil {
-			// text/template names the template, the position and the key,
-			// not the data.
-			return nil, fmt.Errorf("execute template: %w", err)
+			// text/template's message quotes the data it failed on.
+			return nil, fmt.Errorf("execute %w", plan.RedactExecError(t, s.Template, err))
 		}
 		return b.Bytes(), nil
 	}
@@ -36,7 +50,8 @@ func Render(s plan.Secret, data Data) ([]byte, error) {
 	case "", plan.FormatJSON:
 		b, err := json.Marshal(m)
 		if err != nil {
-			return nil, fmt.Errorf("encode json: %w", errors.New("data is not JSON-encodable"))
+			// No cause: encoding/json's errors may quote a value.
+			return nil, errors.New("encode json: data is not JSON-encodable")
 		}
 		return append(b, '\n'), nil
 	case plan.FormatEnv:

@@ -139,7 +139,7 @@ func TestRenderErrors(t *testing.T) {
 			name:    "template: field of a string",
 			secret:  plan.Secret{Name: "s", Path: "p", Template: `{{ .password.x }}`},
 			data:    testData(),
-			wantSub: []string{"password"},
+			wantSub: []string{`template s: line 1 column 12: field "x" of a value that is not a map`},
 		},
 		{
 			name:    "template: bad base64 does not echo the input",

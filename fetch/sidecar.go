@@ -27,12 +27,12 @@ import (
 func (f *Fetcher) RunSidecar(ctx context.Context) error {
 	items, sess, g, err := f.fetchAll(ctx)
 	if err != nil {
-		return err
+		return f.sc.scrubErr(err)
 	}
 	marker, _ := json.Marshal(map[string]any{"readyAt": f.now().UTC()})
 	if _, err := writeFiles(f.cfg.Plan.Dir, []file{{name: ReadyFileName, data: append(marker, '\n'), mode: 0o444}}); err != nil {
-		return &Error{Op: "write readiness marker in " + f.cfg.Plan.Dir, Err: err,
-			Hint: "check the wisp-secrets volume is writable"}
+		return f.sc.scrubErr(&Error{Op: "write readiness marker in " + f.cfg.Plan.Dir, Err: err,
+			Hint: "check the wisp-secrets volume is writable"})
 	}
 	f.log.Info("sidecar ready", "marker", ReadyFileName)
 	s := &sidecar{f: f, items: items, sess: sess, grants: g, events: make(chan event),
@@ -168,7 +168,7 @@ func (s *sidecar) process(ctx context.Context, done <-chan struct{}) bool {
 	if s.needLogin {
 		sess, err := s.f.login(ctx, s.grants)
 		if err != nil {
-			log.Error("login failed; will retry", "err", err.Error())
+			log.Error("login failed; will retry", "err", s.f.sc.scrub(err.Error()))
 			return false
 		}
 		s.sess.grant.retired = true // revoked at shutdown unless it runs out first
@@ -189,7 +189,7 @@ func (s *sidecar) process(ctx context.Context, done <-chan struct{}) bool {
 		old := s.items[i]
 		it, err := s.f.read(ctx, old.spec, s.sess, s.grants)
 		if err != nil {
-			log.Error("refresh failed; will retry", "name", old.spec.Name, "err", err.Error())
+			log.Error("refresh failed; will retry", "name", old.spec.Name, "err", s.f.sc.scrub(err.Error()))
 			ok = false
 			continue
 		}
@@ -198,7 +198,7 @@ func (s *sidecar) process(ctx context.Context, done <-chan struct{}) bool {
 			continue
 		}
 		if err := s.f.write([]*item{it}); err != nil {
-			log.Error("rewrite failed; will retry", "name", it.spec.Name, "err", err.Error())
+			log.Error("rewrite failed; will retry", "name", it.spec.Name, "err", s.f.sc.scrub(err.Error()))
 			if it.lease != nil {
 				it.lease.retired = true // never handed to the app
 			}
@@ -304,7 +304,7 @@ func (s *sidecar) writeMeta(it *item) {
 		_, err = writeFiles(s.f.cfg.Plan.Dir, []file{{name: MetaFileName(it.spec.Name), data: append(b, '\n'), mode: 0o444}})
 	}
 	if err != nil {
-		s.f.log.Warn("rewrite metadata", "name", it.spec.Name, "err", err.Error())
+		s.f.log.Warn("rewrite metadata", "name", it.spec.Name, "err", s.f.sc.scrub(err.Error()))
 	}
 }
 

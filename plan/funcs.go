@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/template"
@@ -25,7 +26,9 @@ func Funcs() template.FuncMap {
 		"json": func(v any) (string, error) {
 			b, err := json.Marshal(v)
 			if err != nil {
-				return "", fmt.Errorf("json: %w", err)
+				// encoding/json's errors may quote the value (an invalid
+				// json.Number, a float): do not echo it.
+				return "", errors.New("json: value is not JSON-encodable")
 			}
 			return string(b), nil
 		},

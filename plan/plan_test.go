@@ -410,7 +410,7 @@ func TestFuncs(t *testing.T) {
 		{name: "json object", text: `{{ json .nested }}`, want: `{"port":5432,"ssl":true}`},
 		{name: "json string", text: `{{ json .pw }}`, want: `"p\"w$1"`},
 		{name: "json list", text: `{{ json .list }}`, want: `["a",1]`},
-		{name: "json error", text: `{{ json .chan }}`, wantErr: "json: json: unsupported type"},
+		{name: "json error", text: `{{ json .chan }}`, wantErr: "json: value is not JSON-encodable"},
 		{name: "b64enc", text: `{{ b64enc .user }}`, want: "YXBw"},
 		{name: "b64dec", text: `{{ b64dec .b64 }}`, want: "s3cr3t"},
 		{name: "b64 round trip", text: `{{ .pw | b64enc | b64dec }}`, want: `p"w$1`},

@@ -68,13 +68,15 @@ func lookup(data []byte, v plan.EnvVar) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		for _, line := range strings.Split(string(data), "\n") {
-			k, val, ok := strings.Cut(line, "=")
-			if ok && k == want {
-				return unquote(val)
-			}
+		vals, err := ParseEnvFile(data)
+		if err != nil {
+			return "", err
 		}
-		return "", fmt.Errorf("no key %s", v.Key)
+		val, ok := vals[want]
+		if !ok {
+			return "", fmt.Errorf("no key %s", v.Key)
+		}
+		return val, nil
 	case strings.HasPrefix(string(v.Format), "raw:"):
 		if strings.TrimPrefix(string(v.Format), "raw:") != v.Key {
 			return "", fmt.Errorf("format %s provides key %s only, not %s", v.Format, strings.TrimPrefix(string(v.Format), "raw:"), v.Key)
@@ -99,18 +101,6 @@ func lookup(data []byte, v plan.EnvVar) (string, error) {
 			return string(b), nil
 		}
 	}
-}
-
-// unquote undoes the env format's quoting: bare, or '...' with '\” for
-// a quote.
-func unquote(v string) (string, error) {
-	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
-		return strings.ReplaceAll(v[1:len(v)-1], `'\''`, `'`), nil
-	}
-	if strings.ContainsAny(v, `'"\`) {
-		return "", errors.New("a value with unsupported quoting")
-	}
-	return v, nil
 }
 
 // Environ returns environ without plan.EnvSpecVar, with values set (replacing any

@@ -73,27 +73,27 @@ func (c *Cache) check(name, text string) error {
 
 // request is parseRequest, remembered when the annotations parse. Those
 // that do not are parsed again, to report their problems.
-func (c *Cache) request(annotations map[string]string, defaultMountPath string, origin map[string]string) (*Request, string, []error) {
+func (c *Cache) request(annotations map[string]string, mount mountRule, origin map[string]string) (*Request, string, []error) {
 	if c == nil {
-		return parseRequest(annotations, defaultMountPath, origin, nil)
+		return parseRequest(annotations, mount, origin, nil)
 	}
-	p := c.requests.Get(requestKey(annotations, defaultMountPath, origin), func(string) *parsed {
-		req, doc, errs := parseRequest(annotations, defaultMountPath, origin, c)
+	p := c.requests.Get(requestKey(annotations, mount, origin), func(string) *parsed {
+		req, doc, errs := parseRequest(annotations, mount, origin, c)
 		if len(errs) > 0 {
 			return nil
 		}
 		return &parsed{req: req, plan: doc}
 	})
 	if p == nil {
-		return parseRequest(annotations, defaultMountPath, origin, c)
+		return parseRequest(annotations, mount, origin, c)
 	}
 	return p.req, p.plan, nil
 }
 
 // parseRequest is parseAnnotations, with the JSON of the request's plan
 // ("" when there are problems).
-func parseRequest(annotations map[string]string, defaultMountPath string, origin map[string]string, c *Cache) (*Request, string, []error) {
-	req, errs := parseAnnotations(annotations, defaultMountPath, origin, c)
+func parseRequest(annotations map[string]string, mount mountRule, origin map[string]string, c *Cache) (*Request, string, []error) {
+	req, errs := parseAnnotations(annotations, mount, origin, c)
 	if len(errs) > 0 {
 		return req, "", errs
 	}
@@ -106,10 +106,13 @@ func parseRequest(annotations map[string]string, defaultMountPath string, origin
 
 // requestKey is what parseAnnotations reads: the wisp.dev/ annotations
 // (each length-prefixed, in key order), the Vault annotation each came
-// from, and the default mount path.
-func requestKey(annotations map[string]string, defaultMountPath string, origin map[string]string) string {
+// from, and the mount rule.
+func requestKey(annotations map[string]string, mount mountRule, origin map[string]string) string {
 	keys := make([]string, 0, len(annotations))
-	n := len(defaultMountPath)
+	n := len(mount.def) + 16
+	for _, r := range mount.roots {
+		n += len(r) + 8
+	}
 	for k, v := range annotations {
 		if strings.HasPrefix(k, Prefix) {
 			keys = append(keys, k)
@@ -124,7 +127,11 @@ func requestKey(annotations map[string]string, defaultMountPath string, origin m
 		b.WriteByte(':')
 		b.WriteString(s)
 	}
-	field(defaultMountPath)
+	field(mount.def)
+	field(strconv.Itoa(len(mount.roots)))
+	for _, r := range mount.roots {
+		field(r)
+	}
 	for _, k := range keys {
 		field(k)
 		field(annotations[k])

@@ -48,6 +48,12 @@ type Config struct {
 	// MountPath is where the secrets appear unless a pod says otherwise.
 	// Default "/vault/secrets".
 	MountPath string `json:"mountPath,omitempty"`
+	// MountRoots are the folders a pod's wisp.dev/mount-path must name or
+	// lie below; a "*" segment is one folder name of letters, digits, "-"
+	// and "_". MountPath is always allowed. Nil means DefaultMountRoots();
+	// empty allows MountPath alone. A root may not cover a system path
+	// (the checks of a mount path apply to it, each "*" read as a name).
+	MountRoots []string `json:"mountRoots,omitempty"`
 	// VolumeSizeLimit caps the in-memory secrets volume. Default 4Mi.
 	VolumeSizeLimit *resource.Quantity `json:"volumeSizeLimit,omitempty"`
 	// Resources of the init container. Default: requests 10m CPU, 32Mi
@@ -94,6 +100,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MountPath == "" {
 		c.MountPath = DefaultMountPath
+	}
+	if c.MountRoots == nil {
+		c.MountRoots = DefaultMountRoots()
 	}
 	if c.VolumeSizeLimit == nil {
 		q := resource.MustParse(DefaultVolumeSizeLimit)
@@ -145,6 +154,11 @@ func (c Config) Validate() error {
 	}
 	if overlaps(c.MountPath, path.Dir(c.SocketPath)) {
 		errs = append(errs, fmt.Errorf("mountPath %q: overlaps the socket's folder %q", c.MountPath, path.Dir(c.SocketPath)))
+	}
+	for i, r := range c.MountRoots {
+		if err := checkMountRoot(r); err != nil {
+			errs = append(errs, fmt.Errorf("mountRoots[%d] %q: %w", i, r, err))
+		}
 	}
 	if c.VolumeSizeLimit.Sign() <= 0 {
 		errs = append(errs, fmt.Errorf("volumeSizeLimit %s: want a positive size", c.VolumeSizeLimit.String()))

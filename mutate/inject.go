@@ -90,7 +90,7 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *Cache) (*corev1.Pod, Resul
 			Reason: "the Vault Agent Injector already injected this pod; one injector per pod: remove its opt-in, or set " + AnnotationInject + ": \"false\""})
 	}
 	cfg = cfg.WithDefaults()
-	req, planDoc, errs := cache.request(annotations, cfg.MountPath, origin)
+	req, planDoc, errs := cache.request(annotations, mountRuleOf(cfg), origin)
 	errs = append(errs, vaultErrs...)
 	targets, podErrs := checkPod(pod, req, cfg)
 	if errs = append(errs, podErrs...); len(errs) > 0 {
@@ -184,7 +184,7 @@ func complete(pod *corev1.Pod, annotations, origin map[string]string, cfg Config
 		return pod, AlreadyInjected
 	}
 	cfg = cfg.WithDefaults()
-	req, _, errs := cache.request(annotations, cfg.MountPath, origin)
+	req, _, errs := cache.request(annotations, mountRuleOf(cfg), origin)
 	if len(errs) > 0 {
 		return pod, AlreadyInjected
 	}

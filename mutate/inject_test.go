@@ -35,9 +35,11 @@ func TestInjectDenied(t *testing.T) {
 				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 		}
 	}
+	socketRoot := mutate.Config{MountRoots: []string{"/spiffe-workload-api"}}
 	tests := []struct {
 		name        string
 		annotations map[string]string
+		cfg         mutate.Config
 		// tweak changes the pod before Inject; nil leaves it.
 		tweak func(*corev1.Pod)
 		// wantKeys are the annotation keys the denial names, in order.
@@ -153,9 +155,9 @@ func TestInjectDenied(t *testing.T) {
 		{name: "mount-path clashes with an existing mount", annotations: optedIn(),
 			tweak:    addMount("app", "cache", "/vault/secrets"),
 			wantKeys: []string{keyMountPath}, wantText: []string{`container "app" already mounts "cache" at "/vault/secrets"`}},
-		{name: "mount-path has an existing mount below it", annotations: optedIn(keyMountPath, "/etc/app"),
-			tweak:    addMount("app", "config", "/etc/app/conf.d"),
-			wantKeys: []string{keyMountPath}, wantText: []string{`already mounts "config" at "/etc/app/conf.d"`}},
+		{name: "mount-path has an existing mount below it", annotations: optedIn(keyMountPath, "/etc/app/secrets"),
+			tweak:    addMount("app", "config", "/etc/app/secrets/conf.d"),
+			wantKeys: []string{keyMountPath}, wantText: []string{`already mounts "config" at "/etc/app/secrets/conf.d"`}},
 		// System folders: the secrets volume would hide what the image or
 		// the pod needs (certificates, the token, wisp-fetch itself).
 		{name: "mount-path is /etc", annotations: optedIn(keyMountPath, "/etc"),
@@ -172,9 +174,10 @@ func TestInjectDenied(t *testing.T) {
 			wantKeys: []string{keyMountPath}, wantText: []string{"would hide the system folder /var"}},
 		{name: "mount-path replaces /etc/passwd", annotations: optedIn(keyMountPath, "/etc/passwd"),
 			wantKeys: []string{keyMountPath}, wantText: []string{"would replace the system file /etc/passwd"}},
-		{name: "mount-path is the socket folder", annotations: optedIn(keyMountPath, "/spiffe-workload-api"),
+		// Even where the platform's mountRoots would allow it.
+		{name: "mount-path is the socket folder", annotations: optedIn(keyMountPath, "/spiffe-workload-api"), cfg: socketRoot,
 			wantKeys: []string{keyMountPath}, wantText: []string{"overlaps the Workload API socket folder"}},
-		{name: "mount-path inside the socket folder", annotations: optedIn(keyMountPath, "/spiffe-workload-api/secrets"),
+		{name: "mount-path inside the socket folder", annotations: optedIn(keyMountPath, "/spiffe-workload-api/secrets"), cfg: socketRoot,
 			wantKeys: []string{keyMountPath}, wantText: []string{"overlaps the Workload API socket folder"}},
 
 		{name: "socket not a boolean", annotations: optedIn(keySocket, "yes"),
@@ -260,7 +263,7 @@ func TestInjectDenied(t *testing.T) {
 				tt.tweak(pod)
 			}
 			before := pod.DeepCopy()
-			out, _, err := mutate.Inject(pod, mutate.Config{})
+			out, _, err := mutate.Inject(pod, tt.cfg)
 			if err == nil {
 				t.Fatalf("Inject admitted the pod, want a denial naming %v", tt.wantKeys)
 			}

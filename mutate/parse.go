@@ -61,9 +61,10 @@ func Requested(annotations map[string]string) (bool, error) {
 
 // ParseAnnotations reads the wisp.dev/* annotations of an opted-in pod. It
 // reports every bad annotation at once, each as an *AnnotationError joined
-// with errors.Join. defaultMountPath applies when wisp.dev/mount-path is unset.
+// with errors.Join. defaultMountPath applies when wisp.dev/mount-path is
+// unset; a mount path must lie under it or under DefaultMountRoots.
 func ParseAnnotations(annotations map[string]string, defaultMountPath string) (*Request, error) {
-	req, errs := parseAnnotations(annotations, defaultMountPath, nil, nil)
+	req, errs := parseAnnotations(annotations, mountRule{def: defaultMountPath, roots: DefaultMountRoots()}, nil, nil)
 	if len(errs) > 0 {
 		sortErrors(errs)
 		return nil, errors.Join(errs...)
@@ -79,7 +80,7 @@ func ParseAnnotations(annotations map[string]string, defaultMountPath string) (*
 // annotation: problems are reported under the key the pod actually carries,
 // and a template that came from a Vault annotation is translated from
 // Consul Template first. cache remembers which templates parse (nil: none).
-func parseAnnotations(annotations map[string]string, defaultMountPath string, origin map[string]string, cache *Cache) (*Request, []error) {
+func parseAnnotations(annotations map[string]string, mount mountRule, origin map[string]string, cache *Cache) (*Request, []error) {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		if o, ok := origin[key]; ok {
@@ -102,7 +103,7 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string, or
 		}
 		return " (or " + vaultKey + ")"
 	}
-	req := &Request{MountPath: defaultMountPath}
+	req := &Request{MountPath: mount.def}
 	secrets := map[string]*plan.Secret{}
 	secret := func(name string) *plan.Secret {
 		s, ok := secrets[name]
@@ -144,6 +145,8 @@ func parseAnnotations(annotations map[string]string, defaultMountPath string, or
 			}
 		case key == AnnotationMountPath:
 			if err := checkMountPath(value); err != nil {
+				bad(key, "%s", err)
+			} else if err := mount.check(value); err != nil {
 				bad(key, "%s", err)
 			} else {
 				req.MountPath = value

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,6 +44,12 @@ type Evaluator struct {
 	allowPatterns []*regexp.Regexp
 
 	roles []roleBinding
+	// claims are the role patterns with {namespace}, each with its
+	// binding's namespaces (roles.go).
+	claims []roleClaim
+
+	// warnings are the problems of a valid spec (Warnings).
+	warnings []string
 
 	// gitleaks finds what gitleaks' detector with its default rules finds
 	// (gitleaks.go); nil when known-credential-format is off.
@@ -66,11 +73,6 @@ func literalsCost(key string, lits []templateLiteral) int {
 		n += len(l.name) + len(l.value) + 32
 	}
 	return n
-}
-
-type roleBinding struct {
-	namespaces []glob
-	roles      []string // globs, may contain {namespace}
 }
 
 // Compile validates spec and builds its Evaluator. Every problem is
@@ -228,6 +230,12 @@ func compile(spec Spec, all []Rule, loadGitleaks func() (*gitleaksDetector, erro
 				continue
 			}
 			rb.roles = append(rb.roles, r)
+			if strings.Contains(r, namespacePlaceholder) {
+				e.claims = append(e.claims, newRoleClaim(rb.namespaces, r))
+			}
+			if w := roleWarning(fmt.Sprintf("%s.roles[%d]", path, j), r); w != "" {
+				e.warnings = append(e.warnings, w)
+			}
 		}
 		e.roles = append(e.roles, rb)
 	}
@@ -245,6 +253,12 @@ func compile(spec Spec, all []Rule, loadGitleaks func() (*gitleaksDetector, erro
 	}
 	return e, nil
 }
+
+// Warnings returns what Compile found questionable in a valid spec, one
+// line each, naming the field: patterns that work, but not as their author
+// likely meant. The caller reports them (log, stderr); they never stop a
+// policy from loading.
+func (e *Evaluator) Warnings() []string { return slices.Clone(e.warnings) }
 
 func (e *Evaluator) ruleEnabled(id string) bool {
 	for _, r := range e.rules {
@@ -304,7 +318,7 @@ func checkRoleGlob(r string) error {
 	if r == "" {
 		return errors.New("empty role")
 	}
-	rest := strings.ReplaceAll(r, "{namespace}", "")
+	rest := strings.ReplaceAll(r, namespacePlaceholder, "")
 	if strings.ContainsAny(rest, "{}/ \t\n") {
 		return errors.New("not a role name or glob (no white space, no /, braces only in {namespace})")
 	}

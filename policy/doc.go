@@ -49,7 +49,7 @@
 //	  valuePatterns: ["^dev-"]     # RE2 regular expressions
 //	roles:                         # Vault roles per namespace; empty: no restriction
 //	- namespaces: ["*"]
-//	  roles: ["{namespace}-*"]     # {namespace} is the pod's namespace
+//	  roles: ["{namespace}.*"]     # {namespace} is the pod's namespace (roles.go)
 //
 // The mode of a namespace is, first match wins: its modeLabel label (an
 // invalid value means enforce, with a note), its namespaces.modes entry,

@@ -325,30 +325,3 @@ func (e *Evaluator) allowedValue(v string) bool {
 	}
 	return false
 }
-
-// AllowedRole returns nil if pods in namespace may name the Vault role, and
-// otherwise an error (wrapping ErrRoleNotAllowed) that says which roles the
-// namespace may name. With no role bindings in the policy, every role is
-// allowed.
-func (e *Evaluator) AllowedRole(namespace, role string) error {
-	if len(e.roles) == 0 {
-		return nil
-	}
-	var allowed []string
-	for _, b := range e.roles {
-		if !anyGlob(b.namespaces, namespace) {
-			continue
-		}
-		for _, r := range b.roles {
-			pattern := strings.ReplaceAll(r, "{namespace}", namespace)
-			if role != "" && globMatch(pattern, role, false) {
-				return nil
-			}
-			allowed = append(allowed, pattern)
-		}
-	}
-	if len(allowed) == 0 {
-		return fmt.Errorf("%w: namespace %q may not name any Vault role (no entry of the policy's roles matches it)", ErrRoleNotAllowed, namespace)
-	}
-	return fmt.Errorf("%w: role %q in namespace %q: the namespace may name only %s", ErrRoleNotAllowed, role, namespace, strings.Join(allowed, ", "))
-}

@@ -156,8 +156,10 @@ type RoleBinding struct {
 	// Namespaces are names or globs.
 	Namespaces []string `json:"namespaces"`
 	// Roles are names or globs; "{namespace}" stands for the pod's
-	// namespace, so {namespaces: ["*"], roles: ["{namespace}-*"]} gives each
-	// namespace the roles prefixed with its name.
+	// namespace, so {namespaces: ["*"], roles: ["{namespace}.*"]} gives each
+	// namespace the roles prefixed with its name and a dot. A role that
+	// several namespaces could claim through {namespace} goes to the
+	// longest of them (see roles.go).
 	Roles []string `json:"roles"`
 }
 

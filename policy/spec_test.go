@@ -46,7 +46,7 @@ func TestParseSpecFull(t *testing.T) {
 			ValuePatterns: Redacted{"^https://[^@]*$", "^dev-placeholder-[0-9]+$"},
 		},
 		Roles: []RoleBinding{
-			{Namespaces: []string{"team-*"}, Roles: []string{"{namespace}-*"}},
+			{Namespaces: []string{"team-*"}, Roles: []string{"{namespace}.*"}},
 			{Namespaces: []string{"platform"}, Roles: []string{"*"}},
 			{Namespaces: []string{"team-a", "team-b"}, Roles: []string{"shared-readonly"}},
 		},

@@ -12,7 +12,13 @@
 // Deployment, Pod -> Job -> CronJob, a StatefulSet's or DaemonSet's pods) is
 // not reported itself, its top-level workload is, once, with the number of
 // pods it runs; a pod whose owner is missing or of another kind is judged
-// and reported as itself, with its owner chain.
+// and reported as itself, with its owner chain. Whoever creates a pod
+// writes its ownerReferences, so a pod counts as its owner's only if that
+// owner runs pods (ReplicaSet, StatefulSet, DaemonSet, Job), is listed
+// under the kind, name and uid the reference gives, and selects the pod's
+// labels (a ReplicaSet's pod also carries its pod-template-hash); and every
+// pod is judged: one that carries a violation its owner's template does not
+// is reported as itself, with those violations.
 //
 // Reports turns a Result into OpenReports objects (openreports.io/v1alpha1
 // Report, one per namespace, named "wisp"), and ApplyReports writes them

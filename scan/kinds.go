@@ -13,6 +13,10 @@ import (
 type object struct {
 	ref   Ref
 	owner *metav1.OwnerReference
+	// selector selects the pods of a workload that runs pods (ReplicaSet,
+	// StatefulSet, DaemonSet, Job); nil for the others. It points into the
+	// page, as tmpl does.
+	selector *metav1.LabelSelector
 	// tmpl is the pod template (for a Pod: its own metadata and spec). It
 	// points into the page being read: use it before the next page.
 	tmpl *corev1.PodTemplateSpec
@@ -54,7 +58,7 @@ func workloadKinds() []kind {
 			}
 			for i := range l.Items {
 				it := &l.Items[i]
-				each(newObject("apps/v1", "ReplicaSet", &it.ObjectMeta, &it.Spec.Template))
+				each(newObject("apps/v1", "ReplicaSet", &it.ObjectMeta, &it.Spec.Template).selecting(it.Spec.Selector))
 			}
 			return l.Continue, nil
 		}},
@@ -65,7 +69,7 @@ func workloadKinds() []kind {
 			}
 			for i := range l.Items {
 				it := &l.Items[i]
-				each(newObject("apps/v1", "StatefulSet", &it.ObjectMeta, &it.Spec.Template))
+				each(newObject("apps/v1", "StatefulSet", &it.ObjectMeta, &it.Spec.Template).selecting(it.Spec.Selector))
 			}
 			return l.Continue, nil
 		}},
@@ -76,7 +80,7 @@ func workloadKinds() []kind {
 			}
 			for i := range l.Items {
 				it := &l.Items[i]
-				each(newObject("apps/v1", "DaemonSet", &it.ObjectMeta, &it.Spec.Template))
+				each(newObject("apps/v1", "DaemonSet", &it.ObjectMeta, &it.Spec.Template).selecting(it.Spec.Selector))
 			}
 			return l.Continue, nil
 		}},
@@ -98,7 +102,7 @@ func workloadKinds() []kind {
 			}
 			for i := range l.Items {
 				it := &l.Items[i]
-				each(newObject("batch/v1", "Job", &it.ObjectMeta, &it.Spec.Template))
+				each(newObject("batch/v1", "Job", &it.ObjectMeta, &it.Spec.Template).selecting(it.Spec.Selector))
 			}
 			return l.Continue, nil
 		}},
@@ -129,6 +133,12 @@ func newObject(apiVersion, kind string, m *metav1.ObjectMeta, tmpl *corev1.PodTe
 		owner := *c
 		o.owner = &owner
 	}
+	return o
+}
+
+// selecting sets o's pod selector.
+func (o object) selecting(sel *metav1.LabelSelector) object {
+	o.selector = sel
 	return o
 }
 

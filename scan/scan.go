@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -99,7 +101,12 @@ type Result struct {
 type node struct {
 	ref   Ref
 	owner *metav1.OwnerReference // its controller, if any
-	pods  int
+	// selector selects its pods; nil for a kind that runs no pods itself
+	// (Deployment, CronJob) or a selector that does not parse.
+	selector labels.Selector
+	// hash is a ReplicaSet's pod-template-hash label ("" if none).
+	hash string
+	pods int
 	// findings of its own template; dropped when a scanned workload owns it.
 	findings []Finding
 }
@@ -137,7 +144,7 @@ func Scan(ctx context.Context, c kubernetes.Interface, cfg Config) (*Result, err
 	nodes := map[types.UID]*node{}
 	for _, k := range workloadKinds() {
 		err := listAll(ctx, c, k, cfg, func(o object) {
-			n := &node{ref: o.ref, owner: o.owner}
+			n := newNode(o)
 			nodes[o.ref.UID] = n
 			ns := nsOf(o.ref.Namespace)
 			if ns.Exempt {
@@ -150,23 +157,31 @@ func Scan(ctx context.Context, c kubernetes.Interface, cfg Config) (*Result, err
 		}
 	}
 
-	var loose []Finding // of pods that no scanned workload owns
+	var loose []Finding // of pods that no scanned workload runs, or beyond it
 	looseUnits := map[string]int{}
 	err = listAll(ctx, c, podKind(), cfg, func(o object) {
-		if o.owner != nil {
-			if n := nodes[o.owner.UID]; n != nil {
-				top(nodes, n).pods++
+		ns := nsOf(o.ref.Namespace)
+		owner := podOwner(nodes, o)
+		var findings []Finding
+		if !ns.Exempt {
+			findings = judge(cfg.Policy, o, ns)
+		}
+		if owner != nil {
+			// Reported under its owner, unless it carries what its
+			// owner's template does not.
+			if findings = beyond(findings, owner.findings); len(findings) == 0 {
+				top(nodes, owner).pods++
 				return
 			}
 		}
-		ns := nsOf(o.ref.Namespace)
 		looseUnits[o.ref.Namespace]++
-		if ns.Exempt {
-			return
+		owners := ownerChain(nodes, o.owner)
+		if owner == nil && o.owner != nil && nodes[o.owner.UID] != nil {
+			owners = []Ref{claimedOwner(o.owner)} // named, but not its owner
 		}
-		for _, f := range judge(cfg.Policy, o, ns) {
+		for _, f := range findings {
 			f.Pods = 1
-			f.Owners = ownerChain(nodes, o.owner)
+			f.Owners = owners
 			loose = append(loose, f)
 		}
 	})
@@ -199,6 +214,69 @@ func Scan(ctx context.Context, c kubernetes.Interface, cfg Config) (*Result, err
 	return r, nil
 }
 
+func newNode(o object) *node {
+	n := &node{ref: o.ref, owner: o.owner}
+	if o.selector != nil {
+		if sel, err := metav1.LabelSelectorAsSelector(o.selector); err == nil {
+			n.selector = sel
+		}
+	}
+	if o.ref.Kind == "ReplicaSet" {
+		n.hash = o.tmpl.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+	}
+	return n
+}
+
+// podOwner returns the scanned workload that runs pod o, or nil. Whoever
+// creates a pod writes its ownerReferences, so the one o names counts
+// only if it is listed, under that kind and name, runs pods itself
+// (ReplicaSet, StatefulSet, DaemonSet, Job: a Deployment or a CronJob
+// never does), and selects o's labels; a ReplicaSet's pods also carry its
+// pod-template-hash. A pod that names a workload it does not belong to is
+// judged as itself.
+func podOwner(nodes map[types.UID]*node, o object) *node {
+	if o.owner == nil {
+		return nil
+	}
+	n := nodes[o.owner.UID]
+	if n == nil || n.selector == nil || n.ref.Kind != o.owner.Kind || n.ref.Name != o.owner.Name {
+		return nil
+	}
+	if !n.selector.Matches(labels.Set(o.tmpl.Labels)) {
+		return nil
+	}
+	if n.hash != "" && o.tmpl.Labels[appsv1.DefaultDeploymentUniqueLabelKey] != n.hash {
+		return nil
+	}
+	return n
+}
+
+// beyond returns the findings of a pod that its owner's template does not
+// have (same rule, container and env var): what the pod carries of its
+// own, whatever put it there.
+func beyond(pod, owner []Finding) []Finding {
+	if len(pod) == 0 {
+		return nil
+	}
+	type key struct{ rule, container, env string }
+	known := make(map[key]bool, len(owner))
+	for _, f := range owner {
+		known[key{f.Violation.RuleID, f.Violation.Container, f.Violation.Env}] = true
+	}
+	var out []Finding
+	for _, f := range pod {
+		if !known[key{f.Violation.RuleID, f.Violation.Container, f.Violation.Env}] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// claimedOwner is the owner a pod's ownerReference names.
+func claimedOwner(owner *metav1.OwnerReference) Ref {
+	return Ref{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: owner.UID}
+}
+
 // top returns the top-level scanned workload above n.
 func top(nodes map[types.UID]*node, n *node) *node {
 	for i := 0; i < 8 && n.owner != nil; i++ { // bounded: ownerReferences may loop
@@ -218,7 +296,7 @@ func ownerChain(nodes map[types.UID]*node, owner *metav1.OwnerReference) []Ref {
 	for i := 0; i < 8 && owner != nil; i++ {
 		n := nodes[owner.UID]
 		if n == nil {
-			out = append(out, Ref{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: owner.UID})
+			out = append(out, claimedOwner(owner))
 			break
 		}
 		out = append(out, n.ref)

@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,6 +65,15 @@ func tmpl(env ...corev1.EnvVar) corev1.PodTemplateSpec {
 	return corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1", Env: env}}}}
 }
 
+// labelled returns t with labels, and a selector of them.
+func labelled(t corev1.PodTemplateSpec, kv ...string) (corev1.PodTemplateSpec, *metav1.LabelSelector) {
+	t.Labels = map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		t.Labels[kv[i]] = kv[i+1]
+	}
+	return t, &metav1.LabelSelector{MatchLabels: maps.Clone(t.Labels)}
+}
+
 func meta(namespace, name string, owner metav1.Object, ownerKind string) metav1.ObjectMeta {
 	m := metav1.ObjectMeta{Namespace: namespace, Name: name, UID: types.UID(namespace + "/" + name)}
 	if owner != nil {
@@ -73,16 +83,31 @@ func meta(namespace, name string, owner metav1.Object, ownerKind string) metav1.
 }
 
 func deployment(namespace, name string, env ...corev1.EnvVar) *appsv1.Deployment {
-	return &appsv1.Deployment{ObjectMeta: meta(namespace, name, nil, ""), Spec: appsv1.DeploymentSpec{Template: tmpl(env...)}}
+	t, sel := labelled(tmpl(env...), "app", name)
+	return &appsv1.Deployment{ObjectMeta: meta(namespace, name, nil, ""), Spec: appsv1.DeploymentSpec{Selector: sel, Template: t}}
 }
 
-func replicaSet(owner *appsv1.Deployment, suffix string) *appsv1.ReplicaSet {
-	return &appsv1.ReplicaSet{ObjectMeta: meta(owner.Namespace, owner.Name+"-"+suffix, owner, "Deployment"), Spec: appsv1.ReplicaSetSpec{Template: owner.Spec.Template}}
+// replicaSet is owner's ReplicaSet of pod-template-hash hash, as the
+// Deployment controller makes it.
+func replicaSet(owner *appsv1.Deployment, hash string) *appsv1.ReplicaSet {
+	t, sel := labelled(owner.Spec.Template, "app", owner.Name, appsv1.DefaultDeploymentUniqueLabelKey, hash)
+	return &appsv1.ReplicaSet{ObjectMeta: meta(owner.Namespace, owner.Name+"-"+hash, owner, "Deployment"), Spec: appsv1.ReplicaSetSpec{Selector: sel, Template: t}}
 }
 
+// pod is a pod of owner (nil: none), labelled as owner's template, with
+// env in place of the template's.
 func pod(namespace, name string, owner metav1.Object, ownerKind string, env ...corev1.EnvVar) *corev1.Pod {
 	t := tmpl(env...)
-	return &corev1.Pod{ObjectMeta: meta(namespace, name, owner, ownerKind), Spec: t.Spec}
+	p := &corev1.Pod{ObjectMeta: meta(namespace, name, owner, ownerKind), Spec: t.Spec}
+	switch o := owner.(type) {
+	case *appsv1.ReplicaSet:
+		p.Labels = maps.Clone(o.Spec.Template.Labels)
+	case *appsv1.StatefulSet:
+		p.Labels = maps.Clone(o.Spec.Template.Labels)
+	case *batchv1.Job:
+		p.Labels = maps.Clone(o.Spec.Template.Labels)
+	}
+	return p
 }
 
 // cluster is the fixture of the tests: every mode, exemptions, owned and
@@ -94,11 +119,13 @@ func cluster() []runtime.Object {
 	cleanRS := replicaSet(clean, "7c9a")
 	cron := &batchv1.CronJob{ObjectMeta: meta("team-w", "nightly", nil, ""), Spec: batchv1.CronJobSpec{
 		JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tmpl(secretRef("TOKEN"))}}}}
-	job := &batchv1.Job{ObjectMeta: meta("team-w", "nightly-1", cron, "CronJob"), Spec: batchv1.JobSpec{Template: tmpl(secretRef("TOKEN"))}}
+	jobTmpl, jobSel := labelled(tmpl(secretRef("TOKEN")), "batch.kubernetes.io/controller-uid", "6c1a2b9e")
+	job := &batchv1.Job{ObjectMeta: meta("team-w", "nightly-1", cron, "CronJob"), Spec: batchv1.JobSpec{Selector: jobSel, Template: jobTmpl}}
 	missing := &appsv1.ReplicaSet{ObjectMeta: meta("team-a", "gone", nil, "")}
 	exemptPod := pod("team-a", "debug", nil, "", secretRef("DB_PASSWORD"))
 	exemptPod.Annotations = map[string]string{policy.ExemptAnnotation: "vendor image, tracked in TICKET-1234"}
-	sts := &appsv1.StatefulSet{ObjectMeta: meta("team-au", "db", nil, ""), Spec: appsv1.StatefulSetSpec{Template: tmpl(secretRef("PGPASSWORD"))}}
+	stsTmpl, stsSel := labelled(tmpl(secretRef("PGPASSWORD")), "app", "db")
+	sts := &appsv1.StatefulSet{ObjectMeta: meta("team-au", "db", nil, ""), Spec: appsv1.StatefulSetSpec{Selector: stsSel, Template: stsTmpl}}
 	return []runtime.Object{
 		ns("team-a", nil),
 		ns("team-w", map[string]string{"wisp.dev/policy-mode": "warn"}),
@@ -288,4 +315,62 @@ func paginate(c *fake.Clientset) map[string]int {
 		return true, page, nil
 	})
 	return pages
+}
+
+// A pod's ownerReferences are written by whoever creates it: a pod that
+// names a clean workload it does not belong to is judged as itself, and so
+// is a real pod of a workload that carries a secret its template does not.
+func TestScanForgedOwners(t *testing.T) {
+	t.Parallel()
+	clean := deployment("team-a", "clean")
+	cleanRS := replicaSet(clean, "7c9a")
+	// A ReplicaSet whose selector leaves out its pod-template-hash.
+	loose := deployment("team-a", "loose")
+	looseRS := replicaSet(loose, "1b2c")
+	looseRS.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "loose"}}
+	withLabels := func(p *corev1.Pod, kv ...string) *corev1.Pod {
+		p.Labels = map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			p.Labels[kv[i]] = kv[i+1]
+		}
+		return p
+	}
+	renamed := pod("team-a", "renamed", cleanRS, "ReplicaSet", secretRef("DB_PASSWORD"))
+	renamed.OwnerReferences[0].Name = "other"
+	rekinded := pod("team-a", "rekinded", cleanRS, "StatefulSet", secretRef("DB_PASSWORD"))
+	tests := []struct {
+		name   string
+		pod    *corev1.Pod
+		owners string // "": not reported
+	}{
+		{"the pod of a clean ReplicaSet", pod("team-a", "clean-7c9a-1", cleanRS, "ReplicaSet"), ""},
+		{"names a clean Deployment", pod("team-a", "x", clean, "Deployment", secretRef("DB_PASSWORD")), "Deployment/clean"},
+		{"names a clean ReplicaSet, without its labels", withLabels(pod("team-a", "x", cleanRS, "ReplicaSet", secretRef("DB_PASSWORD"))), "ReplicaSet/clean-7c9a"},
+		{"with its labels but another pod-template-hash", withLabels(pod("team-a", "x", looseRS, "ReplicaSet", awsKey()), "app", "loose", "pod-template-hash", "9f9f"), "ReplicaSet/loose-1b2c"},
+		{"its uid under another name", renamed, "ReplicaSet/other"},
+		{"its uid under another kind", rekinded, "StatefulSet/clean-7c9a"},
+		{"with its labels and hash, and a secret", pod("team-a", "x", cleanRS, "ReplicaSet", secretRef("DB_PASSWORD")), "ReplicaSet/clean-7c9a,Deployment/clean"},
+		{"a clean forgery", pod("team-a", "x", clean, "Deployment"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := fake.NewClientset(ns("team-a", nil), clean, cleanRS, loose, looseRS, tt.pod)
+			r, err := Scan(context.Background(), c, Config{Policy: testPolicy(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []brief
+			if tt.owners != "" {
+				rule, env := "env-secret-key-ref", "DB_PASSWORD"
+				if tt.pod.Spec.Containers[0].Env[0].Name == "AWS_ACCESS_KEY_ID" {
+					rule, env = "known-credential-format", "AWS_ACCESS_KEY_ID"
+				}
+				want = []brief{{"Pod team-a/" + tt.pod.Name, policy.ModeEnforce, rule, env, 1, tt.owners}}
+			}
+			if diff := cmp.Diff(want, briefs(r)); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

@@ -94,3 +94,73 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// A namespace may not name a neighbour's role through {namespace}: under
+// the binding the README used to recommend, team-a-b-db reads as team-a's
+// and team-a-b's, and only team-a-b may name it, by wisp's annotation, the
+// Vault alias or a plan of the pod's own. Under the binding it recommends
+// now, the roles of the two namespaces cannot meet.
+func TestNeighbourRolesAreRefused(t *testing.T) {
+	t.Parallel()
+	policy := func(pattern string) *config.Snapshot {
+		snap, err := config.Parse([]byte("apiVersion: wisp.dev/v1alpha1\nkind: Policy\ninjection: {vaultAgentAnnotations: true}\n" +
+			"roles: [{namespaces: [\"team-*\"], roles: [\"" + pattern + "\"]}]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap
+	}
+	dash, dot := policy("{namespace}-*"), policy("{namespace}.*")
+	byAnnotation := func(role string) func(*corev1.Pod) {
+		return func(p *corev1.Pod) { p.Annotations["wisp.dev/role"] = role }
+	}
+	byAlias := func(role string) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			delete(p.Annotations, "wisp.dev/role")
+			p.Annotations["vault.hashicorp.com/role"] = role
+		}
+	}
+	byPlan := func(role string) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			p.Annotations["wisp.dev/role"] = "team-a-db"
+			p.Spec.Containers[1].Env = append(p.Spec.Containers[1].Env, corev1.EnvVar{Name: mutate.EnvPlan,
+				Value: `{"version":"wisp.dev/v1alpha1","role":"` + role + `","dir":"/wisp/secrets","secrets":[{"name":"a","path":"secret/data/a"}]}`})
+		}
+	}
+	tests := []struct {
+		name    string
+		snap    *config.Snapshot
+		ns      string
+		change  func(*corev1.Pod)
+		allowed bool
+	}{
+		{"own role", dash, "team-a", byAnnotation("team-a-db"), true},
+		{"a neighbour's role", dash, "team-a", byAnnotation("team-a-b-db"), false},
+		{"a neighbour's role by the alias", dash, "team-a", byAlias("team-a-b-db"), false},
+		{"a neighbour's role in a plan", dash, "team-a", byPlan("team-a-b-db"), false},
+		{"the neighbour's own role", dash, "team-a-b", byAnnotation("team-a-b-db"), true},
+		{"dot: own role", dot, "team-a", byAnnotation("team-a.read-only"), true},
+		{"dot: a neighbour's role", dot, "team-a", byAnnotation("team-a-b.db"), false},
+		{"dot: the neighbour's own role", dot, "team-a-b", byAnnotation("team-a-b.db"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := NewMutatingHandler(config.Static{Snapshot: tt.snap}, nil, nil, nil)
+			pod := realisticPod()
+			pod.Namespace = tt.ns
+			tt.change(pod)
+			req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+				UID: "u", Kind: metaKind("Pod"), Namespace: tt.ns, Operation: admissionv1.Create,
+			}}
+			req.Object.Raw = mustJSON(t, pod)
+			resp := h.Handle(context.Background(), req)
+			if resp.Allowed != tt.allowed {
+				t.Fatalf("allowed %v, want %v: %v", resp.Allowed, tt.allowed, resp.Result)
+			}
+			if !tt.allowed && !strings.Contains(resp.Result.Message, "team-a-b") {
+				t.Errorf("message %q: want it to name the role", resp.Result.Message)
+			}
+		})
+	}
+}

@@ -92,7 +92,7 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 	if opts.output != "text" && opts.output != "json" {
 		return &exitError{code: exitInvalid, err: fmt.Errorf("output format %q: want text or json", opts.output)}
 	}
-	snap, err := loadPolicy(opts.policy)
+	snap, err := loadPolicy(opts.policy, stderr)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}

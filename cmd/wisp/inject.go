@@ -71,7 +71,7 @@ func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout,
 	default:
 		return &exitError{code: exitInvalid, err: fmt.Errorf("output format %q: want yaml or json", opts.output)}
 	}
-	snap, err := loadPolicy(opts.policy)
+	snap, err := loadPolicy(opts.policy, stderr)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
@@ -165,7 +165,8 @@ func injectObject(obj *unstructured.Unstructured, cfg mutate.Config) (bool, erro
 }
 
 // loadPolicy reads a policy file; an empty path means the built-in defaults.
-func loadPolicy(path string) (*config.Snapshot, error) {
+// The file's warnings go to stderr, one line each.
+func loadPolicy(path string, stderr io.Writer) (*config.Snapshot, error) {
 	if path == "" {
 		return config.Default(), nil
 	}
@@ -176,6 +177,9 @@ func loadPolicy(path string) (*config.Snapshot, error) {
 	snap, err := config.Parse(data)
 	if err != nil {
 		return nil, &locatedError{where: "policy " + path, err: err}
+	}
+	for _, w := range snap.Warnings {
+		fmt.Fprintf(stderr, "wisp: policy %s: warning: %s\n", path, w)
 	}
 	return snap, nil
 }

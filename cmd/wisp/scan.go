@@ -103,7 +103,7 @@ func runScan(ctx context.Context, opts scanOptions, stdout, stderr io.Writer) er
 	if opts.pageSize <= 0 {
 		return invalid(fmt.Errorf("--page-size %d: want a positive number", opts.pageSize))
 	}
-	snap, err := loadPolicy(opts.policy)
+	snap, err := loadPolicy(opts.policy, stderr)
 	if err != nil {
 		return invalid(err)
 	}

@@ -40,6 +40,10 @@ type Snapshot struct {
 	// Cache remembers what the injections of this snapshot derive from
 	// annotations alone (nil: nothing is remembered).
 	Cache *mutate.Cache
+	// Warnings are the questionable parts of a valid file, one line each
+	// naming its field (policy.Evaluator.Warnings). Whoever loads the file
+	// reports them: the webhook logs them, the CLI prints them on stderr.
+	Warnings []string
 }
 
 // Default is the snapshot of an empty policy file: built-in injection
@@ -101,7 +105,7 @@ func Parse(data []byte) (*Snapshot, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Snapshot{Injection: f.Injection.WithDefaults(), Policy: ev, Cache: mutate.NewCache()}, nil
+	return &Snapshot{Injection: f.Injection.WithDefaults(), Policy: ev, Cache: mutate.NewCache(), Warnings: ev.Warnings()}, nil
 }
 
 // unknownFields returns one error per key of the policy file j (JSON) that

@@ -24,6 +24,11 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			want: []string{`unknown field "namespacs"`, "mode:", `"block"`},
 		},
 		{
+			name: "a mount root over a system folder",
+			file: header + "injection:\n  mountRoots: [/data, /etc]\n",
+			want: []string{`mountRoots[1] "/etc": "/etc" would hide the system folder /etc`},
+		},
+		{
 			name: "unknown injection field and bad pull policy",
 			file: header + "injection:\n  imagePulPolicy: Always\n  imagePullPolicy: Sometimes\n",
 			want: []string{`unknown field "injection.imagePulPolicy"`, `imagePullPolicy "Sometimes"`},

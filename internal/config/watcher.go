@@ -88,6 +88,7 @@ func NewWatcher(path string, opts WatcherOptions) (*Watcher, error) {
 	}
 	w.raw = data
 	w.current.Store(snap)
+	w.warn(snap)
 	return w, nil
 }
 
@@ -101,6 +102,13 @@ func (w *Watcher) LastError() (time.Time, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.lastErrAt, w.lastErr
+}
+
+// warn logs each warning of a snapshot just loaded.
+func (w *Watcher) warn(snap *Snapshot) {
+	for _, msg := range snap.Warnings {
+		w.log.Warn("policy warning", "path", w.path, "warning", msg)
+	}
 }
 
 // Start watches the file until ctx is done. It watches the file's folder, so
@@ -155,6 +163,7 @@ func (w *Watcher) Reload() {
 			w.reloads.WithLabelValues("success").Inc()
 			w.failing.Set(0)
 			w.log.Info("policy reloaded", "path", w.path)
+			w.warn(snap)
 			return
 		}
 	}

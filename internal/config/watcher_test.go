@@ -161,3 +161,40 @@ func TestWatcherRefusesABadFileAtStartUp(t *testing.T) {
 		t.Error("a missing file must refuse to start")
 	}
 }
+
+// A valid policy with questionable parts loads, and each warning is logged,
+// at start and at every reload that brings it.
+func TestWatcherLogsPolicyWarnings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	neighbours := "apiVersion: wisp.dev/v1alpha1\nkind: Policy\nroles: [{namespaces: [\"team-*\"], roles: [\"{namespace}-*\"]}]\n"
+	if err := os.WriteFile(path, []byte(neighbours), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	w, err := NewWatcher(path, WatcherOptions{PollInterval: time.Hour, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Load().Warnings; len(got) != 1 || !strings.HasPrefix(got[0], `roles[0].roles[0]: "{namespace}-*": `) {
+		t.Fatalf("Snapshot.Warnings = %q, want one naming roles[0].roles[0]", got)
+	}
+	if n := strings.Count(logs.String(), `"msg":"policy warning"`); n != 1 || !strings.Contains(logs.String(), `roles[0].roles[0]`) {
+		t.Errorf("%d warning lines at start, want 1 naming the field:\n%s", n, logs.String())
+	}
+
+	logs.Reset()
+	if err := os.WriteFile(path, []byte(strings.Replace(neighbours, "{namespace}-*", "{namespace}.*", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.Reload()
+	if got := w.Load().Warnings; len(got) != 0 || strings.Contains(logs.String(), "policy warning") {
+		t.Errorf("a delimited pattern: warnings %q, logs:\n%s", got, logs.String())
+	}
+	if err := os.WriteFile(path, []byte(neighbours+"# again\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.Reload()
+	if !strings.Contains(logs.String(), `"msg":"policy warning"`) {
+		t.Errorf("no warning logged at reload:\n%s", logs.String())
+	}
+}

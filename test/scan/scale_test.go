@@ -245,7 +245,9 @@ func fillNamespace(ctx context.Context, c kubernetes.Interface, i int, violation
 		if err != nil {
 			return err
 		}
-		if err := pods(job.Name, 1, controllerRef("Job", job.Name, job.UID, "batch/v1"), t); err != nil {
+		jp := t
+		jp.Labels = job.Spec.Template.Labels // the labels its selector wants
+		if err := pods(job.Name, 1, controllerRef("Job", job.Name, job.UID, "batch/v1"), jp); err != nil {
 			return err
 		}
 	}

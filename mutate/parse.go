@@ -81,201 +81,255 @@ func ParseAnnotations(annotations map[string]string, defaultMountPath string) (*
 // and a template that came from a Vault annotation is translated from
 // Consul Template first. cache remembers which templates parse (nil: none).
 func parseAnnotations(annotations map[string]string, mount mountRule, origin map[string]string, cache *Cache) (*Request, []error) {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		if o, ok := origin[key]; ok {
-			key = o
-		}
-		errs = append(errs, &AnnotationError{Key: key, Reason: fmt.Sprintf(format, args...)})
+	p := &annotationParser{
+		annotations: annotations, mount: mount, origin: origin, cache: cache,
+		req:     &Request{MountPath: mount.def},
+		secrets: map[string]*plan.Secret{},
 	}
-	// secretKey is the annotation that names secret name, as the pod spells it.
-	secretKey := func(name string) string {
-		if o, ok := origin[AnnotationSecretPrefix+name]; ok {
-			return o
-		}
-		return AnnotationSecretPrefix + name
-	}
-	// orAlias names a key's Vault alias in a "missing" message when the
-	// aliases are on.
-	orAlias := func(vaultKey string) string {
-		if origin == nil {
-			return ""
-		}
-		return " (or " + vaultKey + ")"
-	}
-	req := &Request{MountPath: mount.def}
-	secrets := map[string]*plan.Secret{}
-	secret := func(name string) *plan.Secret {
-		s, ok := secrets[name]
-		if !ok {
-			s = &plan.Secret{Name: name}
-			secrets[name] = s
-		}
-		return s
-	}
-	// Keys of templates and formats, and of env variables, checked once
-	// every secret is known.
-	var extras, envs []string
-
 	for key, value := range annotations {
-		if !strings.HasPrefix(key, Prefix) {
-			continue
+		if strings.HasPrefix(key, Prefix) {
+			p.annotation(key, value)
 		}
+	}
+	for _, key := range p.extras {
+		p.templateOrFormat(key, annotations[key])
+	}
+	p.finish()
+	return p.req, p.errs
+}
+
+// annotationParser holds what parseAnnotations has read so far: one
+// annotation family a method (settings, secrets, templates and formats,
+// env), then finish checks what must be there.
+type annotationParser struct {
+	annotations map[string]string
+	mount       mountRule
+	origin      map[string]string
+	cache       *Cache
+
+	req     *Request
+	secrets map[string]*plan.Secret
+	// Keys of templates and formats, and of env variables, read once
+	// every secret is known.
+	extras, envs []string
+	errs         []error
+}
+
+// bad reports a problem of key, under the key the pod carries.
+func (p *annotationParser) bad(key, format string, args ...any) {
+	if o, ok := p.origin[key]; ok {
+		key = o
+	}
+	p.errs = append(p.errs, &AnnotationError{Key: key, Reason: fmt.Sprintf(format, args...)})
+}
+
+// secretKey is the annotation that names secret name, as the pod spells it.
+func (p *annotationParser) secretKey(name string) string {
+	if o, ok := p.origin[AnnotationSecretPrefix+name]; ok {
+		return o
+	}
+	return AnnotationSecretPrefix + name
+}
+
+// orAlias names a key's Vault alias in a "missing" message when the
+// aliases are on.
+func (p *annotationParser) orAlias(vaultKey string) string {
+	if p.origin == nil {
+		return ""
+	}
+	return " (or " + vaultKey + ")"
+}
+
+// secret is the secret called name, registered on first use.
+func (p *annotationParser) secret(name string) *plan.Secret {
+	s, ok := p.secrets[name]
+	if !ok {
+		s = &plan.Secret{Name: name}
+		p.secrets[name] = s
+	}
+	return s
+}
+
+// annotation reads one wisp.dev/ annotation, or sets it aside for later
+// (templates, formats, env).
+func (p *annotationParser) annotation(key, value string) {
+	switch {
+	case key == AnnotationInject, key == AnnotationStatus, key == AnnotationExempt:
+		// Read by Requested, by Inject and by the policy.
+	case key == AnnotationRole, key == AnnotationContainers, key == AnnotationMountPath,
+		key == AnnotationSocket, key == AnnotationSidecar:
+		p.setting(key, value)
+	case strings.HasPrefix(key, AnnotationSecretPrefix):
+		p.secretPath(key, value)
+	case strings.HasPrefix(key, AnnotationTemplatePrefix), strings.HasPrefix(key, AnnotationFormatPrefix):
+		p.extras = append(p.extras, key)
+	case strings.HasPrefix(key, AnnotationEnvPrefix):
+		p.envs = append(p.envs, key)
+	default:
+		if reason, ok := reservedAnnotations[key]; ok {
+			p.bad(key, "%s", reason)
+		} else {
+			p.bad(key, "is not a wisp annotation; see the README for the list")
+		}
+	}
+}
+
+// setting reads the pod-wide annotations: role, containers, mount path,
+// socket and sidecar.
+func (p *annotationParser) setting(key, value string) {
+	switch key {
+	case AnnotationRole:
+		role := strings.TrimSpace(value)
 		switch {
-		case key == AnnotationInject, key == AnnotationStatus, key == AnnotationExempt:
-			// Read by Requested, by Inject and by the policy.
-		case key == AnnotationRole:
-			role := strings.TrimSpace(value)
-			switch {
-			case role == "":
-				bad(key, "is empty; name the Vault role to log in with")
-			case strings.ContainsAny(role, "/ \t\n") || len(role) > 128 || !utf8.ValidString(role):
-				bad(key, "%q is not a Vault role name", trunc(role))
-			default:
-				req.Role = role
-			}
-		case key == AnnotationContainers:
-			for _, name := range strings.Split(value, ",") {
-				name = strings.TrimSpace(name)
-				if name == "" {
-					bad(key, "has an empty container name; want a comma list such as \"app,worker\"")
-					continue
-				}
-				req.Containers = append(req.Containers, name)
-			}
-		case key == AnnotationMountPath:
-			if err := checkMountPath(value); err != nil {
-				bad(key, "%s", err)
-			} else if err := mount.check(value); err != nil {
-				bad(key, "%s", err)
-			} else {
-				req.MountPath = value
-			}
-		case key == AnnotationSocket:
-			b, err := parseBool(value)
-			if err != nil {
-				bad(key, "%s", err)
-			}
-			req.Socket = b
-		case key == AnnotationSidecar:
-			b, err := parseBool(value)
-			if err != nil {
-				bad(key, "%s", err)
-			}
-			req.Sidecar = b
-		case strings.HasPrefix(key, AnnotationSecretPrefix):
-			name := strings.TrimPrefix(key, AnnotationSecretPrefix)
-			if !plan.IsFileName(name) {
-				bad(key, "secret name %q is not a DNS label (lower-case letters, digits and '-', at most 63)", trunc(name))
-				continue
-			}
-			// Register the name even when the path is bad, so that its
-			// template- and format- annotations are still checked and not
-			// reported as naming an unknown secret.
-			s := secret(name)
-			if err := plan.ValidatePath(value); err != nil {
-				bad(key, "%s", err)
-				continue
-			}
-			s.Path = value
-		case strings.HasPrefix(key, AnnotationTemplatePrefix), strings.HasPrefix(key, AnnotationFormatPrefix):
-			extras = append(extras, key)
-		case strings.HasPrefix(key, AnnotationEnvPrefix):
-			envs = append(envs, key)
+		case role == "":
+			p.bad(key, "is empty; name the Vault role to log in with")
+		case strings.ContainsAny(role, "/ \t\n") || len(role) > 128 || !utf8.ValidString(role):
+			p.bad(key, "%q is not a Vault role name", trunc(role))
 		default:
-			if reason, ok := reservedAnnotations[key]; ok {
-				bad(key, "%s", reason)
-			} else {
-				bad(key, "is not a wisp annotation; see the README for the list")
+			p.req.Role = role
+		}
+	case AnnotationContainers:
+		for _, name := range strings.Split(value, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				p.bad(key, "has an empty container name; want a comma list such as \"app,worker\"")
+				continue
 			}
+			p.req.Containers = append(p.req.Containers, name)
+		}
+	case AnnotationMountPath:
+		if err := checkMountPath(value); err != nil {
+			p.bad(key, "%s", err)
+		} else if err := p.mount.check(value); err != nil {
+			p.bad(key, "%s", err)
+		} else {
+			p.req.MountPath = value
+		}
+	case AnnotationSocket, AnnotationSidecar:
+		b, err := parseBool(value)
+		if err != nil {
+			p.bad(key, "%s", err)
+		}
+		if key == AnnotationSocket {
+			p.req.Socket = b
+		} else {
+			p.req.Sidecar = b
 		}
 	}
+}
 
-	for _, key := range extras {
-		value := annotations[key]
-		isTemplate := strings.HasPrefix(key, AnnotationTemplatePrefix)
-		prefix := AnnotationFormatPrefix
-		if isTemplate {
-			prefix = AnnotationTemplatePrefix
-		}
-		name := strings.TrimPrefix(key, prefix)
-		s, ok := secrets[name]
-		if !ok {
-			if _, named := annotations[AnnotationSecretPrefix+name]; named {
-				continue // the secret's own annotation is already reported
-			}
-			sk := secretKey(name)
-			if _, fromVault := origin[key]; fromVault {
-				sk = VaultAnnotationSecretPrefix + name
-			}
-			bad(key, "no %s annotation names a secret %q", trunc(sk), trunc(name))
-			continue
-		}
-		if isTemplate {
-			if strings.TrimSpace(value) == "" {
-				bad(key, "is empty; remove it to get the default JSON rendering")
-				continue
-			}
-			if len(value) > MaxTemplateBytes {
-				// Parsing is the admission path's most expensive step: a
-				// huge template would stall every request behind it.
-				bad(key, "is %d bytes; a template may have at most %d", len(value), MaxTemplateBytes)
-				continue
-			}
-			if _, fromVault := origin[key]; fromVault {
-				if s.Path == "" {
-					continue // the secret's own annotation is already reported
-				}
-				wisp, err := translateVaultTemplate(value, s.Path)
-				if err != nil {
-					bad(key, "%s", err)
-					continue
-				}
-				value = wisp
-			}
-			if err := cache.check(name, value); err != nil {
-				bad(key, "%s", err)
-				continue
-			}
-			s.Template = value
-			continue
-		}
-		f := plan.Format(value)
-		if err := f.Validate(); err != nil {
-			bad(key, "%s", err)
-			continue
-		}
-		s.Format = f
+// secretPath reads wisp.dev/secret-<name>: <vault path>.
+func (p *annotationParser) secretPath(key, value string) {
+	name := strings.TrimPrefix(key, AnnotationSecretPrefix)
+	if !plan.IsFileName(name) {
+		p.bad(key, "secret name %q is not a DNS label (lower-case letters, digits and '-', at most 63)", trunc(name))
+		return
 	}
+	// Register the name even when the path is bad, so that its template-
+	// and format- annotations are still checked and not reported as naming
+	// an unknown secret.
+	s := p.secret(name)
+	if err := plan.ValidatePath(value); err != nil {
+		p.bad(key, "%s", err)
+		return
+	}
+	s.Path = value
+}
 
-	if _, ok := annotations[AnnotationRole]; !ok {
-		bad(AnnotationRole, "is missing%s; an injected pod must name the Vault role to log in with", orAlias(VaultAnnotationRole))
+// templateOrFormat reads wisp.dev/template-<name> or format-<name>, once
+// every secret is known.
+func (p *annotationParser) templateOrFormat(key, value string) {
+	isTemplate := strings.HasPrefix(key, AnnotationTemplatePrefix)
+	prefix := AnnotationFormatPrefix
+	if isTemplate {
+		prefix = AnnotationTemplatePrefix
 	}
-	if len(secrets) == 0 {
-		bad(AnnotationSecretPrefix+"<name>", "no secret is requested%s; add at least one, e.g. %sdb: database/creds/app",
-			orAlias(VaultAnnotationSecretPrefix+"<name>"), AnnotationSecretPrefix)
+	name := strings.TrimPrefix(key, prefix)
+	s, ok := p.secrets[name]
+	if !ok {
+		if _, named := p.annotations[AnnotationSecretPrefix+name]; named {
+			return // the secret's own annotation is already reported
+		}
+		sk := p.secretKey(name)
+		if _, fromVault := p.origin[key]; fromVault {
+			sk = VaultAnnotationSecretPrefix + name
+		}
+		p.bad(key, "no %s annotation names a secret %q", trunc(sk), trunc(name))
+		return
 	}
-	for name, s := range secrets {
+	if isTemplate {
+		p.template(key, name, value, s)
+		return
+	}
+	f := plan.Format(value)
+	if err := f.Validate(); err != nil {
+		p.bad(key, "%s", err)
+		return
+	}
+	s.Format = f
+}
+
+// template reads secret s's template, translating a Vault Agent Injector
+// template first.
+func (p *annotationParser) template(key, name, value string, s *plan.Secret) {
+	if strings.TrimSpace(value) == "" {
+		p.bad(key, "is empty; remove it to get the default JSON rendering")
+		return
+	}
+	if len(value) > MaxTemplateBytes {
+		// Parsing is the admission path's most expensive step: a huge
+		// template would stall every request behind it.
+		p.bad(key, "is %d bytes; a template may have at most %d", len(value), MaxTemplateBytes)
+		return
+	}
+	if _, fromVault := p.origin[key]; fromVault {
+		if s.Path == "" {
+			return // the secret's own annotation is already reported
+		}
+		wisp, err := translateVaultTemplate(value, s.Path)
+		if err != nil {
+			p.bad(key, "%s", err)
+			return
+		}
+		value = wisp
+	}
+	if err := p.cache.check(name, value); err != nil {
+		p.bad(key, "%s", err)
+		return
+	}
+	s.Template = value
+}
+
+// finish checks what an injected pod must carry and collects the secrets
+// and env variables, sorted.
+func (p *annotationParser) finish() {
+	if _, ok := p.annotations[AnnotationRole]; !ok {
+		p.bad(AnnotationRole, "is missing%s; an injected pod must name the Vault role to log in with", p.orAlias(VaultAnnotationRole))
+	}
+	if len(p.secrets) == 0 {
+		p.bad(AnnotationSecretPrefix+"<name>", "no secret is requested%s; add at least one, e.g. %sdb: database/creds/app",
+			p.orAlias(VaultAnnotationSecretPrefix+"<name>"), AnnotationSecretPrefix)
+	}
+	for name, s := range p.secrets {
 		if s.Template != "" && s.Format != "" {
 			tk := AnnotationTemplatePrefix + name
-			if o, ok := origin[tk]; ok {
+			if o, ok := p.origin[tk]; ok {
 				tk = o
 			}
-			bad(AnnotationFormatPrefix+name, "set either %s or %s%s, not both", tk, AnnotationFormatPrefix, name)
+			p.bad(AnnotationFormatPrefix+name, "set either %s or %s%s, not both", tk, AnnotationFormatPrefix, name)
 		}
 		if s.Path == "" {
 			continue // already reported
 		}
-		req.Secrets = append(req.Secrets, *s)
+		p.req.Secrets = append(p.req.Secrets, *s)
 	}
-	sort.Slice(req.Secrets, func(i, j int) bool { return req.Secrets[i].Name < req.Secrets[j].Name })
-	for _, key := range envs {
-		if e, ok := parseEnvAnnotation(key, annotations[key], secrets, bad); ok {
-			req.Env = append(req.Env, e)
+	sort.Slice(p.req.Secrets, func(i, j int) bool { return p.req.Secrets[i].Name < p.req.Secrets[j].Name })
+	for _, key := range p.envs {
+		if e, ok := parseEnvAnnotation(key, p.annotations[key], p.secrets, p.bad); ok {
+			p.req.Env = append(p.req.Env, e)
 		}
 	}
-	sort.Slice(req.Env, func(i, j int) bool { return req.Env[i].Name < req.Env[j].Name })
-	return req, errs
+	sort.Slice(p.req.Env, func(i, j int) bool { return p.req.Env[i].Name < p.req.Env[j].Name })
 }
 
 // parseEnvAnnotation reads wisp.dev/env-<NAME>: "<secret>#<key>": NAME a C

@@ -102,7 +102,31 @@ func compile(spec Spec, all []Rule, loadGitleaks func() (*gitleaksDetector, erro
 		envSpecs:  memo.New(literalsMemoBytes, literalsCost),
 	}
 
-	// Modes.
+	compileModes(e, spec, bad)
+	compileExemptions(e, spec, bad)
+	compileRules(e, spec, all, bad)
+	compileAllow(e, spec, bad)
+	compileRoles(e, spec, bad)
+
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
+	}
+
+	if e.ruleEnabled(RuleKnownCredentialFormat) {
+		d, err := loadGitleaks()
+		if err != nil {
+			return nil, fmt.Errorf("load gitleaks rules: %w", err)
+		}
+		e.gitleaks = d
+	}
+	return e, nil
+}
+
+// problems collects what is wrong with a spec, one message a call.
+type problems func(format string, args ...any)
+
+// compileModes reads the global mode and the namespaces' modes.
+func compileModes(e *Evaluator, spec Spec, bad problems) {
 	if e.mode == "" {
 		e.mode = DefaultMode
 	} else if !e.mode.valid() {
@@ -124,8 +148,11 @@ func compile(spec Spec, all []Rule, loadGitleaks func() (*gitleaksDetector, erro
 			bad("namespaces.modeLabel: %q is not a label key: %s", l, strings.Join(msgs, "; "))
 		}
 	}
+}
 
-	// Exemptions.
+// compileExemptions reads the exempt namespaces and the exempt pods
+// (selector and annotation).
+func compileExemptions(e *Evaluator, spec Spec, bad problems) {
 	e.exemptNamespaces = namespaceGlobs("namespaces.exempt", spec.Namespaces.Exempt, bad)
 	e.exemptNSSelector = selector("namespaces.exemptSelector", spec.Namespaces.ExemptSelector, bad)
 	e.exemptPods = selector("exemptPods.selector", spec.ExemptPods.Selector, bad)
@@ -150,8 +177,11 @@ func compile(spec Spec, all []Rule, loadGitleaks func() (*gitleaksDetector, erro
 	case a.MinReasonLength < 0 || a.MinReasonLength > MaxMinReasonLength:
 		bad("exemptPods.annotation.minReasonLength: %d is not between 1 and %d", a.MinReasonLength, MaxMinReasonLength)
 	}
+}
 
-	// Rules.
+// compileRules picks the rules on: the default ones less those disabled,
+// plus those enabled.
+func compileRules(e *Evaluator, spec Spec, all []Rule, bad problems) {
 	known := make(map[string]Rule, len(all))
 	var ids []string
 	for _, r := range all {
@@ -180,9 +210,11 @@ func compile(spec Spec, all []Rule, loadGitleaks func() (*gitleaksDetector, erro
 			e.rules = append(e.rules, r)
 		}
 	}
+}
 
-	// Allow lists. Entries are never echoed, only named by index: someone
-	// may paste a real secret there.
+// compileAllow reads the allow lists. Entries are never echoed, only named
+// by index: someone may paste a real secret there.
+func compileAllow(e *Evaluator, spec Spec, bad problems) {
 	for i, n := range spec.Allow.Names {
 		if n == "" || strings.ContainsAny(n, "= \t\n") {
 			bad("allow.names[%d]: not an env var name glob (empty, or has = or white space)", i)
@@ -213,8 +245,11 @@ func compile(spec Spec, all []Rule, loadGitleaks func() (*gitleaksDetector, erro
 		}
 		e.allowPatterns = append(e.allowPatterns, re)
 	}
+}
 
-	// Role bindings.
+// compileRoles reads the role bindings, with a warning for each pattern
+// that can give one role to two namespaces.
+func compileRoles(e *Evaluator, spec Spec, bad problems) {
 	for i, b := range spec.Roles {
 		path := fmt.Sprintf("roles[%d]", i)
 		rb := roleBinding{namespaces: namespaceGlobs(path+".namespaces", b.Namespaces, bad)}
@@ -239,19 +274,6 @@ func compile(spec Spec, all []Rule, loadGitleaks func() (*gitleaksDetector, erro
 		}
 		e.roles = append(e.roles, rb)
 	}
-
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
-	}
-
-	if e.ruleEnabled(RuleKnownCredentialFormat) {
-		d, err := loadGitleaks()
-		if err != nil {
-			return nil, fmt.Errorf("load gitleaks rules: %w", err)
-		}
-		e.gitleaks = d
-	}
-	return e, nil
 }
 
 // Warnings returns what Compile found questionable in a valid spec, one

@@ -109,14 +109,7 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *Cache) (*corev1.Pod, Resul
 
 	out := shallowCopy(pod)
 	if group == *cfg.RunAsGroup {
-		sc := &corev1.PodSecurityContext{}
-		if pod.Spec.SecurityContext != nil {
-			*sc = *pod.Spec.SecurityContext
-		}
-		if !slices.Contains(sc.SupplementalGroups, group) {
-			sc.SupplementalGroups = append(slices.Clip(sc.SupplementalGroups), group)
-		}
-		out.Spec.SecurityContext = sc
+		out.Spec.SecurityContext = withSupplementalGroup(pod.Spec.SecurityContext, group)
 	}
 	out.Spec.Volumes = append(slices.Clip(out.Spec.Volumes), socketVolume(cfg), secretsVolume(cfg))
 	var spec string
@@ -132,25 +125,8 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *Cache) (*corev1.Pod, Resul
 	}
 	out.Spec.InitContainers = append([]corev1.Container{fetch}, out.Spec.InitContainers...)
 	for i := range out.Spec.Containers {
-		c := &out.Spec.Containers[i]
-		if !targets[c.Name] {
-			continue
-		}
-		// Clipped: an append must never write into pod's arrays.
-		c.VolumeMounts, c.Env = slices.Clip(c.VolumeMounts), slices.Clip(c.Env)
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{
-			Name: SecretsVolumeName, MountPath: req.MountPath, ReadOnly: true,
-		})
-		if spec != "" {
-			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: BinVolumeName, MountPath: ShimDir, ReadOnly: true})
-			c.Command = append([]string{ShimPath, "--"}, c.Command...)
-			c.Env = append(c.Env, corev1.EnvVar{Name: plan.EnvSpecVar, Value: spec})
-		}
-		if req.Socket {
-			c.VolumeMounts = append(c.VolumeMounts, socketMount(cfg))
-			if !hasEnv(c, EnvSocket) {
-				c.Env = append(c.Env, corev1.EnvVar{Name: EnvSocket, Value: "unix://" + cfg.SocketPath})
-			}
+		if c := &out.Spec.Containers[i]; targets[c.Name] {
+			mountSecrets(c, req, spec, cfg)
 		}
 	}
 	out.Annotations = maps.Clone(pod.Annotations)
@@ -159,6 +135,41 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *Cache) (*corev1.Pod, Resul
 	}
 	out.Annotations[AnnotationStatus] = StatusInjected
 	return out, Injected, nil
+}
+
+// withSupplementalGroup is a copy of sc (nil: an empty one) with group
+// among its supplemental groups.
+func withSupplementalGroup(sc *corev1.PodSecurityContext, group int64) *corev1.PodSecurityContext {
+	out := &corev1.PodSecurityContext{}
+	if sc != nil {
+		*out = *sc
+	}
+	if !slices.Contains(out.SupplementalGroups, group) {
+		out.SupplementalGroups = append(slices.Clip(out.SupplementalGroups), group)
+	}
+	return out
+}
+
+// mountSecrets gives app container c (a copy of the pod's) the secrets
+// volume, and with an env spec the exec shim, and with req.Socket the
+// Workload API socket.
+func mountSecrets(c *corev1.Container, req *Request, spec string, cfg Config) {
+	// Clipped: an append must never write into the pod's arrays.
+	c.VolumeMounts, c.Env = slices.Clip(c.VolumeMounts), slices.Clip(c.Env)
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{
+		Name: SecretsVolumeName, MountPath: req.MountPath, ReadOnly: true,
+	})
+	if spec != "" {
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: BinVolumeName, MountPath: ShimDir, ReadOnly: true})
+		c.Command = append([]string{ShimPath, "--"}, c.Command...)
+		c.Env = append(c.Env, corev1.EnvVar{Name: plan.EnvSpecVar, Value: spec})
+	}
+	if req.Socket {
+		c.VolumeMounts = append(c.VolumeMounts, socketMount(cfg))
+		if !hasEnv(c, EnvSocket) {
+			c.Env = append(c.Env, corev1.EnvVar{Name: EnvSocket, Value: "unix://" + cfg.SocketPath})
+		}
+	}
 }
 
 // shallowCopy copies what an injection changes in place: the pod, and its

@@ -41,10 +41,11 @@ chart:
 	helm="$$(test/scripts/ensure-helm.sh)/helm" && "$$helm" package charts/wisp \
 	  --version $(CHART_VERSION) --app-version $(CHART_VERSION) --destination $(CHART_DIR)
 
-## push: image and chart, then both pushed: the index and its SBOMs to
-## REGISTRY/wisp:v$$CHART_VERSION, the chart to oci://REGISTRY/charts/wisp
-push: image chart
+## push: what `make image chart` built (same VERSION): the index and its SBOMs
+## to REGISTRY/wisp:v$$CHART_VERSION, the chart to oci://REGISTRY/charts/wisp
+push:
 	@test -n "$(REGISTRY)" || { echo "push: set REGISTRY=host/path"; exit 2; }
+	@test -f $(CHART_DIR)/wisp-$(CHART_VERSION).tgz || { echo "push: no $(CHART_DIR)/wisp-$(CHART_VERSION).tgz: run make image chart VERSION=$(VERSION) first"; exit 2; }
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./cmd/wisp-release push --registry $(REGISTRY) \
 	  --layout $(IMAGE_DIR) --chart $(CHART_DIR)/wisp-$(CHART_VERSION).tgz
 

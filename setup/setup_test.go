@@ -75,9 +75,9 @@ func TestNewPlan(t *testing.T) {
 			notes: 1,
 		},
 		{
-			name: "only some namespaces",
-			mod:  func(c *Config) { c.Namespaces = []string{"ops"} },
-			want: map[string][]string{"shared-reader": {"spiffe://example.org/ns/ops/sa/*"}},
+			name:  "only some namespaces",
+			mod:   func(c *Config) { c.Namespaces = []string{"ops"} },
+			want:  map[string][]string{"shared-reader": {"spiffe://example.org/ns/ops/sa/*"}},
 			notes: 1,
 		},
 	}

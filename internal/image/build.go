@@ -74,13 +74,13 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	var errs []error
 	if c.Root == "" {
-		errs = append(errs, errors.New("Root: empty"))
+		errs = append(errs, errors.New("root: empty"))
 	}
 	if c.Version == "" {
-		errs = append(errs, errors.New("Version: empty"))
+		errs = append(errs, errors.New("version: empty"))
 	}
 	if c.BinDir == "" {
-		errs = append(errs, errors.New("BinDir: empty"))
+		errs = append(errs, errors.New("bin dir: empty"))
 	}
 	return errors.Join(errs...)
 }

@@ -218,7 +218,7 @@ func TestAssembleErrors(t *testing.T) {
 	if _, err := Assemble(Config{Version: "v1"}, testDockerfile, bins); err == nil {
 		t.Error("a missing binary: no error")
 	}
-	if err := (Config{}).Validate(); err == nil || !bytes.Contains([]byte(err.Error()), []byte("Root: empty")) {
+	if err := (Config{}).Validate(); err == nil || !bytes.Contains([]byte(err.Error()), []byte("root: empty")) {
 		t.Errorf("Validate of the zero Config: %v", err)
 	}
 }

@@ -35,10 +35,11 @@ image:
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./cmd/wisp-release image --out $(IMAGE_DIR) \
 	  --version $(VERSION) --tag v$(CHART_VERSION) --revision "$(REVISION)"
 
-## chart: the chart packaged by helm (test/scripts/ensure-helm.sh) into
-## CHART_DIR (bin/chart), version and appVersion CHART_VERSION
+## chart: the chart packaged by helm ($$HELM, or the one
+## test/scripts/ensure-helm.sh builds) into CHART_DIR (bin/chart), version and
+## appVersion CHART_VERSION
 chart:
-	helm="$$(test/scripts/ensure-helm.sh)/helm" && "$$helm" package charts/wisp \
+	helm="$${HELM:-$$(test/scripts/ensure-helm.sh)/helm}" && "$$helm" package charts/wisp \
 	  --version $(CHART_VERSION) --app-version $(CHART_VERSION) --destination $(CHART_DIR)
 
 ## push: what `make image chart` built (same VERSION): the index and its SBOMs

@@ -161,7 +161,7 @@ func commandEnv(t *testing.T, tmp string, cert *x509.Certificate) []string {
 		"HELM_CACHE_HOME="+filepath.Join(home, "helm"), "HELM_CONFIG_HOME="+filepath.Join(home, "helm"),
 		"HELM_DATA_HOME="+filepath.Join(home, "helm"))
 	if h := os.Getenv("WISP_HELM"); h != "" {
-		env = append(env, "PATH="+filepath.Dir(h)+":"+os.Getenv("PATH"))
+		env = append(env, "HELM="+h) // make chart's helm
 	}
 	return env
 }

@@ -127,6 +127,13 @@ func Assemble(cfg Config, df Dockerfile, bins []map[string]string) (Result, erro
 	if len(bins) != len(cfg.Platforms) {
 		return Result{}, fmt.Errorf("image: %d platforms, binaries for %d", len(cfg.Platforms), len(bins))
 	}
+	for i, p := range cfg.Platforms {
+		for _, b := range df.Binaries {
+			if bins[i][b] == "" {
+				return Result{}, fmt.Errorf("image %s: no file for %s", p, b)
+			}
+		}
+	}
 	labels := cfg.labels(df)
 	base, err := Layer(baseFiles(), cfg.Epoch)
 	if err != nil {

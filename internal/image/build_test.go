@@ -74,11 +74,42 @@ func testBinaries(t *testing.T, platforms int) []map[string]string {
 
 func assemble(t *testing.T, cfg Config) Result {
 	t.Helper()
-	res, err := Assemble(cfg, testDockerfile, testBinaries(t, len(DefaultPlatforms)))
+	n := len(cfg.Platforms)
+	if n == 0 {
+		n = len(DefaultPlatforms)
+	}
+	res, err := Assemble(cfg, testDockerfile, testBinaries(t, n))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// sharedConfig is the build most tests look at, assembled once
+// (compressing the layers is most of a test's time, under -race above all).
+var (
+	sharedConfig = Config{Version: "v1.2.3", Revision: "abc", Epoch: time.Unix(1700000000, 0)}
+	sharedOnce   sync.Once
+	sharedRes    Result
+	sharedErr    error
+)
+
+func shared(t *testing.T) Result {
+	t.Helper()
+	bins := testBinaries(t, len(DefaultPlatforms))
+	sharedOnce.Do(func() { sharedRes, sharedErr = Assemble(sharedConfig, testDockerfile, bins) })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return sharedRes
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixturePath != "" {
+		os.RemoveAll(filepath.Dir(fixturePath))
+	}
+	os.Exit(code)
 }
 
 func digest(t *testing.T, d interface{ Digest() (v1.Hash, error) }) v1.Hash {
@@ -94,8 +125,8 @@ func digest(t *testing.T, d interface{ Digest() (v1.Hash, error) }) v1.Hash {
 // stage says, on distroless static's users and CA bundle.
 func TestAssemble(t *testing.T) {
 	t.Parallel()
-	epoch := time.Unix(1700000000, 0).UTC()
-	res := assemble(t, Config{Version: "v1.2.3", Revision: "abc", Epoch: epoch})
+	epoch := sharedConfig.Epoch.UTC()
+	res := shared(t)
 	im, err := res.Index.IndexManifest()
 	if err != nil {
 		t.Fatal(err)
@@ -184,27 +215,35 @@ func checkFiles(t *testing.T, img v1.Image) {
 	}
 }
 
-// TestAssembleReproducible: the same inputs give the same index digest; a
-// changed epoch or version gives another.
+// TestAssembleReproducible: the same inputs give the same index digest and
+// SBOMs; a changed epoch or version gives another image.
 func TestAssembleReproducible(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Version: "v1.2.3", Epoch: time.Unix(1700000000, 0)}
-	first := digest(t, assemble(t, cfg).Index)
-	if again := digest(t, assemble(t, cfg).Index); again != first {
-		t.Fatalf("same inputs: index %s, then %s", first, again)
+	first, again := shared(t), assemble(t, sharedConfig)
+	if a, b := digest(t, first.Index), digest(t, again.Index); a != b {
+		t.Fatalf("same inputs: index %s, then %s", a, b)
 	}
-	for name, c := range map[string]Config{
-		"epoch":   {Version: cfg.Version, Epoch: cfg.Epoch.Add(time.Second)},
-		"version": {Version: "v1.2.4", Epoch: cfg.Epoch},
-	} {
-		if d := digest(t, assemble(t, c).Index); d == first {
-			t.Errorf("another %s, same index digest %s", name, d)
+	for i := range first.SBOMs {
+		if a, b := digest(t, first.SBOMs[i]), digest(t, again.SBOMs[i]); a != b {
+			t.Errorf("same inputs: sbom %s, then %s", a, b)
 		}
 	}
-	// An SBOM is as reproducible as its image.
-	a, b := assemble(t, cfg), assemble(t, cfg)
-	if da, db := digest(t, a.SBOMs[0]), digest(t, b.SBOMs[0]); da != db {
-		t.Errorf("same inputs: sbom %s, then %s", da, db)
+	im, err := first.Index.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := DefaultPlatforms[:1]
+	for name, c := range map[string]Config{
+		"epoch":   {Version: sharedConfig.Version, Revision: sharedConfig.Revision, Epoch: sharedConfig.Epoch.Add(time.Second), Platforms: one},
+		"version": {Version: "v1.2.4", Revision: sharedConfig.Revision, Epoch: sharedConfig.Epoch, Platforms: one},
+	} {
+		other, err := assemble(t, c).Index.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if other.Manifests[0].Digest == im.Manifests[0].Digest {
+			t.Errorf("another %s, same %s image %s", name, one[0], im.Manifests[0].Digest)
+		}
 	}
 }
 

@@ -28,7 +28,7 @@ func testRegistry(t *testing.T, referrers bool) string {
 // with or without the registry's referrers API.
 func TestLayoutPush(t *testing.T) {
 	t.Parallel()
-	res := assemble(t, Config{Version: "v1.2.3"})
+	res := shared(t)
 	dir := filepath.Join(t.TempDir(), "image")
 	if err := WriteLayout(dir, res, "v1.2.3"); err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestReadLayoutErrors(t *testing.T) {
 		t.Error("no layout: no error")
 	}
 	dir := filepath.Join(t.TempDir(), "image")
-	if err := WriteLayout(dir, Result{Index: assemble(t, Config{Version: "v1"}).Index}, ""); err != nil {
+	if err := WriteLayout(dir, Result{Index: shared(t).Index}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ReadLayout(dir); err == nil || !strings.Contains(err.Error(), "no tagged image index") {

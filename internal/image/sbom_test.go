@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-cmp/cmp"
@@ -64,8 +63,7 @@ func modulesOf(t *testing.T, file string) []string {
 // listing every module of every binary.
 func TestSBOM(t *testing.T) {
 	t.Parallel()
-	epoch := time.Unix(1700000000, 0).UTC()
-	res := assemble(t, Config{Version: "v1.2.3", Epoch: epoch})
+	res := shared(t)
 	im, err := res.Index.IndexManifest()
 	if err != nil {
 		t.Fatal(err)

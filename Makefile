@@ -9,14 +9,46 @@ FUZZTIME ?= 30s
 BENCH_DURATION ?= 8s
 BENCH_C ?= 8,64
 BENCH_COUNT ?= 3
+# Release: the chart's version is VERSION without its v (v1.2.3 -> 1.2.3), or
+# 0.0.0-dev-VERSION for an untagged commit; the image's tag is v<that>, the
+# tag the chart's default image.tag names. Dates in the image are the last
+# commit's (reproducible builds); REGISTRY is HOST/PATH for push.
+CHART_VERSION ?= $(shell v='$(VERSION)'; case "$$v" in (v[0-9]*) echo "$${v#v}";; (*) echo "0.0.0-dev-$$v";; esac)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+IMAGE_DIR ?= bin/image
+CHART_DIR ?= bin/chart
+REGISTRY ?=
 
-.PHONY: all build tools test lint bench scale fuzz demo clean
+.PHONY: all build image chart push tools test lint bench scale fuzz demo clean
 
 all: build
 
 ## build: the binaries into bin/, static, as in the Dockerfile
 build:
 	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o bin/ ./cmd/wisp ./cmd/wisp-webhook ./cmd/wisp-fetch
+
+## image: the image index (linux/amd64, linux/arm64) built without Docker from
+## the Dockerfile's packages and flags, with a CycloneDX SBOM per platform,
+## as an OCI layout in IMAGE_DIR (bin/image); same commit, same digest
+image:
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./cmd/wisp-release image --out $(IMAGE_DIR) \
+	  --version $(VERSION) --tag v$(CHART_VERSION) --revision "$(REVISION)"
+
+## chart: the chart packaged by helm ($$HELM, or the one
+## test/scripts/ensure-helm.sh builds) into CHART_DIR (bin/chart), version and
+## appVersion CHART_VERSION
+chart:
+	helm="$${HELM:-$$(test/scripts/ensure-helm.sh)/helm}" && "$$helm" package charts/wisp \
+	  --version $(CHART_VERSION) --app-version $(CHART_VERSION) --destination $(CHART_DIR)
+
+## push: what `make image chart` built (same VERSION): the index and its SBOMs
+## to REGISTRY/wisp:v$$CHART_VERSION, the chart to oci://REGISTRY/charts/wisp
+push:
+	@test -n "$(REGISTRY)" || { echo "push: set REGISTRY=host/path"; exit 2; }
+	@test -f $(CHART_DIR)/wisp-$(CHART_VERSION).tgz || { echo "push: no $(CHART_DIR)/wisp-$(CHART_VERSION).tgz: run make image chart VERSION=$(VERSION) first"; exit 2; }
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./cmd/wisp-release push --registry $(REGISTRY) \
+	  --layout $(IMAGE_DIR) --chart $(CHART_DIR)/wisp-$(CHART_VERSION).tgz
 
 ## tools: the real components of the end-to-end tests, built from the Go module
 ## proxy once and cached under $${XDG_CACHE_HOME:-~/.cache}/wisp, and the node's

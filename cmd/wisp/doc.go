@@ -5,6 +5,7 @@
 //	wisp inject -f FILE|- [--policy FILE] [-o yaml|json]
 //	wisp check -f FILE|DIR|-... [--policy FILE] [-o text|json]
 //	wisp scan [--kubeconfig F] [--context C] [-n NS | -A] [--policy F] [-o text|json|report] [--apply-reports]
+//	wisp setup vault --policy F --trust-domain TD --namespace NS... (--oidc-discovery-url U | --jwks-url U | --jwt-validation-pubkey F) [--apply | --dry-run]
 //	wisp version
 //
 // wisp scan lists Pods and the six workload kinds through the API, page by

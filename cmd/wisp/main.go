@@ -64,11 +64,12 @@ func newRootCommand() *cobra.Command {
 This command runs the wisp admission webhook's code offline, on manifests:
 "wisp inject" shows the injection, "wisp check" finds static secrets (for CI);
 and on a live cluster: "wisp scan" finds the static secrets of what already
-runs, and can write them as OpenReports Reports.`,
+runs, and can write them as OpenReports Reports. "wisp setup vault" configures
+Vault's JWT auth and one role per policy role, bound to its namespaces.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInjectCommand(), newCheckCommand(), newScanCommand(), newVersionCommand())
+	root.AddCommand(newInjectCommand(), newCheckCommand(), newScanCommand(), newSetupCommand(), newVersionCommand())
 	return root
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"wisp.dev/wisp/internal/image"
 	"wisp.dev/wisp/mutate"
 	"wisp.dev/wisp/test/node"
 )
@@ -28,11 +29,11 @@ type dockerBuild struct {
 	packages []string
 }
 
-// parseDockerfile reads the Dockerfile with the parser the node tests build
-// wisp's image with, so the two cannot drift.
+// parseDockerfile reads the Dockerfile with the parser `make image` builds
+// the release image with, so the two cannot drift.
 func parseDockerfile(t *testing.T) dockerBuild {
 	t.Helper()
-	d, err := node.ParseDockerfile(filepath.Join(repoRoot, "Dockerfile"))
+	d, err := image.ParseDockerfile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func parseDockerfile(t *testing.T) dockerBuild {
 // one of its binaries.
 func TestDockerfileImage(t *testing.T) {
 	t.Parallel()
-	d, err := node.ParseDockerfile(filepath.Join(repoRoot, "Dockerfile"))
+	d, err := image.ParseDockerfile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +139,32 @@ func TestMakefileBuildFlags(t *testing.T) {
 	if m == nil {
 		t.Fatal("the Makefile has no BUILD_FLAGS")
 	}
-	words, err := node.ShellWords(strings.ReplaceAll(m[1], "$(VERSION)", "${VERSION}"))
+	words, err := image.ShellWords(strings.ReplaceAll(m[1], "$(VERSION)", "${VERSION}"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(parseDockerfile(t).flags, words); diff != "" {
 		t.Errorf("Makefile BUILD_FLAGS differ from the Dockerfile's go build flags (-Dockerfile +Makefile):\n%s", diff)
+	}
+}
+
+// TestNodeImageLikeRelease: the node tests' image and the release image
+// read the Dockerfile alike (same files, user, entrypoint, flags and
+// packages).
+func TestNodeImageLikeRelease(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(repoRoot, "Dockerfile")
+	n, err := node.ParseDockerfile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := image.ParseDockerfile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := image.Dockerfile{Binaries: n.Binaries, User: n.User, Entrypoint: n.Entrypoint, Labels: r.Labels,
+		BuildFlags: n.BuildFlags, Packages: n.Packages, BuildEnv: n.BuildEnv}
+	if diff := cmp.Diff(r, got); diff != "" {
+		t.Errorf("(-release +node):\n%s", diff)
 	}
 }

@@ -19,36 +19,63 @@ import (
 	"unicode/utf8"
 )
 
+// MaxValue is the longest value worth expanding: Linux refuses to start a
+// program with an environment string (NAME=value) or an argument longer
+// than 128 KiB (MAX_ARG_STRLEN), so a container whose env expands past it
+// never runs.
+const MaxValue = 128 << 10
+
 // Expand returns s with its $(NAME) references replaced by lookup(NAME)
 // where lookup knows NAME (ok true), and left as written where it does not.
 func Expand(s string, lookup func(name string) (value string, ok bool)) string {
+	out, _ := ExpandMax(s, lookup, -1)
+	return out
+}
+
+// ExpandMax is Expand that gives up (ok false) as soon as the result would
+// be longer than limit bytes (a negative limit: no limit). Values that refer
+// to each other can double at each step; a limit keeps the work linear.
+func ExpandMax(s string, lookup func(name string) (value string, ok bool), limit int) (out string, ok bool) {
 	i := strings.IndexByte(s, '$')
 	if i < 0 {
-		return s // nothing to do, and nothing to allocate
+		// Nothing to do, and nothing to allocate.
+		return s, limit < 0 || len(s) <= limit
 	}
 	var b strings.Builder
 	b.Grow(len(s))
+	write := func(t string) bool {
+		if limit >= 0 && b.Len()+len(t) > limit {
+			return false
+		}
+		b.WriteString(t)
+		return true
+	}
 	done := 0 // s[:done] has been written
 	for ; i < len(s); i++ {
 		if s[i] != '$' || i+1 == len(s) {
 			continue
 		}
-		b.WriteString(s[done:i])
+		if !write(s[done:i]) {
+			return "", false
+		}
 		text, name, n := reference(s[i+1:])
 		if name {
-			if v, ok := lookup(text); ok {
-				b.WriteString(v)
+			if v, known := lookup(text); known {
+				text = v
 			} else {
-				b.WriteString("$(" + text + ")")
+				text = "$(" + text + ")"
 			}
-		} else {
-			b.WriteString(text)
+		}
+		if !write(text) {
+			return "", false
 		}
 		i += n
 		done = i + 1
 	}
-	b.WriteString(s[done:])
-	return b.String()
+	if !write(s[done:]) {
+		return "", false
+	}
+	return b.String(), true
 }
 
 // reference reads what follows a "$" (rest, not empty): the text to write

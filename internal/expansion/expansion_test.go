@@ -131,3 +131,49 @@ func invalidAfterDollar(s string) bool {
 	}
 	return false
 }
+
+// TestExpandMax: a limit stops the doubling of values that refer to each
+// other, at the first byte past it.
+func TestExpandMax(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"A": "0123456789"}
+	tests := []struct {
+		in    string
+		limit int
+		want  string
+		ok    bool
+	}{
+		{"$(A)$(A)", 20, "01234567890123456789", true},
+		{"$(A)$(A)", 19, "", false},
+		{"x$(A)", 10, "", false},
+		{"$(A)x", 10, "", false},
+		{"no reference", 5, "", false},
+		{"no reference", 12, "no reference", true},
+		{"$(B)", 4, "$(B)", true},
+		{"$(B)", 3, "", false},
+		{"$$", 1, "$", true},
+		{"$(A)", -1, "0123456789", true},
+	}
+	for _, tt := range tests {
+		got, ok := ExpandMax(tt.in, Map(vars), tt.limit)
+		if (ok && got != tt.want) || ok != tt.ok {
+			t.Errorf("ExpandMax(%q, %d) = %q, %v; want %q, %v", tt.in, tt.limit, got, ok, tt.want, tt.ok)
+		}
+	}
+	// Doubling: each value twice the one before, stopped at MaxValue.
+	m := map[string]string{"V0": "xxxxxxxx"}
+	prev := "V0"
+	steps := 0
+	for i := 1; i < 64; i++ {
+		v, ok := ExpandMax("$("+prev+")$("+prev+")", Map(m), MaxValue)
+		if !ok {
+			break
+		}
+		prev = "V" + string(rune('0'+i%10)) + string(rune('a'+i/10))
+		m[prev] = v
+		steps++
+	}
+	if steps != 14 { // 8 << 14 = 128 KiB
+		t.Errorf("doubling stopped after %d steps, want 14", steps)
+	}
+}

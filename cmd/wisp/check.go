@@ -16,7 +16,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"wisp.dev/wisp/internal/config"
 	"wisp.dev/wisp/internal/workload"
+	"wisp.dev/wisp/mutate"
 	"wisp.dev/wisp/policy"
 )
 
@@ -48,10 +50,14 @@ Values are never printed.
 
 Every violation is reported whatever the mode of its namespace (namespace
 labels are not known offline); exempt namespaces, exempt pods and allow
-lists of the policy apply.
+lists of the policy apply. A violation of a warn-only rule is printed with
+"warning: " and does not change the exit status. What the webhook refuses
+in any mode (a fetch plan it could not check, a Vault role the namespace,
+"default" for an object without one, may not name) is printed after the
+violations, with the webhook's message.
 
-Exit status: 0 when clean; 1 when there are violations; 2 for unreadable
-input, a bad flag or a bad policy file.`,
+Exit status: 0 when clean (warnings aside); 1 when there are violations or
+refusals; 2 for unreadable input, a bad flag or a bad policy file.`,
 		Example: `  wisp check -f deploy/
   wisp check -f app.yaml -f jobs.yaml --policy policy.yaml -o json
   helm template ./chart | wisp check -f -`,
@@ -80,6 +86,19 @@ type finding struct {
 	Field   string `json:"field"`
 	Rule    string `json:"rule"`
 	Message string `json:"message"`
+	// Warning: the rule only warns (it never denies, and does not change
+	// the exit status).
+	Warning bool `json:"warning,omitempty"`
+}
+
+// denial is a pod (template) the webhook refuses whatever the mode: a fetch
+// plan it could not check, or a Vault role its namespace may not name
+// (mutate.CheckPlans). Message is the webhook's, after "wisp: ".
+type denial struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Message   string `json:"message"`
 }
 
 func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -90,7 +109,7 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
-	findings := []finding{}
+	findings, denials := []finding{}, []denial{}
 	var problems []error
 	var byShape, skipped kindCounts
 	files, err := expandFiles(opts.files)
@@ -115,7 +134,7 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 				objs = d.items
 			}
 			for _, obj := range objs {
-				got, how, err := checkObject(snap.Policy, obj)
+				got, refused, how, err := checkObject(snap, obj)
 				switch how {
 				case checkedByShape:
 					byShape.add(obj)
@@ -127,6 +146,7 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 					continue
 				}
 				findings = append(findings, got...)
+				denials = append(denials, refused...)
 			}
 		}
 	}
@@ -141,25 +161,51 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 	if len(problems) > 0 {
 		return &exitError{code: exitInvalid, err: errors.Join(problems...)}
 	}
-	if opts.output == "json" {
-		out, err := json.MarshalIndent(struct {
-			Violations []finding `json:"violations"`
-		}{findings}, "", "  ")
-		if err != nil {
-			return &exitError{code: exitInvalid, err: fmt.Errorf("encode: %w", err)}
-		}
-		if _, err := fmt.Fprintf(stdout, "%s\n", out); err != nil {
-			return &exitError{code: exitInvalid, err: err}
-		}
-	} else {
-		for _, f := range findings {
-			if _, err := fmt.Fprintln(stdout, f.Message); err != nil {
-				return &exitError{code: exitInvalid, err: err}
-			}
+	if err := writeCheck(stdout, opts.output, findings, denials); err != nil {
+		return &exitError{code: exitInvalid, err: err}
+	}
+	blocking := 0
+	for _, f := range findings {
+		if !f.Warning {
+			blocking++
 		}
 	}
-	if len(findings) > 0 {
-		return &exitError{code: exitDenied, err: fmt.Errorf("%d static secret(s) found", len(findings)), quiet: opts.output == "json"}
+	switch {
+	case len(denials) > 0:
+		return &exitError{code: exitDenied, err: fmt.Errorf("%d static secret(s) found, %d object(s) refused", blocking, len(denials)), quiet: opts.output == "json"}
+	case blocking > 0:
+		return &exitError{code: exitDenied, err: fmt.Errorf("%d static secret(s) found", blocking), quiet: opts.output == "json"}
+	}
+	return nil
+}
+
+// writeCheck prints the findings and the denials: one line each (a
+// warning-only finding starts with "warning: "), or one JSON document.
+func writeCheck(w io.Writer, output string, findings []finding, denials []denial) error {
+	if output == "json" {
+		out, err := json.MarshalIndent(struct {
+			Violations []finding `json:"violations"`
+			Denials    []denial  `json:"denials"`
+		}{findings, denials}, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		_, err = fmt.Fprintf(w, "%s\n", out)
+		return err
+	}
+	for _, f := range findings {
+		line := f.Message
+		if f.Warning {
+			line = "warning: " + line
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	for _, d := range denials {
+		if _, err := fmt.Fprintf(w, "%s %s/%s: %s\n", d.Kind, d.Namespace, d.Name, d.Message); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -173,7 +219,7 @@ const (
 
 // checkObject runs the policy on obj's pod (template): the template of a
 // kind wisp knows, or every pod spec found by shape in any other object.
-func checkObject(ev *policy.Evaluator, obj *unstructured.Unstructured) ([]finding, int, error) {
+func checkObject(snap *config.Snapshot, obj *unstructured.Unstructured) ([]finding, []denial, int, error) {
 	found, byShape, err := workload.Pods(obj)
 	how := checkedByKind
 	switch {
@@ -183,18 +229,24 @@ func checkObject(ev *policy.Evaluator, obj *unstructured.Unstructured) ([]findin
 		how = checkedByShape
 	}
 	if err != nil {
-		return nil, how, err
+		return nil, nil, how, err
 	}
 	var out []finding
+	var refused []denial
 	for _, f := range found {
-		out = append(out, evaluateObject(ev, obj, f.Pod, f.SpecPath)...)
+		got, d := evaluateObject(snap, obj, f.Pod, f.SpecPath)
+		out = append(out, got...)
+		if d != nil {
+			refused = append(refused, *d)
+		}
 	}
-	return out, how, nil
+	return out, refused, how, nil
 }
 
 // evaluateObject judges one pod (template) of obj, its spec at specPath
-// ("" for where obj's kind keeps it).
-func evaluateObject(ev *policy.Evaluator, obj *unstructured.Unstructured, pod *corev1.Pod, specPath string) []finding {
+// ("" for where obj's kind keeps it): its violations, and what the webhook
+// refuses whatever the mode (mutate.CheckPlans), as it would.
+func evaluateObject(snap *config.Snapshot, obj *unstructured.Unstructured, pod *corev1.Pod, specPath string) ([]finding, *denial) {
 	ns := obj.GetNamespace()
 	if ns == "" {
 		ns = "default"
@@ -207,15 +259,26 @@ func evaluateObject(ev *policy.Evaluator, obj *unstructured.Unstructured, pod *c
 		Kind: obj.GetKind(), Namespace: ns, Name: name,
 		Labels: pod.Labels, Annotations: pod.Annotations, Spec: &pod.Spec, SpecPath: specPath,
 	}
-	d := ev.Evaluate(o)
+	var refused *denial
+	if _, err := mutate.CheckPlans(&pod.Spec, snap.Injection, roleCheck(snap, ns)); err != nil {
+		refused = &denial{Kind: o.Kind, Namespace: ns, Name: name, Message: err.Error()}
+	}
+	d := snap.Policy.Evaluate(o)
 	if d.Exempt {
-		return nil
+		return nil, refused
 	}
 	out := make([]finding, len(d.Violations))
 	for i, v := range d.Violations {
-		out[i] = finding{Kind: o.Kind, Namespace: ns, Name: name, Container: v.Container, Env: v.Env, Field: v.Field, Rule: v.RuleID, Message: v.Message(o)}
+		out[i] = finding{Kind: o.Kind, Namespace: ns, Name: name, Container: v.Container, Env: v.Env, Field: v.Field, Rule: v.RuleID,
+			Message: v.Message(o), Warning: v.WarnOnly}
 	}
-	return out
+	return out, refused
+}
+
+// roleCheck is the role check of namespace under the snapshot's policy, as
+// the webhook runs it.
+func roleCheck(snap *config.Snapshot, namespace string) mutate.RoleCheck {
+	return func(role string) error { return snap.Policy.AllowedRole(namespace, role) }
 }
 
 // kindCounts counts objects by kind and API version, for a summary line.

@@ -49,7 +49,7 @@ func TestDownwardAPIAndRenamesAreJudged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := readPod(t, filepath.Join("testdata", "plain-pod.yaml"))
-			pod.Name = "leak-" + strings.ReplaceAll(tc.name, " ", "-")
+			pod.Name = "leak-" + strings.ToLower(strings.ReplaceAll(tc.name, " ", "-"))
 			tc.change(pod)
 			_, err := shared.client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 			if err == nil || !apierrors.IsForbidden(err) {

@@ -48,8 +48,10 @@ type Decision struct {
 	// ExemptReason says which exemption applied. For the exemption
 	// annotation it quotes the pod's reason.
 	ExemptReason string
-	// Violations found, at most one per env entry, in spec order (init
-	// containers, containers, ephemeral containers; env then envFrom).
+	// Violations found, at most one per env entry (or downward API file),
+	// in spec order (init containers, containers, ephemeral containers; env
+	// then envFrom; then volumes, then template annotations). Those of a
+	// WarnOnly rule never deny.
 	Violations []Violation
 	// Notes are things the user should know that are not violations: an
 	// exemption annotation that was ignored and why, an invalid mode label.

@@ -439,7 +439,7 @@ func TestDeployPlainPodNeverReachesWisp(t *testing.T) {
 		{"no env, no opt-in", testPod("", nil), 0, 0},
 		{"other annotations, a role without inject", testPod("", map[string]string{"example.com/team": "orders", mutate.AnnotationRole: "orders"}), 0, 0},
 		{"empty literal", testPod("", nil, literal("EMPTY", "")), 0, 0},
-		{"plain command and args", withArgs(testPod("", nil), []string{"/app"}, []string{"--planner=x", "--port=8080"}), 0, 0},
+		{"plain command and args", withArgs(testPod("", nil), []string{"/app"}, []string{"--port=8080", "plan"}), 0, 0},
 		{"downward API files of other fields", withVolumes(testPod("", nil), downwardVolume("metadata.name", "metadata.namespace"),
 			projectedDownward("metadata.namespace")), 0, 0},
 		// Positive controls: each reaches both endpoints (audit mode admits).
@@ -447,8 +447,6 @@ func TestDeployPlainPodNeverReachesWisp(t *testing.T) {
 		{"a secretKeyRef", testPod("", nil, secretRef("DB_PASSWORD")), 1, 1},
 		{"a configMapKeyRef", testPod("", nil, configMapRef), 1, 1},
 		{"a fieldRef", testPod("", nil, fieldRef), 1, 1},
-		{"--plan in args", withArgs(testPod("", nil), nil, []string{"--plan", "/cm/plan.json"}), 1, 1},
-		{"-plan in a shell command", withArgs(testPod("", nil), []string{"sh", "-c", "f -plan=/cm/p"}, nil), 1, 1},
 		{"a downward API file of an annotation", withVolumes(testPod("", nil), downwardVolume("metadata.annotations['k']")), 1, 1},
 		{"a projected downward API file of the labels", withVolumes(testPod("", nil), projectedDownward("metadata.labels")), 1, 1},
 		{"inject false still reaches wisp", testPod("", map[string]string{mutate.AnnotationInject: "false"}), 1, 1},
@@ -456,6 +454,21 @@ func TestDeployPlainPodNeverReachesWisp(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c.expectCalls(t, tt.mutating, tt.validating, func() { create(t, tt.pod) })
+		})
+	}
+	// wisp-fetch's --plan flag reaches wisp with no env at all, and is
+	// refused in every mode (by /mutate: /validate is not called).
+	for _, p := range []*corev1.Pod{
+		withArgs(testPod("", nil), nil, []string{"--plan", "/cm/plan.json"}),
+		withArgs(testPod("", nil), []string{"sh", "-c", "f -plan=/cm/p"}, nil),
+	} {
+		t.Run("--plan in "+strings.Join(append(p.Spec.Containers[0].Command, p.Spec.Containers[0].Args...), " "), func(t *testing.T) {
+			p.GenerateName = "pod-"
+			c.expectCalls(t, 1, 0, func() {
+				if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "--plan flag") {
+					t.Errorf("want a denial of the --plan flag, got %v", err)
+				}
+			})
 		})
 	}
 	t.Run("envFrom secretRef", func(t *testing.T) {

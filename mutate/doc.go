@@ -14,7 +14,8 @@
 //
 // mutate is pure: it does no I/O, reads no clock and no environment, keeps no
 // globals and never modifies its input pod. It imports k8s.io/api, the
-// apimachinery types those use, wisp's plan package and internal/memo only.
+// apimachinery types those use, wisp's plan package, internal/memo and
+// internal/expansion only.
 // It never logs: it returns data and errors. Every function is safe for
 // concurrent use. A Cache, which the admission path passes to InjectCached,
 // remembers what an injection derives from the annotations alone (the
@@ -27,8 +28,9 @@
 // "injected" is returned unchanged, so re-applies are no-ops; on
 // reinvocation, an app container a later webhook added gets the secrets
 // mount (Completed), and nothing else changes. The status annotation is the
-// pod author's word: the webhook checks every fetch plan's role whatever it
-// says.
+// pod author's word: CheckPlans (which the webhook and the CLI share) checks
+// every fetch plan's role whatever it says, and refuses a plan admission
+// could not read as it will run (valueFrom, envFrom, "$(", --plan).
 // A malformed annotation yields an error naming each bad annotation and no
 // pod at all, never a half-mutated one.
 package mutate

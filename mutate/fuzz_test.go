@@ -83,6 +83,7 @@ func FuzzParseAnnotations(f *testing.F) {
 	f.Add("true", "app", "secret-db", "kv/db", "env-DB_PASSWORD", "db#password", "format-db", "env")
 	f.Add("true", "app", "secret-db", "kv/db", "env-1X", "db#", "template-db", "{{ .x }}")
 	f.Add("true", "app", "secret-db", "kv/db", "env-PGUSER", "ghost#user", "format-db", "raw:password")
+	f.Add("true", "app", "secret-db", "kv/db", "template-db", "$(X) $$( {{ $x := .a }}", "env-A", "db#$$(k)")
 
 	f.Fuzz(func(t *testing.T, inject, role, k1, v1, k2, v2, k3, v3 string) {
 		annotations := map[string]string{
@@ -136,6 +137,11 @@ func FuzzParseAnnotations(f *testing.F) {
 		// plan's.
 		if got, want := fetchPlan(t, out).Role, mutate.Role(annotations, mutate.Config{}); got != want {
 			t.Errorf("the plan's role is %q, mutate.Role says %q", got, want)
+		}
+		// What wisp writes passes its own plan checks: no "$(" the kubelet
+		// would expand, whatever the templates and keys hold.
+		if found, err := mutate.CheckPlans(&out.Spec, mutate.Config{}, func(string) error { return nil }); err != nil || !found {
+			t.Errorf("the injected pod fails CheckPlans: %v, %v", found, err)
 		}
 		wantVolumes := len(pod.Spec.Volumes) + 2
 		for i, c := range out.Spec.Containers {

@@ -41,8 +41,15 @@ type EnvVar struct {
 	Format Format `json:"format"`
 }
 
-// Marshal encodes the spec as the shim reads it.
-func (s EnvSpec) Marshal() ([]byte, error) { return json.Marshal(s) }
+// Marshal encodes the spec as the shim reads it, with no "$(" or "$$" (see
+// EscapeDollars).
+func (s EnvSpec) Marshal() ([]byte, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	return EscapeDollars(b), nil
+}
 
 // ParseEnvSpec decodes and checks an EnvSpec.
 func ParseEnvSpec(s string) (EnvSpec, error) {

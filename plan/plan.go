@@ -73,13 +73,36 @@ func (p Plan) String() string {
 	return fmt.Sprintf("plan(role=%s dir=%s secrets=[%s])", p.Role, p.Dir, strings.Join(names, " "))
 }
 
-// Marshal encodes p as compact JSON.
+// Marshal encodes p as compact JSON, with no "$(" or "$$" (see
+// EscapeDollars).
 func (p Plan) Marshal() ([]byte, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode plan: %w", err)
 	}
-	return b, nil
+	return EscapeDollars(b), nil
+}
+
+// EscapeDollars rewrites as \u0024 (which decodes to the same text) every
+// "$" of a JSON document that the kubelet would change: one before "(" or
+// "$". A plan (and an EnvSpec) travels as an env value, in which the kubelet
+// expands $(VAR) references and turns "$$" into "$": escaped, the document
+// the program reads is the document written ({{ $k }} stays as it is), and a
+// "$(" in WISP_PLAN or WISP_ENV can be refused at admission as an attempt to
+// change it. Outside strings, "$" is not JSON, so only strings change.
+func EscapeDollars(doc []byte) []byte {
+	if !bytes.Contains(doc, []byte("$(")) && !bytes.Contains(doc, []byte("$$")) {
+		return doc
+	}
+	out := make([]byte, 0, len(doc)+16)
+	for i, c := range doc {
+		if c == '$' && i+1 < len(doc) && (doc[i+1] == '(' || doc[i+1] == '$') {
+			out = append(out, `\u0024`...)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // Parse decodes and validates a plan. Unknown fields are errors.

@@ -465,3 +465,39 @@ func TestFuncsList(t *testing.T) {
 		t.Errorf("template helpers (-want +got); a new helper must be documented and tested:\n%s", diff)
 	}
 }
+
+// TestMarshalEscapesDollars: a plan and an EnvSpec travel as env values,
+// which the kubelet expands ($(VAR), $$): their encodings hold no "$", and
+// decode to what was encoded.
+func TestMarshalEscapesDollars(t *testing.T) {
+	t.Parallel()
+	p := validPlan()
+	p.Secrets[3].Template = `{{ $k := .api_key }}KEY=$(cat /x) $$ $$$( ${HOME} {{ $k }}`
+	doc, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(doc), "$(") || strings.Contains(string(doc), "$$") || !strings.Contains(string(doc), "{{ $k }}") {
+		t.Errorf("plan encoding holds a $( or a $$, or escapes a $ the kubelet leaves alone: %s", doc)
+	}
+	got, err := plan.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+
+	spec := plan.EnvSpec{Dir: "/vault/secrets", Vars: []plan.EnvVar{{Name: "A", Secret: "db", Key: "$(HOME)", Format: plan.FormatJSON}}}
+	doc, err = spec.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(doc), "$(") {
+		t.Errorf("env spec encoding holds a $(: %s", doc)
+	}
+	back, err := plan.ParseEnvSpec(string(doc))
+	if err != nil || back.Vars[0].Key != "$(HOME)" {
+		t.Errorf("round trip: %+v %v", back, err)
+	}
+}

@@ -64,8 +64,12 @@
 // DefaultRules lists the rules with their stable ids; each rule_<id>.go
 // opens with what it detects, the fields it reads, what is allowed and an
 // example. Rules read env and envFrom of init, app and ephemeral containers;
-// value rules read literal env[].value only (never valueFrom fieldRef or
-// configMapKeyRef). Rules are tried in order (cheap and specific first:
+// value rules read what the kubelet gives a container where admission can
+// know it: literal env[].value after $(VAR) expansion, and the annotations
+// and labels that valueFrom.fieldRef or a downward API volume file reads
+// (see resolve.go); never what is read at run time (Secrets, ConfigMaps).
+// env-config-map-secret-name only warns (Rule.WarnOnly): Decision.Denied
+// ignores it. Rules are tried in order (cheap and specific first:
 // env-secret-key-ref, env-from-secret, known-credential-format without
 // gitleaks, env-name-literal, high-entropy-literal, env-name-weak-literal,
 // then gitleaks' rules)
@@ -98,7 +102,8 @@
 // the tests that prove the table finds what gitleaks finds), and
 // internal/memo: an Evaluator remembers the literals it read from template
 // texts and from WISP_PLAN/WISP_ENV values (bounded in bytes, dropped with
-// the Evaluator), which changes what Evaluate costs, never what it returns.
+// the Evaluator), which changes what Evaluate costs, never what it returns;
+// and internal/expansion, the kubelet's $(VAR) expansion.
 //
 // A secret value never leaves Evaluate: no Violation field, Message, Note,
 // reason or error contains an env value or any part of one, nor does

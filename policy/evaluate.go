@@ -48,8 +48,10 @@ type Decision struct {
 	// ExemptReason says which exemption applied. For the exemption
 	// annotation it quotes the pod's reason.
 	ExemptReason string
-	// Violations found, at most one per env entry, in spec order (init
-	// containers, containers, ephemeral containers; env then envFrom).
+	// Violations found, at most one per env entry (or downward API file),
+	// in spec order (init containers, containers, ephemeral containers; env
+	// then envFrom; then volumes, then template annotations). Those of a
+	// WarnOnly rule never deny.
 	Violations []Violation
 	// Notes are things the user should know that are not violations: an
 	// exemption annotation that was ignored and why, an invalid mode label.
@@ -58,9 +60,17 @@ type Decision struct {
 }
 
 // Denied reports whether the webhook must refuse the object: not exempt,
-// mode enforce, at least one violation.
+// mode enforce, at least one violation that is not WarnOnly.
 func (d Decision) Denied() bool {
-	return !d.Exempt && d.Mode == ModeEnforce && len(d.Violations) > 0
+	if d.Exempt || d.Mode != ModeEnforce {
+		return false
+	}
+	for _, v := range d.Violations {
+		if !v.WarnOnly {
+			return true
+		}
+	}
+	return false
 }
 
 // Messages returns one line per violation (see Violation.Message).
@@ -99,7 +109,7 @@ func (e *Evaluator) Evaluate(o Object) Decision {
 		path = specPath(o.Kind)
 	}
 	if o.Spec != nil {
-		d.Violations = e.scan(o.Spec, path)
+		d.Violations = e.scan(o, path)
 	}
 	if len(o.Annotations) > 0 {
 		d.Violations = append(d.Violations, e.scanTemplates(o, path)...)
@@ -183,9 +193,11 @@ func specPath(kind string) string {
 	return "spec"
 }
 
-// scan runs the rules over every env and envFrom entry of every container.
-func (e *Evaluator) scan(spec *corev1.PodSpec, prefix string) []Violation {
-	s := scanner{e: e, prefix: prefix}
+// scan runs the rules over every env and envFrom entry of every container,
+// then over the files of downward API volumes.
+func (e *Evaluator) scan(o Object, prefix string) []Violation {
+	spec := o.Spec
+	s := scanner{e: e, prefix: prefix, labels: o.Labels, annotations: o.Annotations, budget: expansionBudget}
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
 		s.container("initContainers", i, c.Name, c.Env, c.EnvFrom)
@@ -198,6 +210,7 @@ func (e *Evaluator) scan(spec *corev1.PodSpec, prefix string) []Violation {
 		c := &spec.EphemeralContainers[i].EphemeralContainerCommon
 		s.container("ephemeralContainers", i, c.Name, c.Env, c.EnvFrom)
 	}
+	s.volumes(spec.Volumes)
 	return s.out
 }
 
@@ -208,31 +221,65 @@ type scanner struct {
 	prefix string
 	it     item
 	out    []Violation
+	// labels and annotations of the pod (template), which fieldRef and
+	// downward API volumes can give a container.
+	labels, annotations map[string]string
+	// vars holds what the kubelet would know of a container's variables
+	// so far, for $(VAR) expansion (nil while no container needs it).
+	vars   map[string]string
+	lookup func(string) (string, bool) // over vars
+	// budget is what expansion may still write (expansionBudget);
+	// overflow: the entry being judged was not expanded, for want of it.
+	budget   int
+	overflow bool
+	// resolved is the entry being judged when its value is not the one
+	// written (expanded, or read through fieldRef).
+	resolved corev1.EnvVar
 }
 
 func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVar, envFrom []corev1.EnvFromSource) {
 	e := s.e
+	expand := s.startEnv(env)
 	for j := range env {
 		ev := &env[j]
+		s.overflow = false
+		value, via, known := s.envValue(ev, expand)
+		switch {
+		case s.overflow:
+			// A value the container cannot start with, or the budget
+			// is spent: the rest of the env is judged as written.
+			expand = false
+		case expand:
+			s.define(ev.Name, value, known)
+		}
 		// allow.names silences the heuristic rules only: a Secret reference
 		// or a known credential format is never allowed by its name.
 		s.it = item{env: ev, nameAllowed: len(e.allowNames) > 0 && anyGlob(e.allowNames, ev.Name)}
 		if ev.ValueFrom == nil && (ev.Name == plan.PlanVar || ev.Name == plan.EnvSpecVar) {
+			// Judged as written: a $( in them is refused (mutate.CheckPlans).
 			if lits, ok := e.wispVarLiterals(ev.Name, ev.Value); ok {
 				s.wispVar(list, ci, name, j, ev.Name, lits)
 				continue
 			}
 		}
-		if ev.ValueFrom == nil && ev.Value != "" {
-			if e.allowedValue(ev.Value) {
+		if known && value != "" {
+			if e.allowedValue(value) {
 				continue
 			}
-			s.it.lit = newLiteral(ev.Value)
+			s.it.lit = newLiteral(value)
 			if isReference(s.it.lit.v) {
 				continue // points at a secret store: not a secret
 			}
+			if via != "" {
+				// Judged as the literal the container gets.
+				s.resolved = corev1.EnvVar{Name: ev.Name, Value: value}
+				s.it.env = &s.resolved
+			}
 		}
 		if id, reason, remedy := e.check(&s.it); id != "" {
+			if via != "" && s.it.env == &s.resolved {
+				reason = via + ": " + reason
+			}
 			s.out = append(s.out, Violation{
 				RuleID:    id,
 				Container: name,
@@ -240,6 +287,7 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 				Field:     s.field(list, ci, ".env[", j),
 				Reason:    reason,
 				Remedy:    strings.ReplaceAll(remedy, envPlaceholder, ev.Name),
+				WarnOnly:  e.warnOnly(id),
 			})
 		}
 	}
@@ -247,17 +295,21 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 		ef := &envFrom[j]
 		s.it = item{from: ef}
 		if id, reason, remedy := e.check(&s.it); id != "" {
-			secret := ""
-			if ef.SecretRef != nil {
-				secret = ef.SecretRef.Name
+			from := ""
+			switch {
+			case ef.SecretRef != nil:
+				from = ef.SecretRef.Name
+			case ef.ConfigMapRef != nil:
+				from = ef.ConfigMapRef.Name
 			}
 			s.out = append(s.out, Violation{
 				RuleID:    id,
 				Container: name,
-				Env:       envFromPrefix + secret,
+				Env:       envFromPrefix + from,
 				Field:     s.field(list, ci, ".envFrom[", j),
 				Reason:    reason,
-				Remedy:    remedy,
+				Remedy:    strings.ReplaceAll(remedy, envPlaceholder, "<VAR>"),
+				WarnOnly:  e.warnOnly(id),
 			})
 		}
 	}

@@ -296,7 +296,7 @@ func TestEvaluateEdgeCases(t *testing.T) {
 		t.Errorf("nil spec: %+v", d)
 	}
 	empty := podWithEnv(corev1.EnvVar{Name: "EMPTY"}, lit("SPACES", "   "), lit("", "Tr0ub4dor&3xY!"),
-		corev1.EnvVar{Name: "CM", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{Key: "password"}}},
+		corev1.EnvVar{Name: "CM", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{Key: "features"}}},
 		corev1.EnvVar{Name: "API_TOKEN", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 		corev1.EnvVar{Name: "DB_PASSWORD", Value: "Tr0ub4dor&3xY!", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}})
 	if d := e.Evaluate(empty); len(d.Violations) != 0 {
@@ -373,7 +373,7 @@ func TestRuleSet(t *testing.T) {
 	if err := validateRules(rules); err != nil {
 		t.Fatalf("DefaultRules: %v", err)
 	}
-	want := []string{RuleEnvSecretKeyRef, RuleEnvFromSecret, RuleKnownCredentialFormat, RuleEnvNameLiteral, RuleHighEntropyLiteral, RuleEnvNameWeakLiteral}
+	want := []string{RuleEnvSecretKeyRef, RuleEnvFromSecret, RuleKnownCredentialFormat, RuleEnvNameLiteral, RuleHighEntropyLiteral, RuleEnvNameWeakLiteral, RuleEnvConfigMapSecret}
 	var got []string
 	for _, r := range rules {
 		got = append(got, r.ID)

@@ -24,6 +24,9 @@ type Rule struct {
 	// Heuristic rules judge a literal by its name or its look; allow.names
 	// silences them (and only them) for the names it lists.
 	Heuristic bool
+	// WarnOnly rules never deny: in enforce mode their violations are
+	// warnings (what they flag cannot be known at admission).
+	WarnOnly bool
 
 	// check returns the reason it flags it, or "". It runs in rule order;
 	// the first rule that flags an entry reports it.
@@ -41,6 +44,7 @@ const (
 	RuleEnvNameLiteral        = "env-name-literal"
 	RuleHighEntropyLiteral    = "high-entropy-literal"
 	RuleEnvNameWeakLiteral    = "env-name-weak-literal"
+	RuleEnvConfigMapSecret    = "env-config-map-secret-name"
 )
 
 // Remedies and the version the rules appeared in.
@@ -52,6 +56,7 @@ const (
 	envPlaceholder = "{env}"
 	ruleSince      = "v0.1.0"
 	ruleWeakSince  = "v0.2.0"
+	ruleCMSince    = "v0.3.0"
 )
 
 // DefaultRules returns wisp's rules, in the order they are tried: an explicit
@@ -64,6 +69,7 @@ func DefaultRules() []Rule {
 		envNameLiteralRule(),
 		highEntropyLiteralRule(),
 		envNameWeakLiteralRule(),
+		envConfigMapSecretNameRule(),
 	}
 }
 

@@ -13,9 +13,11 @@ const envFromPrefix = "envFrom:"
 type Violation struct {
 	// RuleID is the stable id of the rule that flagged the entry.
 	RuleID string
-	// Container is the name of the container (of any kind).
+	// Container is the name of the container (of any kind), or of the
+	// volume for a file of a downward API volume.
 	Container string
-	// Env is the env var's name, "envFrom:<secret name>" for envFrom, or
+	// Env is the env var's name, "envFrom:<Secret or ConfigMap name>" for
+	// envFrom, the file's path in its volume for a downward API file, or
 	// the annotation's key for a literal in a template annotation (then
 	// Container is empty).
 	Env string
@@ -27,6 +29,9 @@ type Violation struct {
 	Reason string
 	// Remedy says what to do instead.
 	Remedy string
+	// WarnOnly: the rule only warns (Rule.WarnOnly); the violation never
+	// denies, in any mode.
+	WarnOnly bool
 }
 
 // Message renders v as one line for a denial, a warning or a log:
@@ -46,8 +51,14 @@ func (v Violation) Message(o Object) string {
 		return fmt.Sprintf("%s %s/%s: annotation %s: %s (rule %s); %s", kind, o.Namespace, name, v.Env, v.Reason, v.RuleID, v.Remedy)
 	}
 	env := "env " + v.Env
-	if secret, ok := strings.CutPrefix(v.Env, envFromPrefix); ok {
-		env = fmt.Sprintf("envFrom Secret %q", secret)
+	if from, ok := strings.CutPrefix(v.Env, envFromPrefix); ok {
+		kind := "Secret"
+		if v.RuleID == RuleEnvConfigMapSecret {
+			kind = "ConfigMap"
+		}
+		env = fmt.Sprintf("envFrom %s %q", kind, from)
+	} else if strings.Contains(v.Field, ".volumes[") {
+		env = "file " + v.Env
 	}
 	return fmt.Sprintf("%s %s/%s: %s %q: %s: %s (rule %s); %s",
 		kind, o.Namespace, name, containerKind(v.Field), v.Container, env, v.Reason, v.RuleID, v.Remedy)
@@ -60,6 +71,8 @@ func containerKind(field string) string {
 		return "init container"
 	case strings.Contains(field, ".ephemeralContainers["):
 		return "ephemeral container"
+	case strings.Contains(field, ".volumes["):
+		return "volume"
 	}
 	return "container"
 }

@@ -164,7 +164,7 @@ func result(fs []Finding) reportsv1alpha1.ReportResult {
 		msgs = append(msgs, f.Message)
 	}
 	status := reportsv1alpha1.Result("warn")
-	if f.Mode == policy.ModeEnforce {
+	if f.Mode == policy.ModeEnforce && !f.Violation.WarnOnly {
 		status = "fail"
 	}
 	return reportsv1alpha1.ReportResult{
@@ -192,6 +192,8 @@ func severity(rule string) reportsv1alpha1.ResultSeverity {
 	switch rule {
 	case "env-secret-key-ref", "env-from-secret":
 		return "medium"
+	case "env-config-map-secret-name":
+		return "low" // a name only: the ConfigMap is not read
 	}
 	return "high"
 }

@@ -2,12 +2,14 @@
 // controller-runtime's webhook server and admission helpers, serving
 //
 //	/mutate   pod CREATE: deny static secrets where the policy enforces,
-//	          inject opted-in pods (JSONPatch), deny malformed annotations and
-//	          Vault roles the namespace may not name
+//	          inject opted-in pods (JSONPatch), deny malformed annotations,
+//	          and fetch plans mutate.CheckPlans refuses (Vault roles the
+//	          namespace may not name, plans it could not check)
 //	/validate pods and the pod templates of Deployments, StatefulSets,
 //	          DaemonSets, ReplicaSets, Jobs, CronJobs, CREATE and UPDATE: the
-//	          platform policy (enforce: deny; warn: warnings; audit:
-//	          auditAnnotations); an UPDATE is judged on what it changes
+//	          platform policy (enforce: deny, warn-only rules as warnings;
+//	          warn: warnings; audit: auditAnnotations), and mutate.CheckPlans;
+//	          an UPDATE is judged on what it changes
 //	/healthz  liveness
 //	/readyz   readiness: the TLS listener answers with a loaded certificate
 //	/metrics  Prometheus metrics

@@ -17,7 +17,6 @@ import (
 
 	"wisp.dev/wisp/internal/config"
 	"wisp.dev/wisp/mutate"
-	"wisp.dev/wisp/policy"
 )
 
 // EndpointMutate is the path of the mutating webhook.
@@ -51,81 +50,9 @@ func NewMutatingHandler(snapshots Snapshots, namespaces NamespaceLabels, log *sl
 	return &MutatingHandler{snapshots: snapshots, namespaces: namespaces, log: log, metrics: metrics}
 }
 
-// checkRoles refuses a pod whose fetch plans name a Vault role its
-// namespace may not use. Every container of every kind that carries a plan
-// (env WISP_PLAN, what wisp-fetch reads) is checked, whatever its name and
-// whatever the pod's status annotation says: a pod that arrives "already
-// injected" is judged like one wisp injects. requirePlan: the pod was just
-// injected, so a plan must be there.
-func checkRoles(ev *policy.Evaluator, namespace string, spec *corev1.PodSpec, requirePlan bool) error {
-	found := false
-	check := func(kind, name string, env []corev1.EnvVar) error {
-		for _, e := range env {
-			if e.Name != mutate.EnvPlan {
-				continue
-			}
-			if e.ValueFrom != nil {
-				return fmt.Errorf("%s %q: env %s must be a literal fetch plan, not valueFrom: its role could not be checked", kind, name, mutate.EnvPlan)
-			}
-			// Only the role is read: mutate validated the plans it wrote,
-			// and plan.Parse would parse every template again.
-			var p struct {
-				Role string `json:"role"`
-			}
-			if err := json.Unmarshal([]byte(e.Value), &p); err != nil {
-				return fmt.Errorf("%s %q: env %s is not a fetch plan: %w", kind, name, mutate.EnvPlan, err)
-			}
-			if p.Role == "" {
-				return fmt.Errorf("%s %q: the fetch plan names no role", kind, name)
-			}
-			if err := ev.AllowedRole(namespace, p.Role); err != nil {
-				return fmt.Errorf("%s %q: %w", kind, name, err)
-			}
-			found = true
-		}
-		return nil
-	}
-	if spec == nil {
-		return nil
-	}
-	for _, c := range spec.InitContainers {
-		if err := check("init container", c.Name, c.Env); err != nil {
-			return err
-		}
-	}
-	for _, c := range spec.Containers {
-		if err := check("container", c.Name, c.Env); err != nil {
-			return err
-		}
-	}
-	for _, c := range spec.EphemeralContainers {
-		if err := check("ephemeral container", c.Name, c.Env); err != nil {
-			return err
-		}
-	}
-	if requirePlan && !found {
-		return errors.New("the injected pod has no fetch plan")
-	}
-	return nil
-}
-
-// checkInjectedRoles refuses an injected pod whose fetch plans name a Vault
-// role its namespace may not use. A pod wisp just injected is the pod it
-// received plus wisp-fetch, whose plan names the role of the pod's
-// annotations (mutate.Role; TestRoleIsThePlanRole holds the two equal):
-// the plans the pod carried are checked, then that role, without decoding
-// wisp's own plan again. A completed pod (reinvocation) is checked whole.
-func checkInjectedRoles(snap *config.Snapshot, namespace string, in, out *corev1.Pod, res mutate.Result) error {
-	if res != mutate.Injected {
-		return checkRoles(snap.Policy, namespace, &out.Spec, true)
-	}
-	if err := checkRoles(snap.Policy, namespace, &in.Spec, false); err != nil {
-		return err
-	}
-	if err := snap.Policy.AllowedRole(namespace, mutate.Role(in.Annotations, snap.Injection)); err != nil {
-		return fmt.Errorf("init container %q: %w", mutate.FetchContainerName, err)
-	}
-	return nil
+// roleCheck is the role check of namespace under the snapshot's policy.
+func roleCheck(snap *config.Snapshot, namespace string) mutate.RoleCheck {
+	return func(role string) error { return snap.Policy.AllowedRole(namespace, role) }
 }
 
 // Handle implements admission.Handler.
@@ -171,16 +98,14 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 	if err != nil {
 		return admission.Denied(denial(err)), ResultDenied, name
 	}
-	if res != mutate.Injected && res != mutate.Completed {
-		// Not opted in, or "already injected": the status annotation is
-		// the pod author's word, so any fetch plan it carries is checked.
-		if err := checkRoles(snap.Policy, req.Namespace, &pod.Spec, false); err != nil {
-			return admission.Denied("wisp: " + err.Error()), ResultDenied, name
-		}
-		return admission.Allowed(""), ResultAllowed, name
+	// Not opted in, or "already injected" (the status annotation is the
+	// pod author's word): any fetch plan the pod carries is checked; an
+	// injected pod, with the role of the plan wisp wrote.
+	if err := mutate.CheckInjected(pod, out, res, snap.Injection, roleCheck(snap, req.Namespace)); err != nil {
+		return admission.Denied("wisp: " + err.Error()), ResultDenied, name
 	}
-	if err := checkInjectedRoles(snap, req.Namespace, pod, out, res); err != nil {
-		return admission.Denied("wisp: cannot inject: " + err.Error()), ResultDenied, name
+	if res != mutate.Injected && res != mutate.Completed {
+		return admission.Allowed(""), ResultAllowed, name
 	}
 	if ops, ok := injectionPatch(pod, out); ok {
 		return admission.Patched("", ops...), ResultInjected, name

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"wisp.dev/wisp/internal/workload"
+	"wisp.dev/wisp/mutate"
 	"wisp.dev/wisp/policy"
 )
 
@@ -91,7 +92,7 @@ func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, s
 		obj.NamespaceLabels = h.namespaces.Labels(req.Namespace)
 	}
 	d := snap.Policy.Evaluate(obj)
-	if err := checkRoles(snap.Policy, req.Namespace, obj.Spec, false); err != nil {
+	if _, err := mutate.CheckPlans(obj.Spec, snap.Injection, roleCheck(snap, req.Namespace)); err != nil {
 		return admission.Denied("wisp: " + err.Error()), ResultDenied, obj.Name, &d
 	}
 
@@ -122,20 +123,29 @@ func decide(obj policy.Object, d policy.Decision) admission.Response {
 		// annotation without permission, say): the team should hear it.
 		return admission.Allowed("").WithWarnings(d.Notes...)
 	}
-	lines := make([]string, len(d.Violations))
-	for i, v := range d.Violations {
-		lines[i] = v.Message(obj)
-	}
-	switch d.Mode {
-	case policy.ModeWarn:
-		return admission.Allowed("").WithWarnings(append(lines, d.Notes...)...)
-	case policy.ModeAudit:
+	if d.Mode == policy.ModeAudit {
 		resp := admission.Allowed("")
 		resp.AuditAnnotations = map[string]string{AuditAnnotationKey: auditSummary(d.Violations)}
 		return resp
-	default:
-		return admission.Denied(fmt.Sprintf("wisp: %d static secret(s) in env vars:\n%s", len(lines), strings.Join(lines, "\n")))
 	}
+	// In warn mode every violation is a warning; in enforce mode, those of
+	// warn-only rules are.
+	var deny, warnings []string
+	for _, v := range d.Violations {
+		if d.Mode == policy.ModeWarn || v.WarnOnly {
+			warnings = append(warnings, v.Message(obj))
+		} else {
+			deny = append(deny, v.Message(obj))
+		}
+	}
+	if len(deny) == 0 {
+		return admission.Allowed("").WithWarnings(append(warnings, d.Notes...)...)
+	}
+	resp := admission.Denied(fmt.Sprintf("wisp: %d static secret(s) in env vars:\n%s", len(deny), strings.Join(deny, "\n")))
+	if len(warnings) > 0 {
+		resp = resp.WithWarnings(warnings...)
+	}
+	return resp
 }
 
 // auditSummary lists rule:container/env per violation, no values.

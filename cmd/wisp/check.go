@@ -16,7 +16,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"wisp.dev/wisp/internal/config"
 	"wisp.dev/wisp/internal/workload"
+	"wisp.dev/wisp/mutate"
 	"wisp.dev/wisp/policy"
 )
 
@@ -48,16 +50,21 @@ Values are never printed.
 
 Every violation is reported whatever the mode of its namespace (namespace
 labels are not known offline); exempt namespaces, exempt pods and allow
-lists of the policy apply.
+lists of the policy apply. A violation of a warn-only rule is printed with
+"warning: " and does not change the exit status. What the webhook refuses
+in any mode (a fetch plan it could not check, a Vault role the namespace,
+"default" for an object without one, may not name) is printed after the
+violations, with the webhook's message.
 
 A document that a strict decoder refuses (a duplicate key, a field of the
 wrong type, a template expression in a quantity) is judged on what can be
 read of it: every container's env and envFrom, the pod's annotations and
 labels; stderr names the fields left out.
 
-Exit status: 0 when clean; 1 when there are violations (documents that could
-not be read at all are then named on stderr); 2 for input with nothing
-readable and no violation elsewhere, a bad flag or a bad policy file.`,
+Exit status: 0 when clean (warnings aside); 1 when there are violations or
+refusals (documents that could not be read at all are then named on
+stderr); 2 for input with nothing readable and nothing found elsewhere, a
+bad flag or a bad policy file.`,
 		Example: `  wisp check -f deploy/
   wisp check -f app.yaml -f jobs.yaml --policy policy.yaml -o json
   helm template ./chart | wisp check -f -`,
@@ -86,6 +93,19 @@ type finding struct {
 	Field   string `json:"field"`
 	Rule    string `json:"rule"`
 	Message string `json:"message"`
+	// Warning: the rule only warns (it never denies, and does not change
+	// the exit status).
+	Warning bool `json:"warning,omitempty"`
+}
+
+// denial is a pod (template) the webhook refuses whatever the mode: a fetch
+// plan it could not check, or a Vault role its namespace may not name
+// (mutate.CheckPlans). Message is the webhook's, after "wisp: ".
+type denial struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Message   string `json:"message"`
 }
 
 func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -96,7 +116,7 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
-	findings := []finding{}
+	findings, denials := []finding{}, []denial{}
 	var problems []error
 	var byShape, skipped kindCounts
 	files, err := expandFiles(opts.files)
@@ -125,7 +145,7 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 				objs = d.items
 			}
 			for _, obj := range objs {
-				got, how, unread, err := checkObject(snap.Policy, obj)
+				got, refused, how, unread, err := checkObject(snap, obj)
 				switch how {
 				case checkedByShape:
 					byShape.add(obj)
@@ -140,6 +160,7 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 					fmt.Fprintf(stderr, "wisp: %s: %s: judged on what could be read; not read: %s\n", doc, objectName(obj), strings.Join(unread, "; "))
 				}
 				findings = append(findings, got...)
+				denials = append(denials, refused...)
 			}
 		}
 	}
@@ -151,33 +172,59 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 	if !skipped.empty() {
 		fmt.Fprintf(stderr, "wisp: not checked, no pod template: %s\n", skipped)
 	}
+	blocking := 0
+	for _, f := range findings {
+		if !f.Warning {
+			blocking++
+		}
+	}
 	// A document that could not be read at all is exit 2, unless secrets
 	// were found elsewhere: then it is said on stderr and the exit is 1.
-	if len(problems) > 0 && len(findings) == 0 {
+	if len(problems) > 0 && blocking == 0 && len(denials) == 0 {
 		return &exitError{code: exitInvalid, err: errors.Join(problems...)}
 	}
 	for _, p := range problems {
 		fmt.Fprintf(stderr, "wisp: not checked: %s\n", oneLine(p))
 	}
-	if opts.output == "json" {
+	if err := writeCheck(stdout, opts.output, findings, denials); err != nil {
+		return &exitError{code: exitInvalid, err: err}
+	}
+	switch {
+	case len(denials) > 0:
+		return &exitError{code: exitDenied, err: fmt.Errorf("%d static secret(s) found, %d object(s) refused", blocking, len(denials)), quiet: opts.output == "json"}
+	case blocking > 0:
+		return &exitError{code: exitDenied, err: fmt.Errorf("%d static secret(s) found", blocking), quiet: opts.output == "json"}
+	}
+	return nil
+}
+
+// writeCheck prints the findings and the denials: one line each (a
+// warning-only finding starts with "warning: "), or one JSON document.
+func writeCheck(w io.Writer, output string, findings []finding, denials []denial) error {
+	if output == "json" {
 		out, err := json.MarshalIndent(struct {
 			Violations []finding `json:"violations"`
-		}{findings}, "", "  ")
+			Denials    []denial  `json:"denials"`
+		}{findings, denials}, "", "  ")
 		if err != nil {
-			return &exitError{code: exitInvalid, err: fmt.Errorf("encode: %w", err)}
+			return fmt.Errorf("encode: %w", err)
 		}
-		if _, err := fmt.Fprintf(stdout, "%s\n", out); err != nil {
-			return &exitError{code: exitInvalid, err: err}
+		_, err = fmt.Fprintf(w, "%s\n", out)
+		return err
+	}
+	for _, f := range findings {
+		line := f.Message
+		if f.Warning {
+			line = "warning: " + line
 		}
-	} else {
-		for _, f := range findings {
-			if _, err := fmt.Fprintln(stdout, f.Message); err != nil {
-				return &exitError{code: exitInvalid, err: err}
-			}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
 		}
 	}
-	if len(findings) > 0 {
-		return &exitError{code: exitDenied, err: fmt.Errorf("%d static secret(s) found", len(findings)), quiet: opts.output == "json"}
+	for _, d := range denials {
+		if _, err := fmt.Fprintf(w, "%s %s/%s: %s\n", d.Kind, d.Namespace, d.Name, d.Message); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -193,7 +240,7 @@ const (
 // kind wisp knows, or every pod spec found by shape in any other object.
 // A pod spec that does not decode whole is judged on what can be read
 // (workload.PodsBestEffort); unread names what could not.
-func checkObject(ev *policy.Evaluator, obj *unstructured.Unstructured) (out []finding, how int, unread []string, err error) {
+func checkObject(snap *config.Snapshot, obj *unstructured.Unstructured) (out []finding, refused []denial, how int, unread []string, err error) {
 	found, byShape, err := workload.PodsBestEffort(obj)
 	how = checkedByKind
 	switch {
@@ -203,21 +250,26 @@ func checkObject(ev *policy.Evaluator, obj *unstructured.Unstructured) (out []fi
 		how = checkedByShape
 	}
 	if err != nil {
-		return nil, how, nil, err
+		return nil, nil, how, nil, err
 	}
 	for _, f := range found {
-		out = append(out, evaluateObject(ev, obj, f.Pod, f.SpecPath)...)
+		got, d := evaluateObject(snap, obj, f.Pod, f.SpecPath)
+		out = append(out, got...)
+		if d != nil {
+			refused = append(refused, *d)
+		}
 		unread = append(unread, f.Unread...)
 	}
-	return out, how, unread, nil
+	return out, refused, how, unread, nil
 }
 
 // oneLine is err's text on one line.
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // evaluateObject judges one pod (template) of obj, its spec at specPath
-// ("" for where obj's kind keeps it).
-func evaluateObject(ev *policy.Evaluator, obj *unstructured.Unstructured, pod *corev1.Pod, specPath string) []finding {
+// ("" for where obj's kind keeps it): its violations, and what the webhook
+// refuses whatever the mode (mutate.CheckPlans), as it would.
+func evaluateObject(snap *config.Snapshot, obj *unstructured.Unstructured, pod *corev1.Pod, specPath string) ([]finding, *denial) {
 	ns := obj.GetNamespace()
 	if ns == "" {
 		ns = "default"
@@ -230,15 +282,26 @@ func evaluateObject(ev *policy.Evaluator, obj *unstructured.Unstructured, pod *c
 		Kind: obj.GetKind(), Namespace: ns, Name: name,
 		Labels: pod.Labels, Annotations: pod.Annotations, Spec: &pod.Spec, SpecPath: specPath,
 	}
-	d := ev.Evaluate(o)
+	var refused *denial
+	if _, err := mutate.CheckPlans(&pod.Spec, snap.Injection, roleCheck(snap, ns)); err != nil {
+		refused = &denial{Kind: o.Kind, Namespace: ns, Name: name, Message: err.Error()}
+	}
+	d := snap.Policy.Evaluate(o)
 	if d.Exempt {
-		return nil
+		return nil, refused
 	}
 	out := make([]finding, len(d.Violations))
 	for i, v := range d.Violations {
-		out[i] = finding{Kind: o.Kind, Namespace: ns, Name: name, Container: v.Container, Env: v.Env, Field: v.Field, Rule: v.RuleID, Message: v.Message(o)}
+		out[i] = finding{Kind: o.Kind, Namespace: ns, Name: name, Container: v.Container, Env: v.Env, Field: v.Field, Rule: v.RuleID,
+			Message: v.Message(o), Warning: v.WarnOnly}
 	}
-	return out
+	return out, refused
+}
+
+// roleCheck is the role check of namespace under the snapshot's policy, as
+// the webhook runs it.
+func roleCheck(snap *config.Snapshot, namespace string) mutate.RoleCheck {
+	return func(role string) error { return snap.Policy.AllowedRole(namespace, role) }
 }
 
 // kindCounts counts objects by kind and API version, for a summary line.

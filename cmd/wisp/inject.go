@@ -41,8 +41,10 @@ Other objects, and pods that do not opt in or are injected already, are
 written unchanged; injecting the output again changes nothing.
 
 Exit status: 0 on success; 1 when the webhook would deny an object (malformed
-wisp.dev/* annotations), with its message on standard error and nothing on
-standard output; 2 for unreadable input, a bad flag or a bad policy file.`,
+wisp.dev/* annotations, a fetch plan it could not check, a Vault role the
+object's namespace may not name: "default" for an object without one), with
+its message on standard error and nothing on standard output; 2 for
+unreadable input, a bad flag or a bad policy file.`,
 		Example: `  wisp inject -f deployment.yaml | kubectl apply -f -
   kubectl get deploy web -o yaml | wisp inject -f - --policy policy.yaml
   wisp inject -f pod.yaml -o json`,
@@ -104,7 +106,7 @@ func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout,
 				where += fmt.Sprintf("List item %d: ", i+1)
 			}
 			where += objectName(obj)
-			changed, err := injectObject(obj, snap.Injection)
+			changed, err := injectObject(obj, snap)
 			if !workload.Supported(obj.GroupVersionKind()) {
 				if found, _ := workload.ByShape(obj); len(found) > 0 {
 					leftAlone.add(obj)
@@ -142,8 +144,11 @@ func (e *denialError) Unwrap() error { return e.err }
 
 // injectObject injects obj in place, through mutate.Inject like the webhook,
 // and reports whether obj changed. An object of a kind without a pod template
-// is left alone. The webhook's denials are *denialError.
-func injectObject(obj *unstructured.Unstructured, cfg mutate.Config) (bool, error) {
+// is left alone. The webhook's denials are *denialError: malformed
+// annotations, and what mutate.CheckInjected refuses (a fetch plan it could
+// not check, a Vault role the object's namespace, default if it names none,
+// may not name), with the webhook's message.
+func injectObject(obj *unstructured.Unstructured, snap *config.Snapshot) (bool, error) {
 	pod, err := workload.PodOf(obj)
 	if errors.Is(err, workload.ErrUnsupportedKind) {
 		return false, nil
@@ -151,8 +156,15 @@ func injectObject(obj *unstructured.Unstructured, cfg mutate.Config) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	out, result, err := mutate.Inject(pod, cfg)
+	out, result, err := mutate.Inject(pod, snap.Injection)
 	if err != nil {
+		return false, &denialError{err: err}
+	}
+	ns := obj.GetNamespace()
+	if ns == "" {
+		ns = "default"
+	}
+	if err := mutate.CheckInjected(pod, out, result, snap.Injection, roleCheck(snap, ns)); err != nil {
 		return false, &denialError{err: err}
 	}
 	if result != mutate.Injected {

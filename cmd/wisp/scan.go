@@ -151,7 +151,7 @@ func runScan(ctx context.Context, opts scanOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return invalid(err)
 	}
-	if n := len(result.Findings); n > 0 && opts.exitCode != exitOK {
+	if n := countBlocking(result); n > 0 && opts.exitCode != exitOK {
 		return &exitError{code: opts.exitCode, err: fmt.Errorf("%d static secret(s) found in %d workload(s)", n, countWorkloads(result)), quiet: opts.output != "text"}
 	}
 	return nil
@@ -186,12 +186,28 @@ func clientConfig(opts scanOptions) (*rest.Config, string, error) {
 	return cfg, ns, nil
 }
 
+// countWorkloads counts the workloads with a violation that is not only a
+// warning.
 func countWorkloads(r *scan.Result) int {
 	seen := map[string]bool{}
 	for _, f := range r.Findings {
-		seen[string(f.Object.UID)+f.Object.String()] = true
+		if !f.Violation.WarnOnly {
+			seen[string(f.Object.UID)+f.Object.String()] = true
+		}
 	}
 	return len(seen)
+}
+
+// countBlocking counts the violations that are not only warnings (a
+// warn-only rule's never denies, so it does not set the exit status).
+func countBlocking(r *scan.Result) int {
+	n := 0
+	for _, f := range r.Findings {
+		if !f.Violation.WarnOnly {
+			n++
+		}
+	}
+	return n
 }
 
 // writeScanText prints the summary table, then one line per violation.

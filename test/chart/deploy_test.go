@@ -437,17 +437,38 @@ func TestDeployPlainPodNeverReachesWisp(t *testing.T) {
 		mutating, validating float64
 	}{
 		{"no env, no opt-in", testPod("", nil), 0, 0},
-		{"only configMap and field refs", testPod("", nil, configMapRef, fieldRef), 0, 0},
 		{"other annotations, a role without inject", testPod("", map[string]string{"example.com/team": "orders", mutate.AnnotationRole: "orders"}), 0, 0},
 		{"empty literal", testPod("", nil, literal("EMPTY", "")), 0, 0},
+		{"plain command and args", withArgs(testPod("", nil), []string{"/app"}, []string{"--port=8080", "plan"}), 0, 0},
+		{"downward API files of other fields", withVolumes(testPod("", nil), downwardVolume("metadata.name", "metadata.namespace"),
+			projectedDownward("metadata.namespace")), 0, 0},
 		// Positive controls: each reaches both endpoints (audit mode admits).
 		{"a literal value", testPod("", nil, literal("LOG_LEVEL", "info")), 1, 1},
 		{"a secretKeyRef", testPod("", nil, secretRef("DB_PASSWORD")), 1, 1},
+		{"a configMapKeyRef", testPod("", nil, configMapRef), 1, 1},
+		{"a fieldRef", testPod("", nil, fieldRef), 1, 1},
+		{"a downward API file of an annotation", withVolumes(testPod("", nil), downwardVolume("metadata.annotations['k']")), 1, 1},
+		{"a projected downward API file of the labels", withVolumes(testPod("", nil), projectedDownward("metadata.labels")), 1, 1},
 		{"inject false still reaches wisp", testPod("", map[string]string{mutate.AnnotationInject: "false"}), 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c.expectCalls(t, tt.mutating, tt.validating, func() { create(t, tt.pod) })
+		})
+	}
+	// wisp-fetch's --plan flag reaches wisp with no env at all, and is
+	// refused in every mode (by /mutate: /validate is not called).
+	for _, p := range []*corev1.Pod{
+		withArgs(testPod("", nil), nil, []string{"--plan", "/cm/plan.json"}),
+		withArgs(testPod("", nil), []string{"sh", "-c", "f -plan=/cm/p"}, nil),
+	} {
+		t.Run("--plan in "+strings.Join(append(p.Spec.Containers[0].Command, p.Spec.Containers[0].Args...), " "), func(t *testing.T) {
+			p.GenerateName = "pod-"
+			c.expectCalls(t, 1, 0, func() {
+				if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "--plan flag") {
+					t.Errorf("want a denial of the --plan flag, got %v", err)
+				}
+			})
 		})
 	}
 	t.Run("envFrom secretRef", func(t *testing.T) {
@@ -458,7 +479,7 @@ func TestDeployPlainPodNeverReachesWisp(t *testing.T) {
 	t.Run("envFrom configMapRef", func(t *testing.T) {
 		p := testPod("", nil)
 		p.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "orders"}}}}
-		c.expectCalls(t, 0, 0, func() { create(t, p) })
+		c.expectCalls(t, 1, 1, func() { create(t, p) })
 	})
 	t.Run("a secret in an init container only", func(t *testing.T) {
 		p := testPod("", nil)
@@ -550,6 +571,37 @@ func TestDeployPlainPodNeverReachesWisp(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func withArgs(p *corev1.Pod, command, args []string) *corev1.Pod {
+	p.Spec.Containers[0].Command, p.Spec.Containers[0].Args = command, args
+	return p
+}
+
+func withVolumes(p *corev1.Pod, vols ...corev1.Volume) *corev1.Pod {
+	p.Spec.Volumes = append(p.Spec.Volumes, vols...)
+	return p
+}
+
+// downwardVolume is a downwardAPI volume with one file per field path.
+func downwardVolume(fieldPaths ...string) corev1.Volume {
+	return corev1.Volume{Name: "podinfo", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: downwardFiles(fieldPaths)}}}
+}
+
+// projectedDownward is a projected volume (like a service account token's)
+// with a downwardAPI source of one file per field path.
+func projectedDownward(fieldPaths ...string) corev1.Volume {
+	return corev1.Volume{Name: "projected", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+		{DownwardAPI: &corev1.DownwardAPIProjection{Items: downwardFiles(fieldPaths)}},
+	}}}}
+}
+
+func downwardFiles(fieldPaths []string) []corev1.DownwardAPIVolumeFile {
+	var items []corev1.DownwardAPIVolumeFile
+	for i, fp := range fieldPaths {
+		items = append(items, corev1.DownwardAPIVolumeFile{Path: fmt.Sprintf("f%d", i), FieldRef: &corev1.ObjectFieldSelector{FieldPath: fp}})
+	}
+	return items
+}
 
 // (d) a pod with a static secret in an enforcing namespace is denied, and so
 // is a workload, at apply time. This needs the policy engine wired into the

@@ -476,7 +476,8 @@ func TestMatchConditionText(t *testing.T) {
 				for _, want := range []string{
 					fmt.Sprintf("'wisp.dev/inject' in %s.annotations", p[0]),
 					p[1] + ".containers.exists(", p[1] + ".initContainers.exists(", p[1] + ".ephemeralContainers.exists(",
-					"has(e.value)", "has(e.valueFrom.secretKeyRef)", "has(f.secretRef)",
+					"has(e.value) || has(e.valueFrom)", "has(f.secretRef) || has(f.configMapRef)", "a.contains('-plan')",
+					p[1] + ".volumes.exists(", "v.projected.sources.exists(", "i.fieldRef.fieldPath.startsWith('metadata.annotations')",
 				} {
 					if !strings.Contains(text, want) {
 						t.Errorf("%s: CEL does not contain %q:\n%s", w.name, want, text)

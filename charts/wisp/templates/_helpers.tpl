@@ -133,12 +133,18 @@ A request reaches wisp only if wisp has something to do with it:
              (any value: a bad value must reach wisp to be denied), or, with
              migration.vaultAgentAnnotations, vault.hashicorp.com/agent-inject;
   detection  some container, init container or ephemeral container has an
-             env var with a literal value or a valueFrom.secretKeyRef, or an
-             envFrom with a secretRef. CEL cannot run wisp's detection rules,
-             so any literal counts; wisp decides what is a secret.
+             env var with a literal value or any valueFrom (a fieldRef can
+             give it an annotation's value, a configMapKeyRef a plan), an
+             envFrom (a Secret, or a ConfigMap whose keys wisp cannot see),
+             or a command or args element with "-plan" in it (wisp-fetch's
+             --plan flag); or the pod has a downward API file of its
+             annotations or labels (a downwardAPI volume, or a projected
+             volume's downwardAPI source). CEL cannot run wisp's detection
+             rules, so any of these counts; wisp decides what is a secret.
 
-A pod with neither (no env at all, only configMap/fieldRef env, ...) never
-reaches the webhook: no latency, no dependency on wisp's availability.
+A pod with none of these (no env at all, only a service account token's
+projected volume, ...) never reaches the webhook: no latency, no dependency
+on wisp's availability.
 
 The object is untyped in webhook matchConditions, so every optional field is
 guarded with has(); a misspelt field name would compile and silently never
@@ -158,12 +164,14 @@ metadata and of the pod spec; "wisp.cel.matchExpression" joins them.
 
 {{- define "wisp.cel.hasEnvSecrets" -}}
 {{- $s := .spec -}}
-{{- $c := "(has(c.env) && c.env.exists(e, has(e.value) || (has(e.valueFrom) && has(e.valueFrom.secretKeyRef)))) || (has(c.envFrom) && c.envFrom.exists(f, has(f.secretRef)))" -}}
+{{- $c := "(has(c.env) && c.env.exists(e, has(e.value) || has(e.valueFrom))) || (has(c.envFrom) && c.envFrom.exists(f, has(f.secretRef) || has(f.configMapRef))) || (has(c.command) && c.command.exists(a, a.contains('-plan'))) || (has(c.args) && c.args.exists(a, a.contains('-plan')))" -}}
+{{- $meta := "has(i.fieldRef) && (i.fieldRef.fieldPath.startsWith('metadata.annotations') || i.fieldRef.fieldPath.startsWith('metadata.labels'))" -}}
 {{- range $i, $list := list "containers" "initContainers" "ephemeralContainers" }}
 {{- if $i }}
 || {{ end -}}
 (has({{ $s }}.{{ $list }}) && {{ $s }}.{{ $list }}.exists(c, {{ $c }}))
 {{- end }}
+|| (has({{ $s }}.volumes) && {{ $s }}.volumes.exists(v, (has(v.downwardAPI) && has(v.downwardAPI.items) && v.downwardAPI.items.exists(i, {{ $meta }})) || (has(v.projected) && has(v.projected.sources) && v.projected.sources.exists(p, has(p.downwardAPI) && has(p.downwardAPI.items) && p.downwardAPI.items.exists(i, {{ $meta }})))))
 {{- end -}}
 
 {{/* Call with (dict "root" $ "meta" "object.metadata" "spec" "object.spec"). */}}

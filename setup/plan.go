@@ -31,7 +31,7 @@ type Config struct {
 	// Namespaces are the cluster's namespaces to grant roles to. Required.
 	Namespaces []string
 	// Roles are concrete role names for the policy's role globs
-	// ("{namespace}-*"): a glob cannot be a Vault role.
+	// ("{namespace}.*"): a glob cannot be a Vault role.
 	Roles []string
 	// TokenPolicies are each role's Vault policies; "{role}" stands for the
 	// role's name. Default: ["{role}"].

@@ -12,7 +12,7 @@ import (
 )
 
 var testBindings = []policy.RoleBinding{
-	{Namespaces: []string{"team-*"}, Roles: []string{"{namespace}", "{namespace}-*"}},
+	{Namespaces: []string{"team-*"}, Roles: []string{"{namespace}", "{namespace}.*"}},
 	{Namespaces: []string{"team-a", "ops"}, Roles: []string{"shared-reader"}},
 }
 
@@ -65,10 +65,10 @@ func TestNewPlan(t *testing.T) {
 		},
 		{
 			name: "a concrete name for the glob",
-			mod:  func(c *Config) { c.Roles = []string{"team-a-db"} },
+			mod:  func(c *Config) { c.Roles = []string{"team-a.db"} },
 			want: map[string][]string{
 				"team-a":        {"spiffe://example.org/ns/team-a/sa/*"},
-				"team-a-db":     {"spiffe://example.org/ns/team-a/sa/*"},
+				"team-a.db":     {"spiffe://example.org/ns/team-a/sa/*"},
 				"team-b":        {"spiffe://example.org/ns/team-b/sa/*"},
 				"shared-reader": {"spiffe://example.org/ns/ops/sa/*", "spiffe://example.org/ns/team-a/sa/*"},
 			},

@@ -16,7 +16,7 @@ injection:
   audience: vault-prod
 roles:
 - namespaces: ["team-*"]
-  roles: ["{namespace}", "{namespace}-*"]
+  roles: ["{namespace}", "{namespace}.*"]
 `
 
 // TestSetupVaultPrint: without --apply, the vault commands, with the
@@ -41,12 +41,12 @@ func TestSetupVaultPrint(t *testing.T) {
 				"vault auth enable -path=spiffe jwt\n", "vault write auth/spiffe/config - <<'EOF'\n",
 				"# team-a: pods of team-a\n", `"spiffe://example.org/ns/team-a/sa/*"`, `"vault-prod"`,
 			},
-			stderr: []string{`wisp: note: roles[0].roles[1] "{namespace}-*" is a glob`},
+			stderr: []string{`wisp: note: roles[0].roles[1] "{namespace}.*" is a glob`},
 		},
 		{
 			name:   "a role for the glob, own audience",
-			args:   []string{"--namespace", "team-a", "--role", "team-a-db", "--audience", "vault", "--oidc-discovery-url", "https://oidc"},
-			stdout: []string{"vault write auth/spiffe/role/team-a-db - <<'EOF'\n", `"vault"`},
+			args:   []string{"--namespace", "team-a", "--role", "team-a.db", "--audience", "vault", "--oidc-discovery-url", "https://oidc"},
+			stdout: []string{"vault write auth/spiffe/role/team-a.db - <<'EOF'\n", `"vault"`},
 		},
 		{
 			name:   "no key source",

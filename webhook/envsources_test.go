@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"wisp.dev/wisp/internal/config"
+	"wisp.dev/wisp/config"
 	"wisp.dev/wisp/mutate"
 )
 

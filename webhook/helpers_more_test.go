@@ -5,7 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"wisp.dev/wisp/internal/config"
+	"wisp.dev/wisp/config"
 )
 
 func defaults() config.Static { return config.Static{Snapshot: config.Default()} }

@@ -12,7 +12,7 @@ import (
 	applypatch "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"wisp.dev/wisp/internal/config"
+	"wisp.dev/wisp/config"
 )
 
 // A review whose pod is decoded with it (the mutating endpoint) is answered

@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"wisp.dev/wisp/internal/config"
+	"wisp.dev/wisp/config"
 )
 
 // Defaults of Options.

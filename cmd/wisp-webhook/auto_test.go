@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"wisp.dev/wisp/internal/testutil"
+	"wisp.dev/wisp/test/testutil"
 )
 
 // The binary as the chart runs it: --cert-mode=auto against a real API

@@ -23,7 +23,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	"wisp.dev/wisp/internal/config"
+	"wisp.dev/wisp/config"
 	"wisp.dev/wisp/webhook"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"wisp.dev/wisp/internal/testutil"
+	"wisp.dev/wisp/test/testutil"
 )
 
 const podReview = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1",

@@ -16,7 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"wisp.dev/wisp/internal/config"
+	"wisp.dev/wisp/config"
 	"wisp.dev/wisp/internal/workload"
 	"wisp.dev/wisp/mutate"
 	"wisp.dev/wisp/policy"

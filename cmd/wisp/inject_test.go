@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/yaml"
 
-	"wisp.dev/wisp/internal/config"
+	"wisp.dev/wisp/config"
 	"wisp.dev/wisp/mutate"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
-	"wisp.dev/wisp/internal/config"
+	"wisp.dev/wisp/config"
 	"wisp.dev/wisp/setup"
 )
 

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"wisp.dev/wisp/certs"
-	"wisp.dev/wisp/internal/testutil"
+	"wisp.dev/wisp/test/testutil"
 )
 
 // devPair is a dev CA and certificate for localhost and 127.0.0.1.

@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"wisp.dev/wisp/certs"
-	"wisp.dev/wisp/internal/testutil"
+	"wisp.dev/wisp/test/testutil"
 )
 
 // restConfig reaches the package's shared API server.

@@ -27,9 +27,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"wisp.dev/wisp/certs"
-	"wisp.dev/wisp/internal/config"
-	"wisp.dev/wisp/internal/testutil"
+	"wisp.dev/wisp/config"
 	"wisp.dev/wisp/mutate"
+	"wisp.dev/wisp/test/testutil"
 	"wisp.dev/wisp/webhook"
 )
 

@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
-	"wisp.dev/wisp/internal/config"
+	"wisp.dev/wisp/config"
 )
 
 // valuesFiles are the values files of testdata/, each rendered by the tests.

@@ -19,13 +19,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"wisp.dev/wisp/config"
 	wispfetch "wisp.dev/wisp/fetch"
-	"wisp.dev/wisp/internal/config"
-	"wisp.dev/wisp/internal/testutil"
 	"wisp.dev/wisp/mutate"
 	"wisp.dev/wisp/plan"
 	"wisp.dev/wisp/test/node"
 	"wisp.dev/wisp/test/stack"
+	"wisp.dev/wisp/test/testutil"
 )
 
 // options configure run. The zero value is what `make demo` runs.

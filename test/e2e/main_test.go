@@ -21,8 +21,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"wisp.dev/wisp/internal/config"
-	"wisp.dev/wisp/internal/testutil"
+	"wisp.dev/wisp/config"
+	"wisp.dev/wisp/test/testutil"
 	"wisp.dev/wisp/webhook"
 )
 

@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"wisp.dev/wisp/internal/testutil"
+	"wisp.dev/wisp/test/testutil"
 )
 
 var (

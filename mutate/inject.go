@@ -91,6 +91,9 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *Cache) (*corev1.Pod, Resul
 	}
 	cfg = cfg.WithDefaults()
 	req, planDoc, errs := cache.request(annotations, cfg.MountPath, origin)
+	if cfg.VaultAgentAnnotations {
+		vaultErrs = append(vaultErrs, vaultVolumePathErrors(pod.Annotations, req)...)
+	}
 	errs = append(errs, vaultErrs...)
 	targets, podErrs := checkPod(pod, req, cfg)
 	if errs = append(errs, podErrs...); len(errs) > 0 {

@@ -104,7 +104,10 @@ func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout,
 				where += fmt.Sprintf("List item %d: ", i+1)
 			}
 			where += objectName(obj)
-			changed, err := injectObject(obj, snap.Injection)
+			changed, warnings, err := injectObject(obj, snap.Injection)
+			for _, w := range warnings {
+				fmt.Fprintf(stderr, "wisp: %s: warning: %s\n", where, w)
+			}
 			if !workload.Supported(obj.GroupVersionKind()) {
 				if found, _ := workload.ByShape(obj); len(found) > 0 {
 					leftAlone.add(obj)
@@ -141,27 +144,28 @@ func (e *denialError) Error() string { return e.err.Error() }
 func (e *denialError) Unwrap() error { return e.err }
 
 // injectObject injects obj in place, through mutate.Inject like the webhook,
-// and reports whether obj changed. An object of a kind without a pod template
-// is left alone. The webhook's denials are *denialError.
-func injectObject(obj *unstructured.Unstructured, cfg mutate.Config) (bool, error) {
+// and reports whether obj changed, with the webhook's admission warnings
+// (mutate.VaultWarnings). An object of a kind without a pod template is
+// left alone. The webhook's denials are *denialError.
+func injectObject(obj *unstructured.Unstructured, cfg mutate.Config) (bool, []string, error) {
 	pod, err := workload.PodOf(obj)
 	if errors.Is(err, workload.ErrUnsupportedKind) {
-		return false, nil
+		return false, nil, nil
 	}
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	out, result, err := mutate.Inject(pod, cfg)
 	if err != nil {
-		return false, &denialError{err: err}
+		return false, nil, &denialError{err: err}
 	}
 	if result != mutate.Injected {
-		return false, nil
+		return false, nil, nil
 	}
 	if err := workload.SetPod(obj, out); err != nil {
-		return false, fmt.Errorf("write the injected pod back: %w", err)
+		return false, nil, fmt.Errorf("write the injected pod back: %w", err)
 	}
-	return true, nil
+	return true, mutate.VaultWarnings(pod.Annotations, cfg), nil
 }
 
 // loadPolicy reads a policy file; an empty path means the built-in defaults.

@@ -41,6 +41,7 @@ type Evaluator struct {
 	allowValues   map[[sha256.Size]byte]struct{}
 	allowLens     map[int]struct{}
 	allowPatterns []*regexp.Regexp
+	allowSecrets  []secretAllowance
 
 	roles []roleBinding
 
@@ -211,6 +212,8 @@ func compile(spec Spec, all []Rule, loadGitleaks func() (*gitleaksDetector, erro
 		}
 		e.allowPatterns = append(e.allowPatterns, re)
 	}
+
+	e.allowSecrets = compileAllowSecrets(spec.Allow.Secrets, bad)
 
 	// Role bindings.
 	for i, b := range spec.Roles {

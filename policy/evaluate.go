@@ -51,6 +51,9 @@ type Decision struct {
 	// Violations found, at most one per env entry, in spec order (init
 	// containers, containers, ephemeral containers; env then envFrom).
 	Violations []Violation
+	// Allowed are the Secret references that allow.secrets allowed, in
+	// spec order: not violations, reported so that audits see them.
+	Allowed []Allowed
 	// Notes are things the user should know that are not violations: an
 	// exemption annotation that was ignored and why, an invalid mode label.
 	// The webhook returns them as admission warnings.
@@ -99,7 +102,7 @@ func (e *Evaluator) Evaluate(o Object) Decision {
 		path = specPath(o.Kind)
 	}
 	if o.Spec != nil {
-		d.Violations = e.scan(o.Spec, path)
+		d.Violations, d.Allowed = e.scan(o.Spec, path, o.Namespace)
 	}
 	if len(o.Annotations) > 0 {
 		d.Violations = append(d.Violations, e.scanTemplates(o, path)...)
@@ -183,9 +186,11 @@ func specPath(kind string) string {
 	return "spec"
 }
 
-// scan runs the rules over every env and envFrom entry of every container.
-func (e *Evaluator) scan(spec *corev1.PodSpec, prefix string) []Violation {
-	s := scanner{e: e, prefix: prefix}
+// scan runs the rules over every env and envFrom entry of every container,
+// and over the pod's volumes, in namespace ns.
+func (e *Evaluator) scan(spec *corev1.PodSpec, prefix, ns string) ([]Violation, []Allowed) {
+	s := scanner{e: e, prefix: prefix, ns: ns}
+	s.volumes(spec.Volumes)
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
 		s.container("initContainers", i, c.Name, c.Env, c.EnvFrom)
@@ -198,16 +203,18 @@ func (e *Evaluator) scan(spec *corev1.PodSpec, prefix string) []Violation {
 		c := &spec.EphemeralContainers[i].EphemeralContainerCommon
 		s.container("ephemeralContainers", i, c.Name, c.Env, c.EnvFrom)
 	}
-	return s.out
+	return s.out, s.allowed
 }
 
 // scanner walks one pod spec. Its item is reused for every entry, so a
 // scan allocates only for what it reports.
 type scanner struct {
-	e      *Evaluator
-	prefix string
-	it     item
-	out    []Violation
+	e       *Evaluator
+	prefix  string
+	ns      string // the object's namespace, for allow.secrets
+	it      item
+	out     []Violation
+	allowed []Allowed
 }
 
 func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVar, envFrom []corev1.EnvFromSource) {
@@ -232,6 +239,10 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 				continue // points at a secret store: not a secret
 			}
 		}
+		if ref := ev.ValueFrom; ref != nil && ref.SecretKeyRef != nil && e.secretAllowed(s.ns, ref.SecretKeyRef.Name) {
+			s.allow(name, ev.Name, s.field(list, ci, ".env[", j), ref.SecretKeyRef.Name)
+			continue
+		}
 		if id, reason, remedy := e.check(&s.it); id != "" {
 			s.out = append(s.out, Violation{
 				RuleID:    id,
@@ -245,6 +256,10 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 	}
 	for j := range envFrom {
 		ef := &envFrom[j]
+		if ef.SecretRef != nil && e.secretAllowed(s.ns, ef.SecretRef.Name) {
+			s.allow(name, envFromPrefix+ef.SecretRef.Name, s.field(list, ci, ".envFrom[", j), ef.SecretRef.Name)
+			continue
+		}
 		s.it = item{from: ef}
 		if id, reason, remedy := e.check(&s.it); id != "" {
 			secret := ""

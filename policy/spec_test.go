@@ -162,7 +162,7 @@ func TestCompileErrors(t *testing.T) {
 		{"huge reason length", Spec{ExemptPods: PodExemptions{Annotation: AnnotationExemption{Allowed: true, MinReasonLength: 5000}}},
 			[]string{"exemptPods.annotation.minReasonLength: 5000"}},
 		{"unknown disabled rule", Spec{Rules: RuleSettings{Disabled: []string{"env-secret-key-ref", "env-secrets"}}},
-			[]string{`rules.disabled[1]: unknown rule "env-secrets" (known: env-secret-key-ref, env-from-secret, known-credential-format, env-name-literal, high-entropy-literal, env-name-weak-literal)`}},
+			[]string{`rules.disabled[1]: unknown rule "env-secrets" (known: env-secret-key-ref, env-from-secret, known-credential-format, env-name-literal, high-entropy-literal, env-name-weak-literal, secret-volume)`}},
 		{"unknown enabled rule", Spec{Rules: RuleSettings{Enabled: []string{"x"}}}, []string{`rules.enabled[0]: unknown rule "x"`}},
 		{"enabled and disabled", Spec{Rules: RuleSettings{Enabled: []string{RuleEnvFromSecret}, Disabled: []string{RuleEnvFromSecret}}},
 			[]string{`rules.enabled[0]: rule "env-from-secret" is also disabled`}},

@@ -68,7 +68,7 @@ runs, and can write them as OpenReports Reports.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInjectCommand(), newCheckCommand(), newScanCommand(), newVersionCommand())
+	root.AddCommand(newInjectCommand(), newCheckCommand(), newScanCommand(), newMigrateCommand(), newVersionCommand())
 	return root
 }
 

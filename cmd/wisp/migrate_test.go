@@ -75,7 +75,11 @@ func TestMigrateRoundTrip(t *testing.T) {
 	for name, in := range inputs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			code, migrated, stderr := wisp(t, in, "migrate", "-f", "-")
+			src := "-"
+			if strings.HasSuffix(name, ".yaml") {
+				src = "../../mutate/testdata/inject/" + name // as the docs show it: a file
+			}
+			code, migrated, stderr := wisp(t, in, "migrate", "-f", src)
 			if code != 0 || strings.Contains(migrated, "vault.hashicorp.com/agent-inject-secret") {
 				t.Fatalf("migrate: exit %d, stderr %s\n%s", code, stderr, migrated)
 			}

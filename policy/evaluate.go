@@ -48,8 +48,9 @@ type Decision struct {
 	// ExemptReason says which exemption applied. For the exemption
 	// annotation it quotes the pod's reason.
 	ExemptReason string
-	// Violations found, at most one per env entry, in spec order (init
-	// containers, containers, ephemeral containers; env then envFrom).
+	// Violations found, at most one per env entry, in spec order (secret
+	// volumes, then init containers, containers, ephemeral containers; env
+	// then envFrom).
 	Violations []Violation
 	// Allowed are the Secret references that allow.secrets allowed, in
 	// spec order: not violations, reported so that audits see them.

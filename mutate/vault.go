@@ -109,6 +109,10 @@ func requested(annotations, origin map[string]string) (bool, error) {
 	return b, nil
 }
 
+// refuseDelimText refuses a template with custom delimiters whose text
+// holds the default ones.
+const refuseDelimText = "its text holds {{ or }}, which wisp templates read as delimiters"
+
 // redelimit rewrites a Consul Template text written with the delimiters
 // left and right ("" for the default) into the same template with the
 // default ones, {{ and }}, which translateVaultTemplate reads. Text that
@@ -138,7 +142,7 @@ func redelimit(text, left, right string) (string, error) {
 		case *parse.TextNode:
 			if bad == nil && (bytes.Contains(n.Text, []byte("{{")) || bytes.Contains(n.Text, []byte("}}"))) {
 				tr := &vaultTranslator{text: text}
-				bad = tr.at(n, "its text holds {{ or }}, which wisp templates read as delimiters")
+				bad = tr.at(n, refuseDelimText)
 			}
 		case *parse.ListNode:
 			if n != nil {

@@ -23,7 +23,9 @@ func compileAllowSecrets(in []SecretAllowance, bad func(string, ...any)) []secre
 		}
 		for j, n := range a.Names {
 			if !isSecretGlob(n) {
-				bad("%s.names[%d]: %q is not a Secret name or glob (lower case letters, digits, -, ., * and ?)", path, j, n)
+				// Not echoed, like every allow entry: someone may paste a
+				// value there by mistake.
+				bad("%s.names[%d]: not a Secret name or glob (lower case letters, digits, -, ., * and ?)", path, j)
 				continue
 			}
 			sa.names = append(sa.names, glob{pattern: n})

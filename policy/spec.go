@@ -126,8 +126,7 @@ type AnnotationExemption struct {
 type RuleSettings struct {
 	// Disabled rules never report.
 	Disabled []string `json:"disabled,omitempty"`
-	// Enabled switches on rules that are off by default. None is, today;
-	// the field exists so a future default-off rule needs no new schema.
+	// Enabled switches on rules that are off by default: secret-volume.
 	Enabled []string `json:"enabled,omitempty"`
 }
 

@@ -39,11 +39,15 @@ func TestParseSpecFull(t *testing.T) {
 			Namespaces: []string{"legacy-*"},
 			Annotation: AnnotationExemption{Allowed: true, Namespaces: []string{"team-*", "sandbox"}, MinReasonLength: 20},
 		},
-		Rules: RuleSettings{Disabled: []string{RuleEnvFromSecret}, Enabled: []string{}},
+		Rules: RuleSettings{Disabled: []string{RuleEnvFromSecret}, Enabled: []string{RuleSecretVolume}},
 		Allow: AllowList{
 			Names:         []string{"*_PUBLIC_KEY", "*_SIGNING_CERT"},
 			Values:        Redacted{"changeme-not-a-secret"},
 			ValuePatterns: Redacted{"^https://[^@]*$", "^dev-placeholder-[0-9]+$"},
+			Secrets: []SecretAllowance{
+				{Names: []string{"safe-*"}},
+				{Names: []string{"registry-pull", "*.tls"}, Namespaces: []string{"team-*"}},
+			},
 		},
 		Roles: []RoleBinding{
 			{Namespaces: []string{"team-*"}, Roles: []string{"{namespace}-*"}},

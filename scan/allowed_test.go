@@ -38,4 +38,22 @@ func TestScanReportsAllowedByPolicy(t *testing.T) {
 	if got := r.Namespaces[0].Violations; got[policy.RuleEnvSecretKeyRef] != 0 {
 		t.Errorf("counts %v", got)
 	}
+	// In the namespace's Report: a skip result, not scored.
+	reps := r.Reports(nil, ReportOptions{})
+	if len(reps) != 1 {
+		t.Fatalf("%d reports", len(reps))
+	}
+	rep := reps[0]
+	if rep.Summary.Skip != 1 || rep.Summary.Fail != 1 || len(rep.Results) != 2 {
+		t.Fatalf("summary %+v, %d results", rep.Summary, len(rep.Results))
+	}
+	for _, res := range rep.Results {
+		if res.Policy != AllowedPolicy {
+			continue
+		}
+		if res.Result != "skip" || res.Scored || res.Severity != "info" || res.Properties["secrets"] != "db" ||
+			res.Properties["env"] != "app/DB_PASSWORD" || res.Description != want[0] {
+			t.Errorf("allowed result %+v", res)
+		}
+	}
 }

@@ -251,6 +251,10 @@ func TestVaultHonoured(t *testing.T) {
 		refuse string            // the refused key and reason
 	}{
 		{name: "containers", vault: base(mutate.VaultAnnotationContainers, "app"), wisp: wispBase(mutate.AnnotationContainers, "app")},
+		{name: "containers the pod does not have", vault: base(mutate.VaultAnnotationContainers, "app,web"),
+			refuse: mutate.VaultAnnotationContainers + `: names container "web", which the pod does not have`},
+		{name: "mount path over the socket folder", vault: base(vVolPath, "/spiffe-workload-api"),
+			refuse: vVolPath + `: "/spiffe-workload-api" overlaps the Workload API socket folder`},
 		{name: "per-secret folder is the mount path",
 			vault: base(vVolPath, "/etc/app", mutate.VaultAnnotationSecretVolumePath+"-db", "/etc/app"),
 			wisp:  wispBase(keyMountPath, "/etc/app")},

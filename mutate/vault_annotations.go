@@ -161,7 +161,8 @@ func LookupVaultAnnotation(key string) (VaultAnnotation, bool) {
 // VaultWarnings returns, for a pod that opts in through wisp with the
 // aliases on (cfg.VaultAgentAnnotations), one warning per Vault Agent
 // Injector annotation that wisp does not honour: the annotation, and what
-// wisp does instead. The webhook gives them as admission warnings, wisp
+// wisp does instead; and one per alias not read because the pod sets its
+// wisp key too. The webhook gives them as admission warnings, wisp
 // inject on its stderr. Sorted; nil when there are none, when the aliases
 // are off, or when the pod does not opt in. No value is quoted: an
 // annotation's value may be anything.
@@ -176,6 +177,12 @@ func VaultWarnings(annotations map[string]string, cfg Config) []string {
 	var out []string
 	for key, value := range annotations {
 		if !strings.HasPrefix(key, VaultPrefix) {
+			continue
+		}
+		if wk, ok := VaultAlias(key); ok {
+			if _, set := annotations[wk]; set {
+				out = append(out, key+" is not read: "+wk+" is set and wins")
+			}
 			continue
 		}
 		a, known := LookupVaultAnnotation(key)

@@ -149,6 +149,8 @@ func TestVaultWarnings(t *testing.T) {
 		{name: "not injected", ann: map[string]string{vInject: "false", mutate.VaultPrefix + "agent-image": "vault:1"}, cfg: withAliases},
 		{name: "unknown", ann: with(mutate.VaultPrefix+"agent-new-thing", "1"), cfg: withAliases,
 			want: []string{mutate.VaultPrefix + "agent-new-thing is not a Vault Agent Injector annotation wisp knows; wisp ignores it"}},
+		{name: "alias overridden by its wisp key", ann: with(keyRole, "other"), cfg: withAliases,
+			want: []string{vRole + " is not read: " + keyRole + " is set and wins"}},
 		{name: "value is never quoted", ann: with(mutate.VaultPrefix+"auth-path", "s3cr3t-value"), cfg: withAliases,
 			want: []string{mutate.VaultPrefix + "auth-path is not honoured by wisp: the auth mount: wisp takes it from the platform policy (injection settings), not from the pod"}},
 	}

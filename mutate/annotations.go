@@ -118,7 +118,16 @@ const (
 	// translated to a wisp template (see translateVaultTemplate).
 	VaultAnnotationTemplatePrefix = VaultPrefix + "agent-inject-template-"
 	// VaultAnnotationSecretVolumePath is an alias of AnnotationMountPath.
+	// Its per-secret form (+ "-<name>") is honoured when it names the same
+	// folder and refused otherwise (see vaultVolumePathErrors).
 	VaultAnnotationSecretVolumePath = VaultPrefix + "secret-volume-path"
+	// VaultAnnotationContainers is an alias of AnnotationContainers.
+	VaultAnnotationContainers = VaultPrefix + "agent-inject-containers"
+	// VaultAnnotationLeftDelimPrefix and VaultAnnotationRightDelimPrefix +
+	// <name> are the delimiters of that secret's template alias, which is
+	// read with them (see redelimit).
+	VaultAnnotationLeftDelimPrefix  = VaultPrefix + "agent-template-left-delim-"
+	VaultAnnotationRightDelimPrefix = VaultPrefix + "agent-template-right-delim-"
 
 	// VaultAnnotationAgentInjectStatus is written by the Vault Agent
 	// Injector once it injected a pod. With the aliases on, wisp refuses to
@@ -137,14 +146,16 @@ type vaultAlias struct {
 // wisp key, the wisp key wins and the alias is ignored: that lets a team opt
 // a pod out of wisp (wisp.dev/inject: "false") while the Vault Agent Injector
 // keeps serving it, and lets wisp.dev/* keys override a manifest's Vault ones
-// during the move. Every other vault.hashicorp.com/* annotation is ignored,
-// except the ones in vaultRefused.
+// during the move. What wisp does with every other vault.hashicorp.com/*
+// annotation is in VaultAnnotations: refused (vaultRefused), honoured
+// otherwise, or warned about (VaultWarnings).
 var vaultAliases = []vaultAlias{
 	{vault: VaultAnnotationAgentInject, wisp: AnnotationInject},
 	{vault: VaultAnnotationRole, wisp: AnnotationRole},
 	{vault: VaultAnnotationSecretPrefix, wisp: AnnotationSecretPrefix, prefix: true},
 	{vault: VaultAnnotationTemplatePrefix, wisp: AnnotationTemplatePrefix, prefix: true},
 	{vault: VaultAnnotationSecretVolumePath, wisp: AnnotationMountPath},
+	{vault: VaultAnnotationContainers, wisp: AnnotationContainers},
 }
 
 // vaultRefused are Vault Agent Injector annotation families (key prefixes)

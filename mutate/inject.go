@@ -91,8 +91,17 @@ func InjectCached(pod *corev1.Pod, cfg Config, cache *Cache) (*corev1.Pod, Resul
 	}
 	cfg = cfg.WithDefaults()
 	req, planDoc, errs := cache.request(annotations, mountRuleOf(cfg), origin)
+	if cfg.VaultAgentAnnotations {
+		vaultErrs = append(vaultErrs, vaultVolumePathErrors(pod.Annotations, req)...)
+	}
 	errs = append(errs, vaultErrs...)
 	targets, podErrs := checkPod(pod, req, cfg)
+	for _, e := range podErrs {
+		// A problem with an alias is reported under the alias's own key.
+		if ae, ok := e.(*AnnotationError); ok && origin[ae.Key] != "" {
+			ae.Key = origin[ae.Key]
+		}
+	}
 	if errs = append(errs, podErrs...); len(errs) > 0 {
 		sortErrors(errs)
 		return nil, NotRequested, errors.Join(errs...)

@@ -1,9 +1,14 @@
 package mutate
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"text/template/parse"
+
+	"wisp.dev/wisp/plan"
 )
 
 // EffectiveAnnotations returns a pod's annotations as wisp reads them. With
@@ -60,6 +65,15 @@ func resolveVaultAliases(annotations map[string]string) (map[string]string, map[
 		if _, set := annotations[wk]; set {
 			continue // the wisp key wins
 		}
+		if strings.HasPrefix(key, VaultAnnotationTemplatePrefix) {
+			name := strings.TrimPrefix(key, VaultAnnotationTemplatePrefix)
+			v, err := redelimit(value, annotations[VaultAnnotationLeftDelimPrefix+name], annotations[VaultAnnotationRightDelimPrefix+name])
+			if err != nil {
+				errs = append(errs, &AnnotationError{Key: key, Reason: err.Error()})
+				continue
+			}
+			value = v
+		}
 		out[wk] = value
 		origin[wk] = key
 	}
@@ -77,15 +91,79 @@ func vaultRefusal(key string) (string, bool) {
 
 // requested is Requested on resolved annotations: a wisp.dev/inject that
 // came from vault.hashicorp.com/agent-inject accepts what the Vault Agent
-// Injector accepts (strconv.ParseBool) and is reported under its own key.
+// Injector accepts (strconv.ParseBool, and "" for false) and is reported
+// under its own key.
 func requested(annotations, origin map[string]string) (bool, error) {
 	vk, aliased := origin[AnnotationInject]
 	if !aliased {
 		return Requested(annotations)
 	}
-	b, err := strconv.ParseBool(strings.TrimSpace(annotations[AnnotationInject]))
+	v := strings.TrimSpace(annotations[AnnotationInject])
+	if v == "" {
+		return false, nil // the Vault Agent Injector reads "" as false
+	}
+	b, err := strconv.ParseBool(v)
 	if err != nil {
 		return false, &AnnotationError{Key: vk, Reason: fmt.Sprintf("%q is not \"true\" or \"false\"", trunc(annotations[AnnotationInject]))}
 	}
 	return b, nil
+}
+
+// refuseDelimText refuses a template with custom delimiters whose text
+// holds the default ones.
+const refuseDelimText = "its text holds {{ or }}, which wisp templates read as delimiters"
+
+// redelimit rewrites a Consul Template text written with the delimiters
+// left and right ("" for the default) into the same template with the
+// default ones, {{ and }}, which translateVaultTemplate reads. Text that
+// would read as an action with the default delimiters is refused. Its
+// errors give a position and the kind of problem, never a word of the text.
+func redelimit(text, left, right string) (string, error) {
+	left, right = strings.TrimSpace(left), strings.TrimSpace(right)
+	if (left == "" || left == "{{") && (right == "" || right == "}}") {
+		return text, nil
+	}
+	refuse := func(err error) (string, error) {
+		return "", fmt.Errorf("this Vault Agent template cannot be read with its delimiters: %w; %s", err, vaultTemplateHint)
+	}
+	trees := map[string]*parse.Tree{}
+	t := parse.New(vaultTemplateName)
+	t.Mode = parse.SkipFuncCheck | parse.ParseComments
+	if _, err := t.Parse(text, left, right, trees); err != nil {
+		return refuse(plan.RedactTemplateError(err))
+	}
+	if len(trees) > 1 {
+		return refuse(errors.New(refuseDefines))
+	}
+	var bad error
+	var walk func(parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.TextNode:
+			if bad == nil && (bytes.Contains(n.Text, []byte("{{")) || bytes.Contains(n.Text, []byte("}}"))) {
+				tr := &vaultTranslator{text: text}
+				bad = tr.at(n, refuseDelimText)
+			}
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.IfNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.List)
+			walk(n.ElseList)
+		}
+	}
+	walk(t.Root)
+	if bad != nil {
+		return refuse(bad)
+	}
+	return t.Root.String(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"text/template/parse"
 )
 
 // Canaries of TestVaultTemplateRefusalsNeverEchoTheTemplate: a credential
@@ -98,6 +99,46 @@ func FuzzTranslateVaultTemplate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, path, text string) {
 		if _, err := translateVaultTemplate(text, path); err != nil && !refusalShape.MatchString(err.Error()) {
 			t.Fatalf("refusal %q has another shape", err)
+		}
+	})
+}
+
+// redelimitShape is every refusal of redelimit: a position and its reason,
+// a define, or a redacted parse error, then the hint.
+var redelimitShape = regexp.MustCompile(`^this Vault Agent template cannot be read with its delimiters: (line \d+ column \d+: ` +
+	regexp.QuoteMeta(refuseDelimText) + `|` + regexp.QuoteMeta(refuseDefines) + `|parse template: line \d+( column \d+)?: .+); ` +
+	regexp.QuoteMeta(vaultTemplateHint) + `$`)
+
+// FuzzRedelimit: a template read with its delimiters is refused with
+// nothing of its own in the message, or rewritten into one that Go reads
+// with the default delimiters as the same tree.
+func FuzzRedelimit(f *testing.F) {
+	f.Add(`[[ with secret "kv/x" ]][[ .Data.data.x ]][[ end ]]`, "[[", "]]")
+	f.Add(`<% .Data.x %> {{ literal }}`, "<%", "%>")
+	f.Add(`[[- if .a -]] x [[ else ]] "}}" [[ end ]][[/* c */]]`, "[[", "]]")
+	f.Add(`[[ define "t" ]][[ end ]]`, "[[", "")
+	f.Fuzz(func(t *testing.T, text, left, right string) {
+		out, err := redelimit(text, left, right)
+		if err != nil {
+			if !redelimitShape.MatchString(err.Error()) {
+				t.Fatalf("refusal %q has another shape", err)
+			}
+			return
+		}
+		tr := parse.New("x")
+		tr.Mode = parse.SkipFuncCheck | parse.ParseComments
+		trees := map[string]*parse.Tree{}
+		if _, err := tr.Parse(out, "", "", trees); err != nil {
+			t.Fatalf("output %q does not parse: %v", out, err)
+		}
+		if strings.TrimSpace(left) == "" && strings.TrimSpace(right) == "" {
+			if out != text {
+				t.Fatalf("default delimiters changed the text")
+			}
+			return
+		}
+		if got := tr.Root.String(); got != out {
+			t.Fatalf("output %q reads as %q", out, got)
 		}
 	})
 }

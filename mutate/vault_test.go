@@ -312,7 +312,7 @@ func TestVaultAlias(t *testing.T) {
 		mutate.VaultPrefix + "agent-inject-template-file-db": "",
 		mutate.VaultPrefix + "agent-inject-file-db":          "",
 		mutate.VaultPrefix + "agent-inject-status":           "",
-		mutate.VaultPrefix + "agent-inject-containers":       "",
+		mutate.VaultPrefix + "agent-inject-containers":       mutate.AnnotationContainers,
 		mutate.VaultPrefix + "namespace":                     "",
 		keyRole:                                              "",
 	}

@@ -42,6 +42,7 @@ type Evaluator struct {
 	allowValues   map[[sha256.Size]byte]struct{}
 	allowLens     map[int]struct{}
 	allowPatterns []*regexp.Regexp
+	allowSecrets  []secretAllowance
 
 	roles []roleBinding
 	// claims are the role patterns with {namespace}, each with its
@@ -245,6 +246,7 @@ func compileAllow(e *Evaluator, spec Spec, bad problems) {
 		}
 		e.allowPatterns = append(e.allowPatterns, re)
 	}
+	e.allowSecrets = compileAllowSecrets(spec.Allow.Secrets, bad)
 }
 
 // compileRoles reads the role bindings, with a warning for each pattern

@@ -74,7 +74,11 @@
 // gitleaks, env-name-literal, high-entropy-literal, env-name-weak-literal,
 // then gitleaks' rules)
 // and the first that flags an entry reports it: one violation per entry.
-// Allow lists apply before any rule.
+// Allow lists apply before any rule. secret-volume, off by default, reads
+// the pod's volumes instead: one violation per secret volume or projected
+// secret source. allow.secrets allows references to named Secrets (env
+// secretKeyRef, envFrom secretRef, volumes): they are reported in
+// Decision.Allowed, not as violations; it never allows a literal.
 //
 // known-credential-format uses gitleaks' default rules
 // (github.com/zricethezav/gitleaks/v8), minus its catch-all generic-api-key

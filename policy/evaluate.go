@@ -48,11 +48,15 @@ type Decision struct {
 	// ExemptReason says which exemption applied. For the exemption
 	// annotation it quotes the pod's reason.
 	ExemptReason string
-	// Violations found, at most one per env entry (or downward API file),
-	// in spec order (init containers, containers, ephemeral containers; env
-	// then envFrom; then volumes, then template annotations). Those of a
-	// WarnOnly rule never deny.
+	// Violations found, at most one per env entry (or volume, or downward
+	// API file), in spec order (secret volumes, then init containers,
+	// containers, ephemeral containers; env then envFrom; then downward API
+	// volumes, then template annotations). Those of a WarnOnly rule never
+	// deny.
 	Violations []Violation
+	// Allowed are the Secret references that allow.secrets allowed, in
+	// spec order: not violations, reported so that audits see them.
+	Allowed []Allowed
 	// Notes are things the user should know that are not violations: an
 	// exemption annotation that was ignored and why, an invalid mode label.
 	// The webhook returns them as admission warnings.
@@ -109,7 +113,7 @@ func (e *Evaluator) Evaluate(o Object) Decision {
 		path = specPath(o.Kind)
 	}
 	if o.Spec != nil {
-		d.Violations = e.scan(o, path)
+		d.Violations, d.Allowed = e.scan(o, path)
 	}
 	if len(o.Annotations) > 0 {
 		d.Violations = append(d.Violations, e.scanTemplates(o, path)...)
@@ -194,10 +198,12 @@ func specPath(kind string) string {
 }
 
 // scan runs the rules over every env and envFrom entry of every container,
-// then over the files of downward API volumes.
-func (e *Evaluator) scan(o Object, prefix string) []Violation {
+// then over the pod's volumes (Secret volumes, downward API files), in the
+// object's namespace.
+func (e *Evaluator) scan(o Object, prefix string) ([]Violation, []Allowed) {
 	spec := o.Spec
-	s := scanner{e: e, prefix: prefix, labels: o.Labels, annotations: o.Annotations, budget: expansionBudget}
+	s := scanner{e: e, prefix: prefix, ns: o.Namespace, labels: o.Labels, annotations: o.Annotations, budget: expansionBudget}
+	s.secretVolumes(spec.Volumes)
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
 		s.container("initContainers", i, c.Name, c.Env, c.EnvFrom)
@@ -210,17 +216,19 @@ func (e *Evaluator) scan(o Object, prefix string) []Violation {
 		c := &spec.EphemeralContainers[i].EphemeralContainerCommon
 		s.container("ephemeralContainers", i, c.Name, c.Env, c.EnvFrom)
 	}
-	s.volumes(spec.Volumes)
-	return s.out
+	s.downwardVolumes(spec.Volumes)
+	return s.out, s.allowed
 }
 
 // scanner walks one pod spec. Its item is reused for every entry, so a
 // scan allocates only for what it reports.
 type scanner struct {
-	e      *Evaluator
-	prefix string
-	it     item
-	out    []Violation
+	e       *Evaluator
+	prefix  string
+	ns      string // the object's namespace, for allow.secrets
+	it      item
+	out     []Violation
+	allowed []Allowed
 	// labels and annotations of the pod (template), which fieldRef and
 	// downward API volumes can give a container.
 	labels, annotations map[string]string
@@ -276,6 +284,10 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 				s.it.env = &s.resolved
 			}
 		}
+		if ref := ev.ValueFrom; ref != nil && ref.SecretKeyRef != nil && e.secretAllowed(s.ns, ref.SecretKeyRef.Name) {
+			s.allow(name, ev.Name, s.field(list, ci, ".env[", j), ref.SecretKeyRef.Name)
+			continue
+		}
 		if id, reason, remedy := e.check(&s.it); id != "" {
 			if via != "" && s.it.env == &s.resolved {
 				reason = via + ": " + reason
@@ -293,6 +305,10 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 	}
 	for j := range envFrom {
 		ef := &envFrom[j]
+		if ef.SecretRef != nil && e.secretAllowed(s.ns, ef.SecretRef.Name) {
+			s.allow(name, envFromPrefix+ef.SecretRef.Name, s.field(list, ci, ".envFrom[", j), ef.SecretRef.Name)
+			continue
+		}
 		s.it = item{from: ef}
 		if id, reason, remedy := e.check(&s.it); id != "" {
 			from := ""

@@ -373,10 +373,15 @@ func TestRuleSet(t *testing.T) {
 	if err := validateRules(rules); err != nil {
 		t.Fatalf("DefaultRules: %v", err)
 	}
-	want := []string{RuleEnvSecretKeyRef, RuleEnvFromSecret, RuleKnownCredentialFormat, RuleEnvNameLiteral, RuleHighEntropyLiteral, RuleEnvNameWeakLiteral, RuleEnvConfigMapSecret}
+	want := []string{RuleEnvSecretKeyRef, RuleEnvFromSecret, RuleKnownCredentialFormat, RuleEnvNameLiteral, RuleHighEntropyLiteral, RuleEnvNameWeakLiteral,
+		RuleEnvConfigMapSecret, RuleSecretVolume}
 	var got []string
+	defaultOn := 0
 	for _, r := range rules {
 		got = append(got, r.ID)
+		if !r.DefaultOff {
+			defaultOn++
+		}
 		if r.Summary == "" || r.Since == "" || r.Remedy == "" {
 			t.Errorf("rule %s: empty Summary, Since or Remedy", r.ID)
 		}
@@ -384,7 +389,7 @@ func TestRuleSet(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rule order (-want +got):\n%s", diff)
 	}
-	if n := len(mustCompile(t, Spec{Rules: RuleSettings{Disabled: []string{RuleEnvFromSecret}}}).Rules()); n != len(rules)-1 {
+	if n := len(mustCompile(t, Spec{Rules: RuleSettings{Disabled: []string{RuleEnvFromSecret}}}).Rules()); n != defaultOn-1 {
 		t.Errorf("Rules() after disabling one: %d rules", n)
 	}
 
@@ -410,7 +415,7 @@ func TestRuleSet(t *testing.T) {
 	for _, tt := range []struct {
 		spec Spec
 		want int
-	}{{Spec{}, len(rules)}, {Spec{Rules: RuleSettings{Enabled: []string{"extra-rule"}}}, len(rules) + 1}} {
+	}{{Spec{}, defaultOn}, {Spec{Rules: RuleSettings{Enabled: []string{"extra-rule"}}}, defaultOn + 1}} {
 		e, err := compile(tt.spec, off, sharedGitleaks)
 		if err != nil || len(e.Rules()) != tt.want {
 			t.Errorf("default-off rule: %v, %d rules, want %d", err, len(e.Rules()), tt.want)

@@ -11,12 +11,19 @@ import (
 )
 
 // TestRuleFixtures runs testdata/rules/<id>/{pass,fail}/*.yaml (pods) under
-// the default policy, PSA-style: every rule needs at least one pass and one
-// fail fixture, a fail fixture must trigger its rule, a pass fixture must
-// trigger no rule at all, and a folder for an unknown rule id fails.
+// the default policy with the default-off rules on, PSA-style: every rule
+// needs at least one pass and one fail fixture, a fail fixture must trigger
+// its rule, a pass fixture must trigger no rule at all, and a folder for an
+// unknown rule id fails.
 func TestRuleFixtures(t *testing.T) {
 	t.Parallel()
-	e := mustDefault(t)
+	var off []string
+	for _, r := range DefaultRules() {
+		if r.DefaultOff {
+			off = append(off, r.ID)
+		}
+	}
+	e := mustCompile(t, Spec{Rules: RuleSettings{Enabled: off}})
 	const root = "testdata/rules"
 	dirs, err := os.ReadDir(root)
 	if err != nil {

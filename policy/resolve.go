@@ -151,8 +151,8 @@ func splitSubscript(fieldPath string) (path, key string, ok bool) {
 	return path, key, true
 }
 
-// volumes judges the files of the pod's downward API volumes.
-func (s *scanner) volumes(vols []corev1.Volume) {
+// downwardVolumes judges the files of the pod's downward API volumes.
+func (s *scanner) downwardVolumes(vols []corev1.Volume) {
 	for i := range vols {
 		v := &vols[i]
 		if v.DownwardAPI != nil {

@@ -7,8 +7,9 @@ import (
 )
 
 // Rule is one detection rule. Rules are pure detectors: they look at one env
-// entry (or envFrom entry) of one container; the Evaluator alone applies
-// modes, exemptions and allow lists.
+// entry (or envFrom entry) of one container, or (secret-volume) at the
+// pod's volumes; the Evaluator alone applies modes, exemptions and allow
+// lists.
 type Rule struct {
 	// ID is stable forever: it appears in denials, the rule metric label,
 	// rules.disabled and the docs. Never rename or reuse one.
@@ -45,6 +46,7 @@ const (
 	RuleHighEntropyLiteral    = "high-entropy-literal"
 	RuleEnvNameWeakLiteral    = "env-name-weak-literal"
 	RuleEnvConfigMapSecret    = "env-config-map-secret-name"
+	RuleSecretVolume          = "secret-volume"
 )
 
 // Remedies and the version the rules appeared in.
@@ -57,6 +59,8 @@ const (
 	ruleSince      = "v0.1.0"
 	ruleWeakSince  = "v0.2.0"
 	ruleCMSince    = "v0.3.0"
+	// ruleSecretVolumeSince is the version of rule secret-volume.
+	ruleSecretVolumeSince = "v0.3.0"
 )
 
 // DefaultRules returns wisp's rules, in the order they are tried: an explicit
@@ -70,6 +74,7 @@ func DefaultRules() []Rule {
 		highEntropyLiteralRule(),
 		envNameWeakLiteralRule(),
 		envConfigMapSecretNameRule(),
+		secretVolumeRule(),
 	}
 }
 

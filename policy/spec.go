@@ -126,8 +126,7 @@ type AnnotationExemption struct {
 type RuleSettings struct {
 	// Disabled rules never report.
 	Disabled []string `json:"disabled,omitempty"`
-	// Enabled switches on rules that are off by default. None is, today;
-	// the field exists so a future default-off rule needs no new schema.
+	// Enabled switches on rules that are off by default: secret-volume.
 	Enabled []string `json:"enabled,omitempty"`
 }
 
@@ -149,6 +148,22 @@ type AllowList struct {
 	// unless written with ^ and $); a literal value any of them matches is
 	// never flagged.
 	ValuePatterns Redacted `json:"valuePatterns,omitempty"`
+	// Secrets are Kubernetes Secrets that pods may reference: an env var's
+	// secretKeyRef, an envFrom secretRef or (rule secret-volume) a Secret
+	// volume of a listed Secret is not a violation; the Decision reports it
+	// in Allowed. A literal value is never allowed by it.
+	Secrets []SecretAllowance `json:"secrets,omitempty"`
+}
+
+// SecretAllowance allows the Secrets whose names Names match, in the
+// namespaces Namespaces match.
+type SecretAllowance struct {
+	// Names are Secret name globs ("*" any run, "?" one character), e.g.
+	// "safe-*" or "registry-pull". Required.
+	Names []string `json:"names"`
+	// Namespaces are namespace names or globs where the entry applies.
+	// Default: every namespace.
+	Namespaces []string `json:"namespaces,omitempty"`
 }
 
 // RoleBinding lets the pods of some namespaces name some Vault roles.

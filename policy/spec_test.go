@@ -39,11 +39,15 @@ func TestParseSpecFull(t *testing.T) {
 			Namespaces: []string{"legacy-*"},
 			Annotation: AnnotationExemption{Allowed: true, Namespaces: []string{"team-*", "sandbox"}, MinReasonLength: 20},
 		},
-		Rules: RuleSettings{Disabled: []string{RuleEnvFromSecret}, Enabled: []string{}},
+		Rules: RuleSettings{Disabled: []string{RuleEnvFromSecret}, Enabled: []string{RuleSecretVolume}},
 		Allow: AllowList{
 			Names:         []string{"*_PUBLIC_KEY", "*_SIGNING_CERT"},
 			Values:        Redacted{"changeme-not-a-secret"},
 			ValuePatterns: Redacted{"^https://[^@]*$", "^dev-placeholder-[0-9]+$"},
+			Secrets: []SecretAllowance{
+				{Names: []string{"safe-*"}},
+				{Names: []string{"registry-pull", "*.tls"}, Namespaces: []string{"team-*"}},
+			},
 		},
 		Roles: []RoleBinding{
 			{Namespaces: []string{"team-*"}, Roles: []string{"{namespace}.*"}},
@@ -162,7 +166,7 @@ func TestCompileErrors(t *testing.T) {
 		{"huge reason length", Spec{ExemptPods: PodExemptions{Annotation: AnnotationExemption{Allowed: true, MinReasonLength: 5000}}},
 			[]string{"exemptPods.annotation.minReasonLength: 5000"}},
 		{"unknown disabled rule", Spec{Rules: RuleSettings{Disabled: []string{"env-secret-key-ref", "env-secrets"}}},
-			[]string{`rules.disabled[1]: unknown rule "env-secrets" (known: env-secret-key-ref, env-from-secret, known-credential-format, env-name-literal, high-entropy-literal, env-name-weak-literal, env-config-map-secret-name)`}},
+			[]string{`rules.disabled[1]: unknown rule "env-secrets" (known: env-secret-key-ref, env-from-secret, known-credential-format, env-name-literal, high-entropy-literal, env-name-weak-literal, env-config-map-secret-name, secret-volume)`}},
 		{"unknown enabled rule", Spec{Rules: RuleSettings{Enabled: []string{"x"}}}, []string{`rules.enabled[0]: unknown rule "x"`}},
 		{"enabled and disabled", Spec{Rules: RuleSettings{Enabled: []string{RuleEnvFromSecret}, Disabled: []string{RuleEnvFromSecret}}},
 			[]string{`rules.enabled[0]: rule "env-from-secret" is also disabled`}},

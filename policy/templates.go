@@ -55,7 +55,7 @@ func (e *Evaluator) scanTemplates(o Object, prefix string) []Violation {
 	sort.Strings(keys)
 	var out []Violation
 	for _, k := range keys {
-		for _, l := range e.templates.Get(o.Annotations[k], templateLiterals) {
+		for _, l := range e.templates.Get(withDefaultDelims(o.Annotations, k), templateLiterals) {
 			ev := corev1.EnvVar{Name: l.name, Value: l.value}
 			if e.allowedValue(l.value) {
 				continue
@@ -74,6 +74,39 @@ func (e *Evaluator) scanTemplates(o Object, prefix string) []Violation {
 		}
 	}
 	return out
+}
+
+// Delimiters of a Vault Agent template (+ <name>), which wisp reads the
+// template with.
+const (
+	vaultTemplatePrefix   = "vault.hashicorp.com/agent-inject-template-"
+	vaultLeftDelimPrefix  = "vault.hashicorp.com/agent-template-left-delim-"
+	vaultRightDelimPrefix = "vault.hashicorp.com/agent-template-right-delim-"
+)
+
+// withDefaultDelims returns the text of template annotation key, rewritten
+// with the default delimiters when it is a Vault Agent template with
+// delimiters of its own (as mutate reads it): a credential split across
+// [[ ]] actions is judged whole, like one split across {{ }} ones. A text
+// that does not parse with its delimiters is returned as is.
+func withDefaultDelims(annotations map[string]string, key string) string {
+	text := annotations[key]
+	name, ok := strings.CutPrefix(key, vaultTemplatePrefix)
+	if !ok {
+		return text
+	}
+	left := strings.TrimSpace(annotations[vaultLeftDelimPrefix+name])
+	right := strings.TrimSpace(annotations[vaultRightDelimPrefix+name])
+	if (left == "" || left == "{{") && (right == "" || right == "}}") {
+		return text
+	}
+	t := parse.New(mainTemplate)
+	t.Mode = parse.SkipFuncCheck | parse.ParseComments
+	trees := map[string]*parse.Tree{}
+	if _, err := t.Parse(text, left, right, trees); err != nil || t.Root == nil {
+		return text
+	}
+	return t.Root.String()
 }
 
 // annotationsPath is the path of the annotations that go with the pod spec

@@ -50,6 +50,9 @@ func (v Violation) Message(o Object) string {
 		// A literal in a template annotation.
 		return fmt.Sprintf("%s %s/%s: annotation %s: %s (rule %s); %s", kind, o.Namespace, name, v.Env, v.Reason, v.RuleID, v.Remedy)
 	}
+	if vol, ok := strings.CutPrefix(v.Env, volumePrefix); ok && v.Container == "" {
+		return fmt.Sprintf("%s %s/%s: volume %q: %s (rule %s); %s", kind, o.Namespace, name, vol, v.Reason, v.RuleID, v.Remedy)
+	}
 	env := "env " + v.Env
 	if from, ok := strings.CutPrefix(v.Env, envFromPrefix); ok {
 		kind := "Secret"

@@ -72,6 +72,9 @@ func (r *Result) Reports(existing map[string]*reportsv1alpha1.Report, opts Repor
 	for _, f := range r.Findings {
 		byNS[f.Object.Namespace] = append(byNS[f.Object.Namespace], f)
 	}
+	for _, f := range r.Allowed {
+		byNS[f.Object.Namespace] = append(byNS[f.Object.Namespace], f)
+	}
 	var out []*reportsv1alpha1.Report
 	for _, ns := range r.Namespaces {
 		if ns.Exempt || ns.Terminating || (ns.Workloads == 0 && existing[ns.Name] == nil) {
@@ -108,7 +111,7 @@ func buildReport(ns string, findings []Finding, old *reportsv1alpha1.Report, opt
 	var groups []*group
 	index := map[key]*group{}
 	for _, f := range findings {
-		k := key{f.Object.UID, f.Violation.RuleID}
+		k := key{f.Object.UID, policyOf(f)}
 		g := index[k]
 		if g == nil {
 			g = &group{key: k}
@@ -136,6 +139,8 @@ func buildReport(ns string, findings []Finding, old *reportsv1alpha1.Report, opt
 		switch res.Result {
 		case "fail":
 			rep.Summary.Fail++
+		case "skip":
+			rep.Summary.Skip++
 		default:
 			rep.Summary.Warn++
 		}
@@ -149,29 +154,47 @@ func buildReport(ns string, findings []Finding, old *reportsv1alpha1.Report, opt
 	return rep
 }
 
-// result is the Report result of one workload's violations of one rule.
+// AllowedPolicy is the policy of the results that list the Secret
+// references allow.secrets allowed (result skip, not scored).
+const AllowedPolicy = "allowed-by-policy"
+
+// policyOf is the Report policy of a finding: its rule, or AllowedPolicy.
+func policyOf(f Finding) string {
+	if f.Allowed != nil {
+		return AllowedPolicy
+	}
+	return f.Violation.RuleID
+}
+
+// result is the Report result of one workload's violations of one rule,
+// or of its references allowed by the policy.
 func result(fs []Finding) reportsv1alpha1.ReportResult {
 	f := fs[0]
 	o := f.Object
-	var env, fields, msgs []string
+	var env, fields, msgs, secrets []string
 	for _, f := range fs {
-		e := f.Violation.Env
-		if f.Violation.Container != "" {
-			e = f.Violation.Container + "/" + e
+		container, e, field := f.Violation.Container, f.Violation.Env, f.Violation.Field
+		if a := f.Allowed; a != nil {
+			container, e, field = a.Container, a.Env, a.Field
+			secrets = append(secrets, a.Secret)
+		}
+		if container != "" {
+			e = container + "/" + e
 		}
 		env = append(env, e)
-		fields = append(fields, f.Violation.Field)
+		fields = append(fields, field)
 		msgs = append(msgs, f.Message)
 	}
 	status := reportsv1alpha1.Result("warn")
 	if f.Mode == policy.ModeEnforce && !f.Violation.WarnOnly {
 		status = "fail"
 	}
-	return reportsv1alpha1.ReportResult{
+	rule := policyOf(f)
+	res := reportsv1alpha1.ReportResult{
 		Source:      ReportSource,
-		Policy:      f.Violation.RuleID,
+		Policy:      rule,
 		Category:    ReportCategory,
-		Severity:    severity(f.Violation.RuleID),
+		Severity:    severity(rule),
 		Result:      status,
 		Scored:      true,
 		Subjects:    []corev1.ObjectReference{{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, UID: o.UID}},
@@ -183,6 +206,11 @@ func result(fs []Finding) reportsv1alpha1.ReportResult {
 			"count":  fmt.Sprint(len(fs)),
 		},
 	}
+	if rule == AllowedPolicy {
+		res.Result, res.Scored = "skip", false
+		res.Properties["secrets"] = strings.Join(secrets, ",")
+	}
+	return res
 }
 
 // severity of a rule's results: a credential written into the spec (readable
@@ -190,10 +218,12 @@ func result(fs []Finding) reportsv1alpha1.ReportResult {
 // Secret is medium.
 func severity(rule string) reportsv1alpha1.ResultSeverity {
 	switch rule {
-	case "env-secret-key-ref", "env-from-secret":
+	case "env-secret-key-ref", "env-from-secret", policy.RuleSecretVolume:
 		return "medium"
 	case "env-config-map-secret-name":
 		return "low" // a name only: the ConfigMap is not read
+	case AllowedPolicy:
+		return "info"
 	}
 	return "high"
 }

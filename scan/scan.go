@@ -88,6 +88,9 @@ type Finding struct {
 	// Message is the violation's one line, as the webhook and wisp check
 	// print it.
 	Message string
+	// Allowed, in Result.Allowed only, is a Secret reference that the
+	// policy's allow.secrets allowed (Violation is then zero).
+	Allowed *policy.Allowed
 }
 
 // Result is a scan's outcome. Namespaces are sorted by name; Findings by
@@ -95,6 +98,9 @@ type Finding struct {
 type Result struct {
 	Namespaces []Namespace
 	Findings   []Finding
+	// Allowed are the Secret references allowed by the policy
+	// (allow.secrets), in the same order: not violations.
+	Allowed []Finding
 }
 
 // node is one scanned workload, kept compact for owner resolution.
@@ -205,10 +211,12 @@ func Scan(ctx context.Context, c kubernetes.Interface, cfg Config) (*Result, err
 		nsOf(ns).Workloads += count
 	}
 	r.Findings = append(r.Findings, loose...)
+	r.Findings, r.Allowed = splitAllowed(r.Findings)
 	for _, f := range r.Findings {
 		byName[f.Object.Namespace].Violations[f.Violation.RuleID]++
 	}
 	sortFindings(r.Findings)
+	sortFindings(r.Allowed)
 	slices.SortFunc(namespaces, func(a, b Namespace) int { return cmp.Compare(a.Name, b.Name) })
 	r.Namespaces = namespaces
 	return r, nil
@@ -313,14 +321,30 @@ func judge(ev *policy.Evaluator, o object, ns *Namespace) []Finding {
 		NamespaceLabels: ns.Labels,
 	}
 	d := ev.Evaluate(po)
-	if d.Exempt || len(d.Violations) == 0 {
+	if d.Exempt || len(d.Violations)+len(d.Allowed) == 0 {
 		return nil
 	}
-	out := make([]Finding, len(d.Violations))
-	for i, v := range d.Violations {
-		out[i] = Finding{Object: o.ref, Mode: d.Mode, Violation: v, Message: v.Message(po)}
+	out := make([]Finding, 0, len(d.Violations)+len(d.Allowed))
+	for _, v := range d.Violations {
+		out = append(out, Finding{Object: o.ref, Mode: d.Mode, Violation: v, Message: v.Message(po)})
+	}
+	for _, a := range d.Allowed {
+		out = append(out, Finding{Object: o.ref, Mode: d.Mode, Allowed: &a, Message: a.Message(po)})
 	}
 	return out
+}
+
+// splitAllowed separates the allowed references from the violations,
+// keeping the order of each.
+func splitAllowed(fs []Finding) (violations, allowed []Finding) {
+	for _, f := range fs {
+		if f.Allowed != nil {
+			allowed = append(allowed, f)
+		} else {
+			violations = append(violations, f)
+		}
+	}
+	return violations, allowed
 }
 
 func sortFindings(fs []Finding) {

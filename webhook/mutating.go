@@ -107,8 +107,19 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 	if res != mutate.Injected && res != mutate.Completed {
 		return admission.Allowed(""), ResultAllowed, name
 	}
+	resp, result := injectedResponse(req, pod, out)
+	// The Vault Agent Injector's annotations wisp does not honour: kubectl
+	// prints each warning.
+	if resp.Allowed {
+		resp.Warnings = append(resp.Warnings, mutate.VaultWarnings(pod.Annotations, snap.Injection)...)
+	}
+	return resp, result, name
+}
+
+// injectedResponse is the patch from pod to its injected copy out.
+func injectedResponse(req admission.Request, pod, out *corev1.Pod) (admission.Response, string) {
 	if ops, ok := injectionPatch(pod, out); ok {
-		return admission.Patched("", ops...), ResultInjected, name
+		return admission.Patched("", ops...), ResultInjected
 	}
 	// Something injectionPatch does not cover changed: diff the documents.
 	orig := req.Object.Raw
@@ -116,19 +127,20 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 		// Decoded with the review: the diff needs the document itself (an
 		// encoding of the decoded pod is not it: it has empty objects and
 		// lacks fields corev1.Pod does not know).
+		var err error
 		if orig, err = rp.raw(); err != nil {
-			return admission.Errored(http.StatusBadRequest, err), ResultErrored, name
+			return admission.Errored(http.StatusBadRequest, err), ResultErrored
 		}
 	}
 	raw, err := json.Marshal(out)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode injected pod: %w", err)), ResultErrored, name
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode injected pod: %w", err)), ResultErrored
 	}
 	resp := admission.PatchResponseFromRaw(orig, raw)
 	if !resp.Allowed {
-		return resp, ResultErrored, name
+		return resp, ResultErrored
 	}
-	return resp, ResultInjected, name
+	return resp, ResultInjected
 }
 
 func (h *MutatingHandler) observe(ctx context.Context, req admission.Request, name, result string, start time.Time) {

@@ -116,8 +116,37 @@ func isEphemeralContainers(req admission.Request) bool {
 	return req.SubResource == "ephemeralcontainers" && req.Kind.Group == "" && req.Kind.Kind == "Pod"
 }
 
-// decide maps a decision to the admission answer of its mode.
+// AuditAllowedKey is the auditAnnotations key that lists the Secret
+// references the policy's allow.secrets allowed, in every mode.
+const AuditAllowedKey = "allowed-secrets"
+
+// decide maps a decision to the admission answer of its mode, with the
+// Secret references allow.secrets allowed in the auditAnnotations.
 func decide(obj policy.Object, d policy.Decision) admission.Response {
+	resp := decideMode(obj, d)
+	if !d.Exempt && len(d.Allowed) > 0 {
+		if resp.AuditAnnotations == nil {
+			resp.AuditAnnotations = map[string]string{}
+		}
+		resp.AuditAnnotations[AuditAllowedKey] = allowedSummary(d.Allowed)
+	}
+	return resp
+}
+
+// allowedSummary lists container/env=secret per allowed reference (for a
+// volume, volume:<name>=secret), no values.
+func allowedSummary(as []policy.Allowed) string {
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = a.Env + "=" + a.Secret
+		if a.Container != "" {
+			parts[i] = a.Container + "/" + parts[i]
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func decideMode(obj policy.Object, d policy.Decision) admission.Response {
 	if d.Exempt || len(d.Violations) == 0 {
 		// Notes explain what the policy did not honour (an exemption
 		// annotation without permission, say): the team should hear it.

@@ -6,7 +6,15 @@
 //	wisp check -f FILE|DIR|-... [--policy FILE] [-o text|json]
 //	wisp scan [--kubeconfig F] [--context C] [-n NS | -A] [--policy F] [-o text|json|report] [--apply-reports]
 //	wisp setup vault --policy F --trust-domain TD --namespace NS... (--oidc-discovery-url U | --jwks-url U | --jwt-validation-pubkey F) [--apply | --dry-run]
+//	wisp migrate -f FILE|- [--policy FILE]
 //	wisp version
+//
+// wisp migrate rewrites manifests written for the Vault Agent Injector into
+// wisp's own annotations (mutate.MigrateVaultAnnotations): exit 0 when all
+// of it translated, 1 when something needs a person (a comment in the
+// output and a line on standard error name it), 2 for bad input. wisp
+// inject prints the webhook's admission warnings (mutate.VaultWarnings) on
+// standard error.
 //
 // wisp scan lists Pods and the six workload kinds through the API, page by
 // page, judges them with the policy in each namespace's mode (package scan),

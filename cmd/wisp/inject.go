@@ -106,7 +106,10 @@ func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout,
 				where += fmt.Sprintf("List item %d: ", i+1)
 			}
 			where += objectName(obj)
-			changed, err := injectObject(obj, snap)
+			changed, warnings, err := injectObject(obj, snap)
+			for _, w := range warnings {
+				fmt.Fprintf(stderr, "wisp: %s: warning: %s\n", where, w)
+			}
 			if !workload.Supported(obj.GroupVersionKind()) {
 				if found, _ := workload.ByShape(obj); len(found) > 0 {
 					leftAlone.add(obj)
@@ -143,37 +146,38 @@ func (e *denialError) Error() string { return e.err.Error() }
 func (e *denialError) Unwrap() error { return e.err }
 
 // injectObject injects obj in place, through mutate.Inject like the webhook,
-// and reports whether obj changed. An object of a kind without a pod template
-// is left alone. The webhook's denials are *denialError: malformed
+// and reports whether obj changed, with the webhook's admission warnings
+// (mutate.VaultWarnings). An object of a kind without a pod template is
+// left alone. The webhook's denials are *denialError: malformed
 // annotations, and what mutate.CheckInjected refuses (a fetch plan it could
 // not check, a Vault role the object's namespace, default if it names none,
 // may not name), with the webhook's message.
-func injectObject(obj *unstructured.Unstructured, snap *config.Snapshot) (bool, error) {
+func injectObject(obj *unstructured.Unstructured, snap *config.Snapshot) (bool, []string, error) {
 	pod, err := workload.PodOf(obj)
 	if errors.Is(err, workload.ErrUnsupportedKind) {
-		return false, nil
+		return false, nil, nil
 	}
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	out, result, err := mutate.Inject(pod, snap.Injection)
 	if err != nil {
-		return false, &denialError{err: err}
+		return false, nil, &denialError{err: err}
 	}
 	ns := obj.GetNamespace()
 	if ns == "" {
 		ns = "default"
 	}
 	if err := mutate.CheckInjected(pod, out, result, snap.Injection, roleCheck(snap, ns)); err != nil {
-		return false, &denialError{err: err}
+		return false, nil, &denialError{err: err}
 	}
 	if result != mutate.Injected {
-		return false, nil
+		return false, nil, nil
 	}
 	if err := workload.SetPod(obj, out); err != nil {
-		return false, fmt.Errorf("write the injected pod back: %w", err)
+		return false, nil, fmt.Errorf("write the injected pod back: %w", err)
 	}
-	return true, nil
+	return true, mutate.VaultWarnings(pod.Annotations, snap.Injection), nil
 }
 
 // loadPolicy reads a policy file; an empty path means the built-in defaults.

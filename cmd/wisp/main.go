@@ -62,14 +62,15 @@ func newRootCommand() *cobra.Command {
 		Long: `wisp delivers Vault secrets to pods that prove their SPIFFE identity.
 
 This command runs the wisp admission webhook's code offline, on manifests:
-"wisp inject" shows the injection, "wisp check" finds static secrets (for CI);
+"wisp inject" shows the injection, "wisp check" finds static secrets (for CI),
+"wisp migrate" rewrites manifests written for the Vault Agent Injector;
 and on a live cluster: "wisp scan" finds the static secrets of what already
 runs, and can write them as OpenReports Reports. "wisp setup vault" configures
 Vault's JWT auth and one role per policy role, bound to its namespaces.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInjectCommand(), newCheckCommand(), newScanCommand(), newSetupCommand(), newVersionCommand())
+	root.AddCommand(newInjectCommand(), newCheckCommand(), newScanCommand(), newSetupCommand(), newMigrateCommand(), newVersionCommand())
 	return root
 }
 

@@ -235,6 +235,15 @@ func writeScanText(w io.Writer, r *scan.Result, namespace string) error {
 			return err
 		}
 	}
+	// Not violations: what the policy's allow.secrets let through.
+	if len(r.Allowed) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, f := range r.Allowed {
+		if _, err := fmt.Fprintln(w, f.Message); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -261,6 +270,19 @@ type scanFinding struct {
 	Pods   int         `json:"pods"`
 }
 
+// scanAllowed is one Secret reference allowed by the policy, as `wisp scan
+// -o json` prints it.
+type scanAllowed struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Container string `json:"container,omitempty"`
+	Env       string `json:"env"`
+	Field     string `json:"field"`
+	Secret    string `json:"secret"`
+	Message   string `json:"message"`
+}
+
 // scanNamespace is one namespace's line of `wisp scan -o json`.
 type scanNamespace struct {
 	Name       string         `json:"name"`
@@ -274,7 +296,14 @@ func writeScanJSON(w io.Writer, r *scan.Result) error {
 	out := struct {
 		Namespaces []scanNamespace `json:"namespaces"`
 		Violations []scanFinding   `json:"violations"`
+		// AllowedByPolicy: Secret references allow.secrets allowed.
+		AllowedByPolicy []scanAllowed `json:"allowedByPolicy,omitempty"`
 	}{Namespaces: []scanNamespace{}, Violations: []scanFinding{}}
+	for _, f := range r.Allowed {
+		a := f.Allowed
+		out.AllowedByPolicy = append(out.AllowedByPolicy, scanAllowed{Kind: f.Object.Kind, Namespace: f.Object.Namespace, Name: f.Object.Name,
+			Container: a.Container, Env: a.Env, Field: a.Field, Secret: a.Secret, Message: f.Message})
+	}
 	for _, ns := range r.Namespaces {
 		out.Namespaces = append(out.Namespaces, scanNamespace{ns.Name, ns.Mode, ns.Exempt, ns.Workloads, ns.Violations})
 	}

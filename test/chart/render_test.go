@@ -875,6 +875,8 @@ func TestSchemaRejects(t *testing.T) {
 		{"extraArgs not a flag", []string{"extraArgs={verbose}"}, "does not match pattern"},
 		{"typo in reports", []string{"reports.enable=true"}, "additional properties 'enable' not allowed"},
 		{"reports page size", []string{"reports.pageSize=0"}, "minimum"},
+		{"typo in allow.secrets", []string{"policy.allow.secrets[0].name=safe-*"}, "additional properties 'name' not allowed"},
+		{"bad Secret name glob", []string{"policy.allow.secrets[0].names[0]=Safe_*"}, "does not match pattern"},
 		{"vaultAgentAnnotations in the policy", []string{"policy.injection.vaultAgentAnnotations=true"}, "set migration.vaultAgentAnnotations"},
 	}
 	for _, tt := range tests {

@@ -36,6 +36,11 @@ type Object struct {
 	// NamespaceLabels are the labels of the namespace, from the webhook's
 	// cache. Needed only when NeedsNamespaceLabels says so; nil means none.
 	NamespaceLabels map[string]string
+	// Expired, if set, reports whether the caller's deadline has passed
+	// (the webhook's request context is done). Evaluate asks it between
+	// containers, and stops judging once it says true (see
+	// RuleDeadlineExceeded): Evaluate itself never reads a clock.
+	Expired func() bool
 }
 
 // Decision is the Evaluator's verdict on one Object.
@@ -98,11 +103,19 @@ func (e *Evaluator) Evaluate(o Object) Decision {
 	if path == "" {
 		path = specPath(o.Kind)
 	}
-	if o.Spec != nil {
-		d.Violations = e.scan(o.Spec, path)
+	if over := e.overLimits(o, path); len(over) > 0 {
+		d.Violations = over // judged: nothing (limits.go)
+		return d
 	}
-	if len(o.Annotations) > 0 {
+	b := budget{expired: o.Expired}
+	if o.Spec != nil {
+		d.Violations = e.scan(o.Spec, path, &b)
+	}
+	if len(o.Annotations) > 0 && !b.over() {
 		d.Violations = append(d.Violations, e.scanTemplates(o, path)...)
+	}
+	if b.stopped {
+		d.Violations = append(d.Violations, deadlineViolation(path))
 	}
 	return d
 }
@@ -183,18 +196,28 @@ func specPath(kind string) string {
 	return "spec"
 }
 
-// scan runs the rules over every env and envFrom entry of every container.
-func (e *Evaluator) scan(spec *corev1.PodSpec, prefix string) []Violation {
+// scan runs the rules over every env and envFrom entry of every container,
+// until b is over.
+func (e *Evaluator) scan(spec *corev1.PodSpec, prefix string, b *budget) []Violation {
 	s := scanner{e: e, prefix: prefix}
 	for i := range spec.InitContainers {
+		if b.over() {
+			return s.out
+		}
 		c := &spec.InitContainers[i]
 		s.container("initContainers", i, c.Name, c.Env, c.EnvFrom)
 	}
 	for i := range spec.Containers {
+		if b.over() {
+			return s.out
+		}
 		c := &spec.Containers[i]
 		s.container("containers", i, c.Name, c.Env, c.EnvFrom)
 	}
 	for i := range spec.EphemeralContainers {
+		if b.over() {
+			return s.out
+		}
 		c := &spec.EphemeralContainers[i].EphemeralContainerCommon
 		s.container("ephemeralContainers", i, c.Name, c.Env, c.EnvFrom)
 	}

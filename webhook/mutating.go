@@ -131,12 +131,12 @@ func checkInjectedRoles(snap *config.Snapshot, namespace string, in, out *corev1
 // Handle implements admission.Handler.
 func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
-	resp, result, name := h.handle(req)
+	resp, result, name := h.handle(ctx, req)
 	h.observe(ctx, req, name, result, start)
 	return resp
 }
 
-func (h *MutatingHandler) handle(req admission.Request) (admission.Response, string, string) {
+func (h *MutatingHandler) handle(ctx context.Context, req admission.Request) (admission.Response, string, string) {
 	if req.UID == "" {
 		// The API server always sends a uid; without one this is no review.
 		return admission.Errored(http.StatusBadRequest, errors.New("the AdmissionReview has no request uid")), ResultErrored, ""
@@ -156,11 +156,13 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 	// annotations are the validating webhook's job, which sees every pod
 	// after all mutations, so they are not given twice.
 	obj := podObject("Pod", name, pod)
-	obj.Namespace = req.Namespace
+	obj.Namespace, obj.Expired = req.Namespace, expired(ctx)
 	if h.namespaces != nil && snap.Policy.NeedsNamespaceLabels() {
 		obj.NamespaceLabels = h.namespaces.Labels(req.Namespace)
 	}
-	if d := snap.Policy.Evaluate(obj); d.Denied() {
+	d := snap.Policy.Evaluate(obj)
+	h.metrics.countIncomplete(EndpointMutate, d)
+	if d.Denied() {
 		if h.metrics != nil {
 			h.metrics.countViolations(d.Mode, d.Violations)
 		}
@@ -265,6 +267,15 @@ func podName(req admission.Request, pod *corev1.Pod) string {
 		return pod.GenerateName + "*"
 	}
 	return ""
+}
+
+// expired reports, for policy.Object.Expired, whether ctx's deadline has
+// passed; nil when it has none.
+func expired(ctx context.Context) func() bool {
+	if _, ok := ctx.Deadline(); !ok {
+		return nil
+	}
+	return func() bool { return ctx.Err() != nil }
 }
 
 // denial turns mutate's joined errors into one admission message, one

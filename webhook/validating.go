@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
-	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -59,12 +58,12 @@ func NewValidatingHandler(snapshots Snapshots, namespaces NamespaceLabels, log *
 // Handle implements admission.Handler.
 func (h *ValidatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
-	resp, result, name, d := h.handle(req)
+	resp, result, name, d := h.handle(ctx, req)
 	h.observe(ctx, req, name, result, d, start)
 	return resp
 }
 
-func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, string, string, *policy.Decision) {
+func (h *ValidatingHandler) handle(ctx context.Context, req admission.Request) (admission.Response, string, string, *policy.Decision) {
 	if req.UID == "" {
 		return admission.Errored(http.StatusBadRequest, errors.New("the AdmissionReview has no request uid")), ResultErrored, "", nil
 	}
@@ -85,7 +84,7 @@ func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, s
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err), ResultErrored, req.Name, nil
 	}
-	obj.Namespace = req.Namespace
+	obj.Namespace, obj.Expired = req.Namespace, expired(ctx)
 	snap := h.snapshots.Load()
 	if h.namespaces != nil && snap.Policy.NeedsNamespaceLabels() {
 		obj.NamespaceLabels = h.namespaces.Labels(req.Namespace)
@@ -102,7 +101,7 @@ func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, s
 				// Scaling, status, labels: the pod template did not change.
 				d.Violations = nil
 			} else {
-				old.Namespace, old.NamespaceLabels = obj.Namespace, obj.NamespaceLabels
+				old.Namespace, old.NamespaceLabels, old.Expired = obj.Namespace, obj.NamespaceLabels, obj.Expired
 				d.Violations = policy.NewViolationsOnly(snap.Policy.Evaluate(old).Violations, d.Violations)
 			}
 		}
@@ -113,38 +112,6 @@ func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, s
 // isEphemeralContainers: an UPDATE of pods/ephemeralcontainers.
 func isEphemeralContainers(req admission.Request) bool {
 	return req.SubResource == "ephemeralcontainers" && req.Kind.Group == "" && req.Kind.Kind == "Pod"
-}
-
-// decide maps a decision to the admission answer of its mode.
-func decide(obj policy.Object, d policy.Decision) admission.Response {
-	if d.Exempt || len(d.Violations) == 0 {
-		// Notes explain what the policy did not honour (an exemption
-		// annotation without permission, say): the team should hear it.
-		return admission.Allowed("").WithWarnings(d.Notes...)
-	}
-	lines := make([]string, len(d.Violations))
-	for i, v := range d.Violations {
-		lines[i] = v.Message(obj)
-	}
-	switch d.Mode {
-	case policy.ModeWarn:
-		return admission.Allowed("").WithWarnings(append(lines, d.Notes...)...)
-	case policy.ModeAudit:
-		resp := admission.Allowed("")
-		resp.AuditAnnotations = map[string]string{AuditAnnotationKey: auditSummary(d.Violations)}
-		return resp
-	default:
-		return admission.Denied(fmt.Sprintf("wisp: %d static secret(s) in env vars:\n%s", len(lines), strings.Join(lines, "\n")))
-	}
-}
-
-// auditSummary lists rule:container/env per violation, no values.
-func auditSummary(vs []policy.Violation) string {
-	parts := make([]string, len(vs))
-	for i, v := range vs {
-		parts[i] = v.RuleID + ":" + v.Container + "/" + v.Env
-	}
-	return strings.Join(parts, ",")
 }
 
 func resultOf(d policy.Decision) string {
@@ -160,6 +127,7 @@ func (h *ValidatingHandler) observe(ctx context.Context, req admission.Request, 
 		h.metrics.observe(EndpointValidate, result, elapsed)
 		if d != nil && !d.Exempt {
 			h.metrics.countViolations(d.Mode, d.Violations)
+			h.metrics.countIncomplete(EndpointValidate, *d)
 		}
 	}
 	if !h.log.Enabled(ctx, slog.LevelInfo) {

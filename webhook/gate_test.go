@@ -178,13 +178,39 @@ func TestBodyOverTheLimitIsNotRead(t *testing.T) {
 // to its formula.
 func TestDecodedSize(t *testing.T) {
 	t.Parallel()
-	for body, want := range map[string]int64{
-		``:                            0,
-		`{"a":1}`:                     7 + 512,
-		`[{"name":"a"},{"name":"b"}]`: 27 + 96 + 2*512,
+	for _, tt := range []struct {
+		body            string
+		commas, objects int64
+	}{
+		{``, 0, 0},
+		{`{"a":1}`, 0, 1},
+		{`[{"name":"a"},{"name":"b"}]`, 1, 2},
+		{`{"t":"{{ .x }}, {{ .y }}"}`, 0, 1}, // text, not objects
+		{`{"t":"a\"{,","u":{}}`, 1, 2},       // an escaped quote
+		{`{"t":"a\\","u":{}}`, 1, 2},         // an escaped backslash
+		{`{"t":"{{{`, 0, 1},                  // never closed
 	} {
-		if got := decodedSize([]byte(body)); got != want {
-			t.Errorf("decodedSize(%s) = %d, want %d", body, got, want)
+		want := int64(len(tt.body)) + 96*tt.commas + 512*tt.objects
+		if got := decodedSize([]byte(tt.body)); got != want {
+			t.Errorf("decodedSize(%s) = %d, want %d", tt.body, got, want)
 		}
+	}
+}
+
+// An answer to a request turned away after its body was read carries the
+// request's uid: the API server shows the message of an answer to its own
+// request, and reports any other as a failed call.
+func TestTurnedAwayAnswerCarriesTheUID(t *testing.T) {
+	t.Parallel()
+	body := sized(t, "costly-1", 100<<10)
+	g := newGate(gateConfig{smallSlots: 1, largeSlots: 1, smallBytes: 64 << 10, maxBody: DefaultMaxRequestBytes, bodies: 32 << 20, decoded: decodedSize(body) / 2})
+	h := newWebhook(&holding{}, nil).admittedBy(g, EndpointMutate, nil)
+	req := httptest.NewRequest(http.MethodPost, EndpointMutate, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	r := decodeAnswer(t, rec.Body)
+	if r.UID != "costly-1" || r.Allowed || r.Result.Code != http.StatusRequestEntityTooLarge || !strings.Contains(r.Result.Message, "request too large to judge") {
+		t.Errorf("answer uid %q %+v, want uid costly-1 and a 413", r.UID, r.Result)
 	}
 }

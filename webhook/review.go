@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 )
@@ -115,7 +116,7 @@ func (h *reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// but a body is memory from its first byte.
 	t, err := h.gate.enter(ctx, r.ContentLength)
 	if err != nil {
-		h.turnAway(ctx, w, err)
+		h.turnAway(ctx, w, err, nil)
 		return
 	}
 	defer t.leave()
@@ -141,7 +142,7 @@ func (h *reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := t.judge(ctx, body); err != nil {
-		h.turnAway(ctx, w, err)
+		h.turnAway(ctx, w, err, body)
 		return
 	}
 	req, tm, err := h.decode(body)
@@ -156,8 +157,11 @@ func (h *reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // turnAway answers a request the gate did not admit: 503 when no room came
-// free in time, 413 for a body or an object too large ever to be.
-func (h *reviewHandler) turnAway(ctx context.Context, w http.ResponseWriter, err error) {
+// free in time, 413 for a body or an object too large ever to be. With the
+// body read, the answer carries the request's uid, found without decoding
+// the rest: the API server shows the message of an answer to its request,
+// and reports any other as a failed call.
+func (h *reviewHandler) turnAway(ctx context.Context, w http.ResponseWriter, err error, body []byte) {
 	code, budget := http.StatusRequestEntityTooLarge, BudgetMemory
 	switch {
 	case errors.Is(err, errOverloaded):
@@ -170,6 +174,9 @@ func (h *reviewHandler) turnAway(ctx context.Context, w http.ResponseWriter, err
 	}
 	h.log.LogAttrs(ctx, slog.LevelWarn, "admission request turned away", slog.String("endpoint", h.endpoint), slog.String("err", err.Error()))
 	resp := admission.Errored(int32(code), err)
+	if body != nil {
+		resp.UID = types.UID(jsoniter.Get(body, "request", "uid").ToString())
+	}
 	var buf []byte
 	h.write(ctx, w, metav1.TypeMeta{APIVersion: reviewV1, Kind: reviewKind}, &resp.AdmissionResponse, &buf)
 }

@@ -16,7 +16,7 @@ import (
 // attack runs it, gets its answer: the limits, the gate and the bounded
 // answers through the built binary.
 func TestAttackKindsAnswered(t *testing.T) {
-	s, err := start(context.Background(), bins, srvWispInfo, t.TempDir(), attackPhases()[1].extra...)
+	s, err := start(context.Background(), bins, srvWispInfo, t.TempDir(), attackPhases(false)[1].extra...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,8 @@
 // missed.
 //
 // -baseline-bin PATH adds another wisp-webhook build (the previous
-// version) to the bench's servers, measured interleaved in the same run.
+// version) to the bench's servers, measured interleaved in the same run,
+// and with -attack a last phase: that build under the attack.
 //
 // -pprof DIR builds wisp-webhook with net/http/pprof (through a build
 // overlay: neither the sources nor the release binary have it) and writes a
@@ -121,7 +122,7 @@ func main() {
 		if isSet("c") {
 			c = slices.Max(cfg.conns)
 		}
-		ok, err = soakMain(ctx, dir, cfg.attack, cfg.soak, c, cfg.maxBody, cfg.out)
+		ok, err = soakMain(ctx, dir, cfg.baseline, cfg.attack, cfg.soak, c, cfg.maxBody, cfg.out)
 	} else {
 		ok, err = bench(ctx, dir, cfg)
 	}

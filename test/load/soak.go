@@ -138,13 +138,15 @@ func (r *soakReport) print(w io.Writer) {
 }
 
 // soakMain builds wisp-webhook, runs the attack's phases (attack long
-// each, if set) and soaks it (for d, if set).
-func soakMain(ctx context.Context, dir string, attack, d time.Duration, conns, maxBody int, out io.Writer) (bool, error) {
+// each, if set; beside a baseline build too, if set) and soaks it (for d,
+// if set).
+func soakMain(ctx context.Context, dir, baseline string, attack, d time.Duration, conns, maxBody int, out io.Writer) (bool, error) {
 	fmt.Fprintf(os.Stderr, "load: building wisp-webhook into %s\n", dir)
 	bins, err := build(dir, false)
 	if err != nil {
 		return false, err
 	}
+	bins.baseline = baseline
 	ok := true
 	if attack > 0 {
 		if ok, err = attackMain(ctx, bins, dir, attack, out); err != nil {

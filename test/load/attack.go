@@ -238,11 +238,12 @@ func hostileLoop(ctx context.Context, s *server, kinds []*kind, w int, measuring
 		st := res.hostile[k.name]
 		st.n++
 		st.lat = append(st.lat, lat)
+		if body != nil {
+			st.code, st.first, st.length = summarize(code, body)
+		}
 		if err != nil {
 			st.wrong++
-			st.err = trimErr(err)
-		} else {
-			st.code, st.first, st.length = summarize(code, body)
+			st.err = strings.ReplaceAll(trimErr(err), "\n", " / ")
 		}
 		mu.Unlock()
 	}

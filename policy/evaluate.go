@@ -36,11 +36,11 @@ type Object struct {
 	// NamespaceLabels are the labels of the namespace, from the webhook's
 	// cache. Needed only when NeedsNamespaceLabels says so; nil means none.
 	NamespaceLabels map[string]string
-	// Expired, if set, reports whether the caller's deadline has passed
-	// (the webhook's request context is done). Evaluate asks it between
-	// containers, and stops judging once it says true (see
-	// RuleDeadlineExceeded): Evaluate itself never reads a clock.
-	Expired func() bool
+	// Stop, if set, ends the evaluation once its Err is not nil: the
+	// webhook passes the request's context, done at its deadline.
+	// Evaluate asks it between containers and stops judging there (see
+	// RuleDeadlineExceeded); it never reads a clock itself.
+	Stop interface{ Err() error }
 }
 
 // Decision is the Evaluator's verdict on one Object.
@@ -107,7 +107,7 @@ func (e *Evaluator) Evaluate(o Object) Decision {
 		d.Violations = over // judged: nothing (limits.go)
 		return d
 	}
-	b := budget{expired: o.Expired}
+	b := budget{stop: o.Stop}
 	if o.Spec != nil {
 		d.Violations = e.scan(o.Spec, path, &b)
 	}

@@ -58,7 +58,7 @@ const (
 	// RuleTooLarge: the object is over one of the limits above; nothing
 	// in it was judged.
 	RuleTooLarge = "too-large"
-	// RuleDeadlineExceeded: Object.Expired reported the caller's deadline
+	// RuleDeadlineExceeded: Object.Stop reported the caller's deadline
 	// before Evaluate was done; the violations found until then are
 	// reported with it.
 	RuleDeadlineExceeded = "deadline-exceeded"
@@ -74,7 +74,7 @@ const (
 )
 
 // Incomplete reports whether Evaluate stopped at the caller's deadline
-// (see Object.Expired): the violations are then those found until then.
+// (see Object.Stop): the violations are then those found until then.
 func (d Decision) Incomplete() bool {
 	for i := len(d.Violations) - 1; i >= 0; i-- {
 		if d.Violations[i].RuleID == RuleDeadlineExceeded {
@@ -90,16 +90,16 @@ func (v Violation) unjudged() bool {
 	return v.RuleID == RuleTooLarge || v.RuleID == RuleDeadlineExceeded
 }
 
-// budget follows Object.Expired through one evaluation: once it reports
-// the deadline, the evaluation stops.
+// budget follows Object.Stop through one evaluation: once it reports the
+// deadline, the evaluation stops.
 type budget struct {
-	expired func() bool
+	stop    interface{ Err() error }
 	stopped bool
 }
 
 // over reports whether the deadline has come (and remembers it).
 func (b *budget) over() bool {
-	if !b.stopped && b.expired != nil && b.expired() {
+	if !b.stopped && b.stop != nil && b.stop.Err() != nil {
 		b.stopped = true
 	}
 	return b.stopped
@@ -125,7 +125,7 @@ func (e *Evaluator) overLimits(o Object, specPath string) []Violation {
 	if o.Spec != nil {
 		eachContainer(o.Spec, l.container)
 	}
-	l.templates(o.Annotations, annotationsPath(specPath))
+	l.templates(o.Annotations)
 	l.totals()
 	return l.out
 }
@@ -197,7 +197,7 @@ func largestPlanTemplate(name, value string) int {
 }
 
 // templates checks the template annotations, in key order.
-func (l *limitCheck) templates(annotations map[string]string, path string) {
+func (l *limitCheck) templates(annotations map[string]string) {
 	var keys []string
 	total := 0
 	for k, v := range annotations {
@@ -208,6 +208,10 @@ func (l *limitCheck) templates(annotations map[string]string, path string) {
 			}
 		}
 	}
+	if len(keys) == 0 && total <= MaxTemplatesBytes {
+		return
+	}
+	path := annotationsPath(l.specPath)
 	sort.Strings(keys)
 	for _, k := range keys {
 		l.out = append(l.out, Violation{

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -190,7 +191,19 @@ func TestSize(t *testing.T) {
 	}
 }
 
-// Evaluate asks Expired between containers and stops at the first true:
+// stopAfter's Err is nil for its first calls, then not (never, with calls
+// -1).
+type stopAfter struct{ calls, n int }
+
+func (s *stopAfter) Err() error {
+	s.n++
+	if s.calls >= 0 && s.n > s.calls {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// Evaluate asks Stop between containers and stops at the first error:
 // what it found until then, and a deadline-exceeded violation.
 func TestEvaluateStopsAtTheDeadline(t *testing.T) {
 	t.Parallel()
@@ -204,7 +217,7 @@ func TestEvaluateStopsAtTheDeadline(t *testing.T) {
 	}, Annotations: map[string]string{"wisp.dev/template-x": "key = " + awsKey}}
 	tests := []struct {
 		name      string
-		calls     int // Expired says true from this call on; -1 never
+		calls     int // Stop's Err is not nil after this many calls; -1 never
 		judged    []string
 		incomplet bool
 	}{
@@ -218,8 +231,7 @@ func TestEvaluateStopsAtTheDeadline(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			o := o
-			n := 0
-			o.Expired = func() bool { n++; return tt.calls >= 0 && n > tt.calls }
+			o.Stop = &stopAfter{calls: tt.calls}
 			d := e.Evaluate(o)
 			var got []string
 			for _, v := range d.Violations {

@@ -156,7 +156,7 @@ func (h *MutatingHandler) handle(ctx context.Context, req admission.Request) (ad
 	// annotations are the validating webhook's job, which sees every pod
 	// after all mutations, so they are not given twice.
 	obj := podObject("Pod", name, pod)
-	obj.Namespace, obj.Expired = req.Namespace, expired(ctx)
+	obj.Namespace, obj.Stop = req.Namespace, ctx
 	if h.namespaces != nil && snap.Policy.NeedsNamespaceLabels() {
 		obj.NamespaceLabels = h.namespaces.Labels(req.Namespace)
 	}
@@ -267,15 +267,6 @@ func podName(req admission.Request, pod *corev1.Pod) string {
 		return pod.GenerateName + "*"
 	}
 	return ""
-}
-
-// expired reports, for policy.Object.Expired, whether ctx's deadline has
-// passed; nil when it has none.
-func expired(ctx context.Context) func() bool {
-	if _, ok := ctx.Deadline(); !ok {
-		return nil
-	}
-	return func() bool { return ctx.Err() != nil }
 }
 
 // denial turns mutate's joined errors into one admission message, one

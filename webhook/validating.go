@@ -84,7 +84,7 @@ func (h *ValidatingHandler) handle(ctx context.Context, req admission.Request) (
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err), ResultErrored, req.Name, nil
 	}
-	obj.Namespace, obj.Expired = req.Namespace, expired(ctx)
+	obj.Namespace, obj.Stop = req.Namespace, ctx
 	snap := h.snapshots.Load()
 	if h.namespaces != nil && snap.Policy.NeedsNamespaceLabels() {
 		obj.NamespaceLabels = h.namespaces.Labels(req.Namespace)
@@ -101,7 +101,7 @@ func (h *ValidatingHandler) handle(ctx context.Context, req admission.Request) (
 				// Scaling, status, labels: the pod template did not change.
 				d.Violations = nil
 			} else {
-				old.Namespace, old.NamespaceLabels, old.Expired = obj.Namespace, obj.NamespaceLabels, obj.Expired
+				old.Namespace, old.NamespaceLabels, old.Stop = obj.Namespace, obj.NamespaceLabels, obj.Stop
 				d.Violations = policy.NewViolationsOnly(snap.Policy.Evaluate(old).Violations, d.Violations)
 			}
 		}

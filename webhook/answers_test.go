@@ -179,6 +179,7 @@ func TestTheAPIServersTimeoutSetsTheDeadline(t *testing.T) {
 		{"?timeout=5s", 4 * time.Second},
 		{"?timeout=30s", 9 * time.Second},
 		{"?timeout=bad", 9 * time.Second},
+		{"?dryRun=All&timeout=2s", 1600 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		var got time.Duration

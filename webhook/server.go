@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -211,14 +212,21 @@ func limit(h http.Handler, maxBytes int64, timeout time.Duration) http.Handler {
 // (the webhook's timeoutSeconds, rounded up to a second), or a very long
 // time.
 func apiServerTimeout(r *http.Request) time.Duration {
-	if r.URL == nil || r.URL.RawQuery == "" {
+	if r.URL == nil {
 		return math.MaxInt64
 	}
-	d, err := time.ParseDuration(r.URL.Query().Get("timeout"))
-	if err != nil || d <= 0 {
-		return math.MaxInt64
+	// Read without url.ParseQuery's map: the API server writes a
+	// duration ("5s"), which needs no escaping.
+	for q := r.URL.RawQuery; q != ""; {
+		var kv string
+		kv, q, _ = strings.Cut(q, "&")
+		if v, ok := strings.CutPrefix(kv, "timeout="); ok {
+			if d, err := time.ParseDuration(v); err == nil && d > 0 {
+				return d
+			}
+		}
 	}
-	return d
+	return math.MaxInt64
 }
 
 // answerWithin is the time within which a request of timeout t is

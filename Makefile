@@ -68,6 +68,7 @@ fuzz:
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzMaySecretName$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
+	$(GO) test ./policy -run '^$$' -fuzz '^FuzzLimits$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./internal/workload -run '^$$' -fuzz '^FuzzByShape$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzMutateRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzInjectionPatch$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x

@@ -104,7 +104,7 @@ func (e *Evaluator) Evaluate(o Object) Decision {
 		path = specPath(o.Kind)
 	}
 	if over := e.overLimits(o, path); len(over) > 0 {
-		d.Violations = over // judged: nothing (limits.go)
+		d.Violations = over // over a limit: nothing is judged (limits.go)
 		return d
 	}
 	b := budget{stop: o.Stop}

@@ -80,9 +80,12 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./mutate ./policy ./webhook
 	$(GO) run ./test/load -duration $(BENCH_DURATION) -c $(BENCH_C)
 
-## soak: wisp-webhook at c=64 under valid and hostile requests for SOAK (5m)
+## soak: the attack first (ATTACK, 60s, a phase: an ordinary injected pod at
+## 100/s alone, then beside 8 connections of hostile requests, then the same
+## with one lane; wisp-webhook at GOMAXPROCS=2 and the chart's memory limit),
+## then wisp-webhook at c=64 under valid and hostile requests for SOAK (5m)
 soak:
-	$(GO) run ./test/load -soak $(or $(SOAK),5m)
+	$(GO) run ./test/load -attack $(or $(ATTACK),60s) -soak $(or $(SOAK),5m)
 
 ## scale: wisp scan against a kube-apiserver holding 10,000 workloads and
 ## 30,000 pods: wall time and peak RSS (a few minutes; not part of test)
@@ -99,6 +102,7 @@ fuzz:
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzMaySecretName$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./policy -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
+	$(GO) test ./policy -run '^$$' -fuzz '^FuzzLimits$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./internal/workload -run '^$$' -fuzz '^FuzzByShape$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzMutateRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzInjectionPatch$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x

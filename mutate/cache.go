@@ -93,12 +93,18 @@ func (c *Cache) request(annotations map[string]string, mount mountRule, origin m
 // parseRequest is parseAnnotations, with the JSON of the request's plan
 // ("" when there are problems).
 func parseRequest(annotations map[string]string, mount mountRule, origin map[string]string, c *Cache) (*Request, string, []error) {
+	if err := templatesTooLarge(annotations); err != nil {
+		return &Request{MountPath: mount.def}, "", []error{err}
+	}
 	req, errs := parseAnnotations(annotations, mount, origin, c)
 	if len(errs) > 0 {
 		return req, "", errs
 	}
 	doc, err := Plan(req).Marshal()
 	if err != nil {
+		return req, "", []error{err}
+	}
+	if err := planTooLarge(AnnotationSecretPrefix+"<name>", "a fetch plan", len(doc)); err != nil {
 		return req, "", []error{err}
 	}
 	return req, string(doc), nil

@@ -345,6 +345,9 @@ func envSpec(req *Request) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode %s: %w", plan.EnvSpecVar, err)
 	}
+	if err := planTooLarge(AnnotationEnvPrefix+"<NAME>", "an exec-shim spec", len(b)); err != nil {
+		return "", err
+	}
 	return string(b), nil
 }
 

@@ -116,5 +116,8 @@
 //
 // An Evaluator is immutable and safe for concurrent use. Evaluate never
 // modifies its Object. Compile takes about 0.1 ms; Evaluate takes
-// microseconds for a typical pod.
+// microseconds for a typical pod, and at most tens of milliseconds for any
+// object: one over the limits of limits.go is refused unjudged
+// (RuleTooLarge), and Object.Stop ends an evaluation at the caller's
+// deadline (RuleDeadlineExceeded).
 package policy

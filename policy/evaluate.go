@@ -36,6 +36,11 @@ type Object struct {
 	// NamespaceLabels are the labels of the namespace, from the webhook's
 	// cache. Needed only when NeedsNamespaceLabels says so; nil means none.
 	NamespaceLabels map[string]string
+	// Stop, if set, ends the evaluation once its Err is not nil: the
+	// webhook passes the request's context, done at its deadline.
+	// Evaluate asks it between containers and stops judging there (see
+	// RuleDeadlineExceeded); it never reads a clock itself.
+	Stop interface{ Err() error }
 }
 
 // Decision is the Evaluator's verdict on one Object.
@@ -112,11 +117,19 @@ func (e *Evaluator) Evaluate(o Object) Decision {
 	if path == "" {
 		path = specPath(o.Kind)
 	}
-	if o.Spec != nil {
-		d.Violations, d.Allowed = e.scan(o, path)
+	if over := e.overLimits(o, path); len(over) > 0 {
+		d.Violations = over // over a limit: nothing is judged (limits.go)
+		return d
 	}
-	if len(o.Annotations) > 0 {
+	b := budget{stop: o.Stop}
+	if o.Spec != nil {
+		d.Violations, d.Allowed = e.scan(o, path, &b)
+	}
+	if len(o.Annotations) > 0 && !b.over() {
 		d.Violations = append(d.Violations, e.scanTemplates(o, path)...)
+	}
+	if b.stopped {
+		d.Violations = append(d.Violations, deadlineViolation(path))
 	}
 	return d
 }
@@ -199,20 +212,29 @@ func specPath(kind string) string {
 
 // scan runs the rules over every env and envFrom entry of every container,
 // then over the pod's volumes (Secret volumes, downward API files), in the
-// object's namespace.
-func (e *Evaluator) scan(o Object, prefix string) ([]Violation, []Allowed) {
+// object's namespace, until b is over.
+func (e *Evaluator) scan(o Object, prefix string, b *budget) ([]Violation, []Allowed) {
 	spec := o.Spec
 	s := scanner{e: e, prefix: prefix, ns: o.Namespace, labels: o.Labels, annotations: o.Annotations, budget: expansionBudget}
 	s.secretVolumes(spec.Volumes)
 	for i := range spec.InitContainers {
+		if b.over() {
+			return s.out, s.allowed
+		}
 		c := &spec.InitContainers[i]
 		s.container("initContainers", i, c.Name, c.Env, c.EnvFrom)
 	}
 	for i := range spec.Containers {
+		if b.over() {
+			return s.out, s.allowed
+		}
 		c := &spec.Containers[i]
 		s.container("containers", i, c.Name, c.Env, c.EnvFrom)
 	}
 	for i := range spec.EphemeralContainers {
+		if b.over() {
+			return s.out, s.allowed
+		}
 		c := &spec.EphemeralContainers[i].EphemeralContainerCommon
 		s.container("ephemeralContainers", i, c.Name, c.Env, c.EnvFrom)
 	}

@@ -241,14 +241,6 @@ func TestRenderedGoldenTemplatesAllowed(t *testing.T) {
 	}
 }
 
-func isTemplateKey(k string) bool {
-	for _, p := range TemplatePrefixes {
-		if strings.HasPrefix(k, p) {
-			return true
-		}
-	}
-	return false
-}
 
 // templateObject is a pod carrying tmpl in the annotation where, or, when
 // where is WISP_PLAN, in a hand-written plan.

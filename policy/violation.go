@@ -46,6 +46,10 @@ func (v Violation) Message(o Object) string {
 	if name == "" {
 		name = "(unnamed)"
 	}
+	if v.Container == "" && v.Env == "" {
+		// About the whole object (see limits.go).
+		return fmt.Sprintf("%s %s/%s: %s (rule %s); %s", kind, o.Namespace, name, v.Reason, v.RuleID, v.Remedy)
+	}
 	if v.Container == "" && strings.Contains(v.Field, "annotations[") {
 		// A literal in a template annotation.
 		return fmt.Sprintf("%s %s/%s: annotation %s: %s (rule %s); %s", kind, o.Namespace, name, v.Env, v.Reason, v.RuleID, v.Remedy)
@@ -83,7 +87,9 @@ func containerKind(field string) string {
 // NewViolationsOnly returns the violations of updated that old does not
 // have (same rule, container and env var), in updated's order. On UPDATE,
 // judging only these lets a workload that predates the policy keep rolling
-// while refusing new secrets.
+// while refusing new secrets. A violation that says the object was not
+// judged, or not in full (RuleTooLarge, RuleDeadlineExceeded), is always
+// kept.
 func NewViolationsOnly(old, updated []Violation) []Violation {
 	type key struct{ rule, container, env string }
 	seen := make(map[key]bool, len(old))
@@ -92,7 +98,7 @@ func NewViolationsOnly(old, updated []Violation) []Violation {
 	}
 	var out []Violation
 	for _, v := range updated {
-		if !seen[key{v.RuleID, v.Container, v.Env}] {
+		if v.unjudged() || !seen[key{v.RuleID, v.Container, v.Env}] {
 			out = append(out, v)
 		}
 	}

@@ -22,12 +22,18 @@
 // to the same result). The JSONPatch of an injection is built from the
 // parts mutate adds (patch.go), not by diffing two documents, and its
 // values are written without reflection (patchvalue.go). Bodies are capped
-// and each request has read and write deadlines on its connection; at most
-// twice GOMAXPROCS requests are decoded and judged at once (the others
-// wait, within their deadline), which bounds the memory of hostile but
-// legal pods. On shutdown, in-flight requests
+// (refused by their Content-Length, unread) and each request has read and
+// write deadlines on its connection, the API server's timeout when it is
+// shorter; the handler answers a margin before it (the policy stops
+// judging there). A gate (gate.go) bounds what is decoded and judged at
+// once: small requests (every ordinary pod) in a lane of their own, twice
+// GOMAXPROCS at once; larger ones half GOMAXPROCS at once, within budgets
+// of memory for their bodies and for their decoded objects (estimated
+// from the JSON before decoding). Answers list at most MaxListed
+// violations (answers.go). On shutdown, in-flight requests
 // complete while the listener closes. test/load measures all this under
-// load against a no-op webhook, and soaks it with hostile requests.
+// load against a no-op webhook, beside a hostile attack, and soaks it with
+// hostile requests.
 //
 // It imports mutate and policy (both pure), controller-runtime,
 // json-iterator and Prometheus. Handlers are immutable after construction

@@ -19,6 +19,20 @@ const (
 	ResultErrored  = "error"    // refused because the request could not be processed
 )
 
+// Budgets a request can exceed, the budget label of
+// wisp_admission_budget_exceeded_total.
+const (
+	// BudgetDeadline: the policy stopped judging at the request's
+	// deadline (denied in enforce mode, allowed with a warning otherwise).
+	BudgetDeadline = "deadline"
+	// BudgetCapacity: no room to judge it came free before the deadline
+	// (answered 503).
+	BudgetCapacity = "capacity"
+	// BudgetMemory: its object would take more memory decoded than the
+	// server decodes at once (answered 413).
+	BudgetMemory = "memory"
+)
+
 // Metrics are the webhook's Prometheus collectors. Labels carry no user data:
 // endpoint and result only.
 type Metrics struct {
@@ -26,6 +40,8 @@ type Metrics struct {
 	latency    *prometheus.HistogramVec
 	injections prometheus.Counter
 	violations *prometheus.CounterVec
+	// budgetExceeded counts requests over a budget, by endpoint and budget.
+	budgetExceeded *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg. Registering
@@ -49,6 +65,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "wisp_policy_violations_total",
 			Help: "Static secrets found at admission, by rule and by the mode that applied (enforce, warn, audit).",
 		}, []string{"rule", "mode"}),
+		budgetExceeded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wisp_admission_budget_exceeded_total",
+			Help: "Admission requests over a budget, by endpoint and budget: deadline (judging stopped at the request's deadline), capacity (no room before it: 503), memory (too large to decode: 413).",
+		}, []string{"endpoint", "budget"}),
 	}
 	var err error
 	m.requests, err = register(reg, m.requests)
@@ -64,6 +84,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return nil, err
 	}
 	m.violations, err = register(reg, m.violations)
+	if err != nil {
+		return nil, err
+	}
+	m.budgetExceeded, err = register(reg, m.budgetExceeded)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +110,13 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 func (m *Metrics) countViolations(mode policy.Mode, vs []policy.Violation) {
 	for _, v := range vs {
 		m.violations.WithLabelValues(v.RuleID, string(mode)).Inc()
+	}
+}
+
+// countIncomplete counts a decision the policy stopped at the deadline.
+func (m *Metrics) countIncomplete(endpoint string, d policy.Decision) {
+	if m != nil && d.Incomplete() {
+		m.budgetExceeded.WithLabelValues(endpoint, BudgetDeadline).Inc()
 	}
 }
 

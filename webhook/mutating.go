@@ -58,12 +58,12 @@ func roleCheck(snap *config.Snapshot, namespace string) mutate.RoleCheck {
 // Handle implements admission.Handler.
 func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
-	resp, result, name := h.handle(req)
+	resp, result, name := h.handle(ctx, req)
 	h.observe(ctx, req, name, result, start)
 	return resp
 }
 
-func (h *MutatingHandler) handle(req admission.Request) (admission.Response, string, string) {
+func (h *MutatingHandler) handle(ctx context.Context, req admission.Request) (admission.Response, string, string) {
 	if req.UID == "" {
 		// The API server always sends a uid; without one this is no review.
 		return admission.Errored(http.StatusBadRequest, errors.New("the AdmissionReview has no request uid")), ResultErrored, ""
@@ -83,11 +83,13 @@ func (h *MutatingHandler) handle(req admission.Request) (admission.Response, str
 	// annotations are the validating webhook's job, which sees every pod
 	// after all mutations, so they are not given twice.
 	obj := podObject("Pod", name, pod)
-	obj.Namespace = req.Namespace
+	obj.Namespace, obj.Stop = req.Namespace, ctx
 	if h.namespaces != nil && snap.Policy.NeedsNamespaceLabels() {
 		obj.NamespaceLabels = h.namespaces.Labels(req.Namespace)
 	}
-	if d := snap.Policy.Evaluate(obj); d.Denied() {
+	d := snap.Policy.Evaluate(obj)
+	h.metrics.countIncomplete(EndpointMutate, d)
+	if d.Denied() {
 		if h.metrics != nil {
 			h.metrics.countViolations(d.Mode, d.Violations)
 		}

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 )
@@ -45,9 +46,13 @@ type reviewHandler struct {
 	pods jsoniter.API
 	// buffers holds *answerBuffers between requests.
 	buffers sync.Pool
-	// slots, when set, bounds the requests decoded and judged at once (see
-	// acquire); the server's endpoints share one.
-	slots chan struct{}
+	// gate, when set, bounds what is read, decoded and judged at once (see
+	// gate); the server's endpoints share one.
+	gate *gate
+	// endpoint and metrics, when set, count the requests the gate turns
+	// away.
+	endpoint string
+	metrics  *Metrics
 }
 
 // answerBuffers are the memory of one answer, reused from one request to
@@ -67,10 +72,11 @@ func newWebhook(h admission.Handler, log *slog.Logger) *reviewHandler {
 	return &reviewHandler{handler: h, log: log}
 }
 
-// limitedTo makes the handler decode and judge a request only in one of
-// slots (see acquire).
-func (h *reviewHandler) limitedTo(slots chan struct{}) *reviewHandler {
-	h.slots = slots
+// admittedBy makes the handler read, decode and judge a request only as g
+// admits it; endpoint and metrics count the requests it turns away
+// (metrics may be nil).
+func (h *reviewHandler) admittedBy(g *gate, endpoint string, metrics *Metrics) *reviewHandler {
+	h.gate, h.endpoint, h.metrics = g, endpoint, metrics
 	return h
 }
 
@@ -105,6 +111,15 @@ func (h *reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer r.Body.Close()
+	// A large body is read only once it fits the gate's memory: reading
+	// and writing happen outside a slot, so a slow client never holds one,
+	// but a body is memory from its first byte.
+	t, err := h.gate.enter(ctx, r.ContentLength)
+	if err != nil {
+		h.turnAway(ctx, w, err, nil)
+		return
+	}
+	defer t.leave()
 	bufs, _ := h.buffers.Get().(*answerBuffers)
 	if bufs == nil {
 		bufs = new(answerBuffers)
@@ -126,45 +141,44 @@ func (h *reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(ctx, w, fmt.Errorf("contentType=%s, expected application/json", ct))
 		return
 	}
-	if !h.acquire(ctx) {
-		resp := admission.Errored(http.StatusServiceUnavailable, errors.New("wisp: overloaded: no capacity within the request timeout"))
-		h.write(ctx, w, metav1.TypeMeta{APIVersion: reviewV1, Kind: reviewKind}, &resp.AdmissionResponse, &bufs.review)
+	if err := t.judge(ctx, body); err != nil {
+		h.turnAway(ctx, w, err, body)
 		return
 	}
 	req, tm, err := h.decode(body)
 	if err != nil {
-		h.release()
+		t.judged()
 		h.refuse(ctx, w, err)
 		return
 	}
 	resp := h.handle(ctx, req, &bufs.patch)
-	h.release()
+	t.judged()
 	h.write(ctx, w, tm, &resp.AdmissionResponse, &bufs.review)
 }
 
-// acquire takes a slot to decode and judge a request in, waiting within
-// the request's deadline; it reports false when none came free. The slots
-// are what bounds the memory of hostile but legal pods: a decoded pod, and
-// what the policy and the injection make of it, is several times its
-// document, and at most cap(slots) exist at once, however many
-// connections send them. Reading the body and writing the answer happen
-// outside, so a slow client never holds a slot.
-func (h *reviewHandler) acquire(ctx context.Context) bool {
-	if h.slots == nil {
-		return true
+// turnAway answers a request the gate did not admit: 503 when no room came
+// free in time, 413 for a body or an object too large ever to be. With the
+// body read, the answer carries the request's uid, found without decoding
+// the rest: the API server shows the message of an answer to its request,
+// and reports any other as a failed call.
+func (h *reviewHandler) turnAway(ctx context.Context, w http.ResponseWriter, err error, body []byte) {
+	code, budget := http.StatusRequestEntityTooLarge, BudgetMemory
+	switch {
+	case errors.Is(err, errOverloaded):
+		code, budget = http.StatusServiceUnavailable, BudgetCapacity
+	case errors.Is(err, errBodyTooLarge):
+		budget = ""
 	}
-	select {
-	case h.slots <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
+	if h.metrics != nil && budget != "" {
+		h.metrics.budgetExceeded.WithLabelValues(h.endpoint, budget).Inc()
 	}
-}
-
-func (h *reviewHandler) release() {
-	if h.slots != nil {
-		<-h.slots
+	h.log.LogAttrs(ctx, slog.LevelWarn, "admission request turned away", slog.String("endpoint", h.endpoint), slog.String("err", err.Error()))
+	resp := admission.Errored(int32(code), err)
+	if body != nil {
+		resp.UID = types.UID(jsoniter.Get(body, "request", "uid").ToString())
 	}
+	var buf []byte
+	h.write(ctx, w, metav1.TypeMeta{APIVersion: reviewV1, Kind: reviewKind}, &resp.AdmissionResponse, &buf)
 }
 
 // podReview is an AdmissionReview whose object is decoded as a pod: the

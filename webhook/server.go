@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
-	"runtime"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,10 @@ const (
 	DefaultPort            = 9443
 	DefaultMaxRequestBytes = int64(4 << 20) // an AdmissionReview of a pod at the API server's 3 MB limit
 	DefaultRequestTimeout  = 10 * time.Second
+	// DefaultSmallRequestBytes: an ordinary pod's review is 2 to 30 KiB.
+	DefaultSmallRequestBytes = int64(64 << 10)
+	// DefaultMemoryBudget is 3/8 of the chart's default memory limit.
+	DefaultMemoryBudget = int64(96 << 20)
 )
 
 // Options configure a Server. Zero values mean the documented defaults.
@@ -44,8 +49,19 @@ type Options struct {
 	// Default 4 MiB.
 	MaxRequestBytes int64
 	// RequestTimeout bounds reading the body and answering one request.
-	// Default 10 s.
+	// Default 10 s. A shorter timeout the API server sends with the request
+	// (the webhook's timeoutSeconds, as ?timeout=5s) applies instead; the
+	// policy stops judging a little before either (see answerWithin).
 	RequestTimeout time.Duration
+	// SmallRequestBytes: a request whose body is at most this long (by its
+	// Content-Length) is judged in a lane of its own, never behind a larger
+	// one (see gate). Default 64 KiB; negative: one lane for all.
+	SmallRequestBytes int64
+	// MemoryBudget bounds the memory of the larger requests in flight: a
+	// third for their bodies, two thirds for their decoded objects
+	// (estimated from the JSON before decoding); a request whose object
+	// could never fit is refused with 413. Default 96 MiB.
+	MemoryBudget int64
 	// Snapshots gives the current policy (injection config and detection
 	// policy). Default: config.Default(), built-in defaults.
 	Snapshots Snapshots
@@ -85,6 +101,12 @@ func New(opts Options) (*Server, error) {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
+	if opts.SmallRequestBytes == 0 {
+		opts.SmallRequestBytes = DefaultSmallRequestBytes
+	}
+	if opts.MemoryBudget <= 0 {
+		opts.MemoryBudget = DefaultMemoryBudget
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -123,11 +145,11 @@ func New(opts Options) (*Server, error) {
 	})
 	s := &Server{srv: srv, log: opts.Logger}
 
-	slots := make(chan struct{}, maxHandling())
+	g := newGate(defaultGateConfig(opts.SmallRequestBytes, opts.MaxRequestBytes, opts.MemoryBudget))
 	// The mutating webhook's rules name pods only: its reviews are decoded
 	// with their pod in one pass.
-	srv.Register(EndpointMutate, limit(newWebhook(mutating, opts.Logger).decodingPods().limitedTo(slots), opts.MaxRequestBytes, opts.RequestTimeout))
-	srv.Register(EndpointValidate, limit(newWebhook(validating, opts.Logger).limitedTo(slots), opts.MaxRequestBytes, opts.RequestTimeout))
+	srv.Register(EndpointMutate, limit(newWebhook(mutating, opts.Logger).decodingPods().admittedBy(g, EndpointMutate, metrics), opts.MaxRequestBytes, opts.RequestTimeout))
+	srv.Register(EndpointValidate, limit(newWebhook(validating, opts.Logger).admittedBy(g, EndpointValidate, metrics), opts.MaxRequestBytes, opts.RequestTimeout))
 	health := &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}
 	srv.Register("/healthz", http.StripPrefix("/healthz", health))
 	srv.Register("/healthz/", http.StripPrefix("/healthz", health))
@@ -149,17 +171,13 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// maxHandling is how many requests are judged at once: twice the cores the
-// Go scheduler uses. Judging is CPU-bound, so more at once gains nothing,
-// while each holds its decoded pod and what the policy and the injection
-// make of it: a hostile but legal pod (a 512 KiB template is parsed into
-// ~50 MB of nodes) times every open connection would be unbounded memory.
-func maxHandling() int { return 2 * runtime.GOMAXPROCS(0) }
-
 // limit caps the request body and bounds the time to read it and answer:
 // a read deadline on the connection at timeout, a write deadline a little
 // later (so that a body cut off by the read deadline still gets its 400
-// answer), and a context deadline for the handler. The request's context is
+// answer), and a context deadline for the handler, a margin earlier (see
+// answerWithin): by then it stops waiting for a slot or judging, and
+// answers. The timeout is the API server's when it sends a shorter one
+// (?timeout=5s: the webhook's timeoutSeconds). The request's context is
 // detached from the server's, so that a shutdown lets in-flight requests
 // finish instead of cancelling them. net/http clears both deadlines once
 // the answer is written, before the connection's next request.
@@ -176,17 +194,47 @@ func limit(h http.Handler, maxBytes int64, timeout time.Duration) http.Handler {
 	}
 	fallback := http.TimeoutHandler(http.HandlerFunc(inner), timeout, "wisp: request timed out")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithoutCancel(r.Context())
-		deadline := time.Now().Add(timeout)
+		start := time.Now()
+		t := min(timeout, apiServerTimeout(r))
+		deadline := start.Add(t)
+		ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), start.Add(answerWithin(t)))
+		defer cancel()
 		rc := http.NewResponseController(w)
 		if rc.SetReadDeadline(deadline) != nil || rc.SetWriteDeadline(deadline.Add(writeGrace)) != nil {
 			fallback.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
-		ctx, cancel := context.WithDeadline(ctx, deadline)
-		defer cancel()
 		inner(w, r.WithContext(ctx))
 	})
+}
+
+// apiServerTimeout is the timeout the API server sent with the request
+// (the webhook's timeoutSeconds, rounded up to a second), or a very long
+// time.
+func apiServerTimeout(r *http.Request) time.Duration {
+	if r.URL == nil {
+		return math.MaxInt64
+	}
+	// Read without url.ParseQuery's map: the API server writes a
+	// duration ("5s"), which needs no escaping.
+	for q := r.URL.RawQuery; q != ""; {
+		var kv string
+		kv, q, _ = strings.Cut(q, "&")
+		if v, ok := strings.CutPrefix(kv, "timeout="); ok {
+			if d, err := time.ParseDuration(v); err == nil && d > 0 {
+				return d
+			}
+		}
+	}
+	return math.MaxInt64
+}
+
+// answerWithin is the time within which a request of timeout t is
+// answered: a fifth earlier, at most a second, so that the answer reaches
+// the API server before its own deadline rather than a timeout (4 s of
+// the chart's 5).
+func answerWithin(t time.Duration) time.Duration {
+	return t - min(t/5, time.Second)
 }
 
 // writeGrace is how long after the read deadline an answer may still be

@@ -113,12 +113,14 @@ func (b *blocking) Handle(ctx context.Context, req admission.Request) admission.
 	return admission.Allowed("")
 }
 
-// At most cap(slots) requests are decoded and judged at once; a request
-// that finds no slot before its deadline is answered 503.
+// At most as many small requests as the small lane has slots are decoded
+// and judged at once; a request that finds no slot before its deadline is
+// answered 503.
 func TestSlotsBoundConcurrentHandlers(t *testing.T) {
 	t.Parallel()
 	b := &blocking{release: make(chan struct{})}
-	h := newWebhook(b, nil).limitedTo(make(chan struct{}, 2))
+	g := newGate(gateConfig{smallSlots: 2, largeSlots: 1, smallBytes: 64 << 10, maxBody: DefaultMaxRequestBytes, bodies: 32 << 20, decoded: 64 << 20})
+	h := newWebhook(b, nil).admittedBy(g, EndpointMutate, nil)
 	body := review(t, "Pod", admissionv1.Create, plainPod())
 	serve := func(ctx context.Context) *admissionv1.AdmissionReview {
 		req := httptest.NewRequestWithContext(ctx, http.MethodPost, EndpointMutate, bytes.NewReader(body))

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
-	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -60,12 +59,12 @@ func NewValidatingHandler(snapshots Snapshots, namespaces NamespaceLabels, log *
 // Handle implements admission.Handler.
 func (h *ValidatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
-	resp, result, name, d := h.handle(req)
+	resp, result, name, d := h.handle(ctx, req)
 	h.observe(ctx, req, name, result, d, start)
 	return resp
 }
 
-func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, string, string, *policy.Decision) {
+func (h *ValidatingHandler) handle(ctx context.Context, req admission.Request) (admission.Response, string, string, *policy.Decision) {
 	if req.UID == "" {
 		return admission.Errored(http.StatusBadRequest, errors.New("the AdmissionReview has no request uid")), ResultErrored, "", nil
 	}
@@ -86,7 +85,7 @@ func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, s
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err), ResultErrored, req.Name, nil
 	}
-	obj.Namespace = req.Namespace
+	obj.Namespace, obj.Stop = req.Namespace, ctx
 	snap := h.snapshots.Load()
 	if h.namespaces != nil && snap.Policy.NeedsNamespaceLabels() {
 		obj.NamespaceLabels = h.namespaces.Labels(req.Namespace)
@@ -103,7 +102,7 @@ func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, s
 				// Scaling, status, labels: the pod template did not change.
 				d.Violations = nil
 			} else {
-				old.Namespace, old.NamespaceLabels = obj.Namespace, obj.NamespaceLabels
+				old.Namespace, old.NamespaceLabels, old.Stop = obj.Namespace, obj.NamespaceLabels, obj.Stop
 				d.Violations = policy.NewViolationsOnly(snap.Policy.Evaluate(old).Violations, d.Violations)
 			}
 		}
@@ -114,76 +113,6 @@ func (h *ValidatingHandler) handle(req admission.Request) (admission.Response, s
 // isEphemeralContainers: an UPDATE of pods/ephemeralcontainers.
 func isEphemeralContainers(req admission.Request) bool {
 	return req.SubResource == "ephemeralcontainers" && req.Kind.Group == "" && req.Kind.Kind == "Pod"
-}
-
-// AuditAllowedKey is the auditAnnotations key that lists the Secret
-// references the policy's allow.secrets allowed, in every mode.
-const AuditAllowedKey = "allowed-secrets"
-
-// decide maps a decision to the admission answer of its mode, with the
-// Secret references allow.secrets allowed in the auditAnnotations.
-func decide(obj policy.Object, d policy.Decision) admission.Response {
-	resp := decideMode(obj, d)
-	if !d.Exempt && len(d.Allowed) > 0 {
-		if resp.AuditAnnotations == nil {
-			resp.AuditAnnotations = map[string]string{}
-		}
-		resp.AuditAnnotations[AuditAllowedKey] = allowedSummary(d.Allowed)
-	}
-	return resp
-}
-
-// allowedSummary lists container/env=secret per allowed reference (for a
-// volume, volume:<name>=secret), no values.
-func allowedSummary(as []policy.Allowed) string {
-	parts := make([]string, len(as))
-	for i, a := range as {
-		parts[i] = a.Env + "=" + a.Secret
-		if a.Container != "" {
-			parts[i] = a.Container + "/" + parts[i]
-		}
-	}
-	return strings.Join(parts, ",")
-}
-
-func decideMode(obj policy.Object, d policy.Decision) admission.Response {
-	if d.Exempt || len(d.Violations) == 0 {
-		// Notes explain what the policy did not honour (an exemption
-		// annotation without permission, say): the team should hear it.
-		return admission.Allowed("").WithWarnings(d.Notes...)
-	}
-	if d.Mode == policy.ModeAudit {
-		resp := admission.Allowed("")
-		resp.AuditAnnotations = map[string]string{AuditAnnotationKey: auditSummary(d.Violations)}
-		return resp
-	}
-	// In warn mode every violation is a warning; in enforce mode, those of
-	// warn-only rules are.
-	var deny, warnings []string
-	for _, v := range d.Violations {
-		if d.Mode == policy.ModeWarn || v.WarnOnly {
-			warnings = append(warnings, v.Message(obj))
-		} else {
-			deny = append(deny, v.Message(obj))
-		}
-	}
-	if len(deny) == 0 {
-		return admission.Allowed("").WithWarnings(append(warnings, d.Notes...)...)
-	}
-	resp := admission.Denied(fmt.Sprintf("wisp: %d static secret(s) in env vars:\n%s", len(deny), strings.Join(deny, "\n")))
-	if len(warnings) > 0 {
-		resp = resp.WithWarnings(warnings...)
-	}
-	return resp
-}
-
-// auditSummary lists rule:container/env per violation, no values.
-func auditSummary(vs []policy.Violation) string {
-	parts := make([]string, len(vs))
-	for i, v := range vs {
-		parts[i] = v.RuleID + ":" + v.Container + "/" + v.Env
-	}
-	return strings.Join(parts, ",")
 }
 
 func resultOf(d policy.Decision) string {
@@ -199,6 +128,7 @@ func (h *ValidatingHandler) observe(ctx context.Context, req admission.Request, 
 		h.metrics.observe(EndpointValidate, result, elapsed)
 		if d != nil && !d.Exempt {
 			h.metrics.countViolations(d.Mode, d.Violations)
+			h.metrics.countIncomplete(EndpointValidate, *d)
 		}
 	}
 	if !h.log.Enabled(ctx, slog.LevelInfo) {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -45,6 +46,9 @@ type options struct {
 	policyFile      string
 	maxRequestBytes int64
 	requestTimeout  time.Duration
+	smallRequest    int64
+	memoryBudget    int64
+	memoryLimit     int64
 	logLevel        string
 	kubeconfig      string
 	certs           certOptions
@@ -68,7 +72,10 @@ func newCommand(logOut io.Writer) *cobra.Command {
 	f.IntVar(&o.port, "port", webhook.DefaultPort, "HTTPS port")
 	f.StringVar(&o.policyFile, "policy", "", "policy file (kind: Policy), reloaded on change; default: built-in defaults")
 	f.Int64Var(&o.maxRequestBytes, "max-request-bytes", webhook.DefaultMaxRequestBytes, "largest admission request body accepted")
-	f.DurationVar(&o.requestTimeout, "request-timeout", webhook.DefaultRequestTimeout, "time to read and answer one request")
+	f.DurationVar(&o.requestTimeout, "request-timeout", webhook.DefaultRequestTimeout, "time to read and answer one request (the API server's shorter timeout applies when it sends one)")
+	f.Int64Var(&o.smallRequest, "small-request-bytes", webhook.DefaultSmallRequestBytes, "requests with a body up to this size are judged in a lane of their own, never behind larger ones (negative: one lane for all)")
+	f.Int64Var(&o.memoryBudget, "memory-budget", 0, "bytes for the larger requests in flight, their bodies and decoded objects (default: 3/8 of --memory-limit, at most 256 MiB; 96 MiB without it)")
+	f.Int64Var(&o.memoryLimit, "memory-limit", 0, "the container's memory limit in bytes (the chart passes limits.memory): the Go runtime's soft memory limit is set to 90% of it unless GOMEMLIMIT is set")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster config when in a pod, else none: namespace labels unknown, --cert-mode=auto unavailable)")
 	o.certs.addFlags(f)
@@ -83,6 +90,12 @@ func run(ctx context.Context, o options, logOut io.Writer) error {
 	handler := slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level})
 	log := slog.New(handler)
 	ctrllog.SetLogger(logr.FromSlogHandler(handler))
+
+	soft, budget := memorySettings(o.memoryLimit, o.memoryBudget, os.Getenv("GOMEMLIMIT") != "")
+	if soft > 0 {
+		debug.SetMemoryLimit(soft)
+	}
+	log.Info("memory", "limit", o.memoryLimit, "goSoftLimit", debug.SetMemoryLimit(-1), "budget", budget)
 
 	reg := ctrlmetrics.Registry
 	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
@@ -147,16 +160,18 @@ func run(ctx context.Context, o options, logOut io.Writer) error {
 	runnables = append(runnables, src.Start)
 
 	srv, err := webhook.New(webhook.Options{
-		Host:            o.host,
-		Port:            o.port,
-		GetCertificate:  src.GetCertificate,
-		MaxRequestBytes: o.maxRequestBytes,
-		RequestTimeout:  o.requestTimeout,
-		Snapshots:       snapshots,
-		Namespaces:      namespaces,
-		Checks:          checks,
-		Logger:          log,
-		Registry:        reg,
+		Host:              o.host,
+		Port:              o.port,
+		GetCertificate:    src.GetCertificate,
+		MaxRequestBytes:   o.maxRequestBytes,
+		RequestTimeout:    o.requestTimeout,
+		SmallRequestBytes: o.smallRequest,
+		MemoryBudget:      budget,
+		Snapshots:         snapshots,
+		Namespaces:        namespaces,
+		Checks:            checks,
+		Logger:            log,
+		Registry:          reg,
 	})
 	if err != nil {
 		return err
@@ -168,4 +183,28 @@ func run(ctx context.Context, o options, logOut io.Writer) error {
 		g.Go(func() error { return r(ctx) })
 	}
 	return g.Wait()
+}
+
+// memorySettings derives from the container's memory limit (0: unknown)
+// the Go runtime's soft memory limit (0: leave it, as GOMEMLIMIT is set or
+// no limit is known) and the webhook's memory budget (flag, when set).
+// The soft limit is 90% of the container's: the rest is for what the
+// runtime does not count (the binary, thread stacks outside the heap),
+// so that the garbage collector works harder before the kernel kills.
+// The budget, 3/8 of the limit, leaves the rest to the idle server (30
+// MB), the garbage collector's headroom and the small requests' lane.
+func memorySettings(limit, budgetFlag int64, gomemlimitSet bool) (soft, budget int64) {
+	budget = budgetFlag
+	if limit <= 0 {
+		return 0, budget
+	}
+	if budget <= 0 {
+		// Without a limit on the container, limits.memory is the node's
+		// memory: never more than 256 MiB in flight.
+		budget = min(limit*3/8, 256<<20)
+	}
+	if !gomemlimitSet {
+		soft = limit / 10 * 9
+	}
+	return soft, budget
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -181,5 +182,23 @@ data: {DB_PASSWORD: not-judged-here}
 		if strings.Contains(stdout.String()+stderr.String(), secret) {
 			t.Errorf("output carries a value (%s)", secret)
 		}
+	}
+}
+
+// `wisp check` lists every violation: the webhook's answers stop at
+// webhook.MaxListed (20), a CI log can hold them all.
+func TestCheckListsEveryViolation(t *testing.T) {
+	var pod strings.Builder
+	pod.WriteString("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: team-a}\nspec:\n  containers:\n  - name: a\n    image: x\n    env:\n")
+	for i := range 30 {
+		fmt.Fprintf(&pod, "    - {name: P%d_PASSWORD, value: hunter2}\n", i)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"check", "-f", "-", "-o", "json"}, strings.NewReader(pod.String()), &stdout, &stderr)
+	var out struct {
+		Violations []finding `json:"violations"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); code != exitDenied || err != nil || len(out.Violations) != 30 {
+		t.Errorf("exit %d, %d violations (%v), want %d and all 30; stderr: %s", code, len(out.Violations), err, exitDenied, stderr.String())
 	}
 }

@@ -187,7 +187,16 @@ func TestDeployment(t *testing.T) {
 	}) {
 		t.Errorf("env %+v has no POD_NAMESPACE from metadata.namespace", c.Env)
 	}
-	wantArgs := []string{"--port=9443", "--policy=/etc/wisp/policy.yaml", "--log-level=info",
+	// The Go runtime's soft limit and the admission memory budget follow
+	// the container's memory limit, through the downward API.
+	if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+		r := e.ValueFrom
+		return e.Name == "WISP_MEMORY_LIMIT" && r != nil && r.ResourceFieldRef != nil && r.ResourceFieldRef.ContainerName == c.Name &&
+			r.ResourceFieldRef.Resource == "limits.memory" && r.ResourceFieldRef.Divisor.String() == "1"
+	}) {
+		t.Errorf("env %+v has no WISP_MEMORY_LIMIT from the container's limits.memory in bytes", c.Env)
+	}
+	wantArgs := []string{"--port=9443", "--policy=/etc/wisp/policy.yaml", "--log-level=info", "--memory-limit=$(WISP_MEMORY_LIMIT)",
 		"--cert-mode=auto", "--cert-secret=wisp-tls", "--service-name=wisp", "--mutating-webhook=wisp", "--validating-webhook=wisp"}
 	if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
 		t.Errorf("args (-want +got):\n%s", diff)

@@ -23,8 +23,24 @@
 // -soak runs wisp alone at -c (64 by default) for that long with valid
 // reviews mixed with hostile requests (malformed JSON, truncated bodies,
 // bodies over the limit, wrong content types, other kinds, 10,000 env
-// vars, huge annotations, deep nesting), samples its memory every second
-// and fails on a crash, a wrong answer or a growing memory trend.
+// vars, huge annotations, deep nesting, and the attack's requests), samples
+// its memory every second and fails on a crash, a wrong answer or a
+// growing memory trend.
+//
+// -attack runs, before the soak, three phases of that long on a fresh
+// wisp-webhook each, as the chart runs it (GOMAXPROCS=2, the chart's
+// memory limit): the ordinary injected pod at 100 requests a second alone,
+// then beside 8 connections sending hostile requests back to back (a
+// forged 2.8 MB fetch plan, 25,000 literal passwords, a 250 KiB template
+// on a pod that does not opt in, 200,000 empty containers, a 900 KiB env
+// var name, the largest templates the limits allow), then the same with
+// one lane for all requests; it prints the ordinary pod's latency, peak
+// RSS and how each hostile request was answered, and fails when a goal is
+// missed.
+//
+// -baseline-bin PATH adds another wisp-webhook build (the previous
+// version) to the bench's servers, measured interleaved in the same run,
+// and with -attack a last phase: that build under the attack.
 //
 // -pprof DIR builds wisp-webhook with net/http/pprof (through a build
 // overlay: neither the sources nor the release binary have it) and writes a
@@ -57,6 +73,8 @@ type config struct {
 	scenarios []string
 	servers   []string
 	soak      time.Duration
+	attack    time.Duration
+	baseline  string
 	pprofDir  string
 	goals     bool
 	maxBody   int
@@ -73,6 +91,8 @@ func main() {
 	flag.StringVar(&scenarios, "scenario", strings.Join(scenarioNames, ","), "scenarios: "+strings.Join(scenarioNames, ", "))
 	flag.StringVar(&servers, "servers", srvFloor+","+srvWisp, "servers: floor, wisp, wisp-info")
 	flag.DurationVar(&cfg.soak, "soak", 0, "run the hostile soak for this long instead of the bench")
+	flag.DurationVar(&cfg.attack, "attack", 0, "run the attack's phases, this long each, instead of the bench (before the soak with -soak)")
+	flag.StringVar(&cfg.baseline, "baseline-bin", "", "another wisp-webhook binary, measured as server baseline beside wisp in the bench")
 	flag.StringVar(&cfg.pprofDir, "pprof", "", "write CPU profiles of wisp's runs and a heap profile into this folder")
 	flag.BoolVar(&cfg.goals, "goals", false, "exit 1 when a goal on the injected scenario is missed")
 	flag.IntVar(&cfg.maxBody, "max-body", 4<<20, "wisp's body limit (the over-limit soak requests exceed it)")
@@ -97,12 +117,12 @@ func main() {
 	}
 	defer os.RemoveAll(dir)
 	ok := true
-	if cfg.soak > 0 {
+	if cfg.soak > 0 || cfg.attack > 0 {
 		c := 64
 		if isSet("c") {
 			c = slices.Max(cfg.conns)
 		}
-		ok, err = soakMain(ctx, dir, cfg.soak, c, cfg.maxBody, cfg.out)
+		ok, err = soakMain(ctx, dir, cfg.baseline, cfg.attack, cfg.soak, c, cfg.maxBody, cfg.out)
 	} else {
 		ok, err = bench(ctx, dir, cfg)
 	}
@@ -149,9 +169,12 @@ func bench(ctx context.Context, dir string, cfg config) (bool, error) {
 		}
 		kinds[name] = k
 	}
+	if cfg.baseline != "" && !slices.Contains(cfg.servers, srvBaseline) {
+		cfg.servers = append(cfg.servers, srvBaseline)
+	}
 	for _, name := range cfg.servers {
-		if name != srvFloor && name != srvWisp && name != srvWispInfo {
-			return false, fmt.Errorf("unknown server %q", name)
+		if name != srvFloor && name != srvWisp && name != srvWispInfo && (name != srvBaseline || cfg.baseline == "") {
+			return false, fmt.Errorf("unknown server %q (baseline needs -baseline-bin)", name)
 		}
 	}
 	fmt.Fprintf(os.Stderr, "load: building wisp-webhook and the floor into %s\n", dir)
@@ -159,6 +182,7 @@ func bench(ctx context.Context, dir string, cfg config) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	bins.baseline = cfg.baseline
 	var pprofAddr string
 	servers := map[string]*server{}
 	for _, name := range cfg.servers {

@@ -45,6 +45,8 @@ type kind struct {
 	// floorWant is the floor's answer: it allows every review and refuses
 	// what it cannot decode.
 	floorWant want
+	// maxAnswer, if set, bounds the answer's length in bytes.
+	maxAnswer int
 }
 
 // uidMark is replaced by each request's uid, wherever it is.
@@ -229,7 +231,9 @@ func hostileKinds(maxBody int) []*kind {
 	for i := range 10_000 {
 		many.Spec.Containers[0].Env = append(many.Spec.Containers[0].Env, corev1.EnvVar{Name: fmt.Sprintf("SETTING_%05d", i), Value: "on"})
 	}
-	ks = append(ks, &kind{name: "10000-env-vars", body: reviewOf("Pod", "pods", many), uid: true, want: wantAllowed, floorWant: wantAllowed})
+	// Over the 4096 entries the policy judges: refused unjudged.
+	ks = append(ks, &kind{name: "10000-env-vars", body: reviewOf("Pod", "pods", many), uid: true, want: wantDenied,
+		says: "10004 env and envFrom entries; wisp judges at most 4096", floorWant: wantAllowed})
 
 	huge := teamPod(true)
 	huge.Annotations["example.com/notes"] = strings.Repeat("lorem ipsum ", 64<<10) // 768 KiB
@@ -336,6 +340,9 @@ func newChecker(k *kind, floor bool) *checker {
 // check returns nil when an answer with HTTP status code and body is right
 // for the request with uid. It is not safe for concurrent use.
 func (c *checker) check(uid string, code int, body []byte) error {
+	if c.k.maxAnswer > 0 && len(body) > c.k.maxAnswer {
+		return fmt.Errorf("answer of %d bytes, over %d", len(body), c.k.maxAnswer)
+	}
 	if !c.k.uid || code != 200 {
 		return c.checkFull(uid, code, body)
 	}

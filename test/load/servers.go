@@ -30,13 +30,17 @@ const (
 	srvWisp     = "wisp"      // wisp-webhook, --log-level warn: no line per request
 	srvWispInfo = "wisp-info" // wisp-webhook, --log-level info: one line per request
 	srvFloor    = "floor"     // the no-op webhook
+	// srvBaseline is another build of wisp-webhook (-baseline-bin), at
+	// --log-level warn: the previous version, measured in the same run.
+	srvBaseline = "baseline"
 )
 
 // binaries are the programs under test, built once.
 type binaries struct {
-	dir   string
-	wisp  string
-	floor string
+	dir      string
+	wisp     string
+	floor    string
+	baseline string // another wisp-webhook, or ""
 }
 
 // goCmd is the go command: $GO or go on the PATH.
@@ -119,8 +123,9 @@ func freePort() (int, error) {
 }
 
 // start runs server name from bins in a folder of its own under dir and
-// waits until it answers. extraEnv is added to its environment.
-func start(ctx context.Context, bins *binaries, name, dir string, extraEnv ...string) (*server, error) {
+// waits until it answers. extra are KEY=value entries added to its
+// environment and, for wisp, --flags added to its command line.
+func start(ctx context.Context, bins *binaries, name, dir string, extra ...string) (*server, error) {
 	sdir := filepath.Join(dir, name)
 	if err := os.MkdirAll(sdir, 0o700); err != nil {
 		return nil, err
@@ -133,12 +138,15 @@ func start(ctx context.Context, bins *binaries, name, dir string, extraEnv ...st
 	var args []string
 	ready := "/readyz"
 	switch name {
-	case srvWisp, srvWispInfo:
-		level := "warn"
-		if name == srvWispInfo {
+	case srvWisp, srvWispInfo, srvBaseline:
+		level, bin := "warn", bins.wisp
+		switch name {
+		case srvWispInfo:
 			level = "info"
+		case srvBaseline:
+			bin = bins.baseline
 		}
-		args = []string{bins.wisp, "--dev-certs", "--cert-dir", sdir, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log-level", level}
+		args = []string{bin, "--dev-certs", "--cert-dir", sdir, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log-level", level}
 	case srvFloor:
 		certPEM, keyPEM, err := selfSigned()
 		if err != nil {
@@ -158,9 +166,17 @@ func start(ctx context.Context, bins *binaries, name, dir string, extraEnv ...st
 	if err != nil {
 		return nil, err
 	}
+	env := os.Environ()
+	for _, e := range extra {
+		if strings.HasPrefix(e, "--") {
+			args = append(args, e)
+		} else {
+			env = append(env, e)
+		}
+	}
 	s.cmd = exec.Command(args[0], args[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.Env = append(os.Environ(), extraEnv...)
+	s.cmd.Env = env
 	if err := s.cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)

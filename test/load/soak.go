@@ -30,6 +30,9 @@ func soakMix(maxBody int) (*mix, error) {
 		}
 		m.add(k, w)
 	}
+	for _, k := range attackKinds() {
+		m.add(k, 1)
+	}
 	return m, nil
 }
 
@@ -134,13 +137,31 @@ func (r *soakReport) print(w io.Writer) {
 	}
 }
 
-// soakMain builds and starts wisp-webhook and soaks it.
-func soakMain(ctx context.Context, dir string, d time.Duration, conns, maxBody int, out io.Writer) (bool, error) {
+// soakMain builds wisp-webhook, runs the attack's phases (attack long
+// each, if set; beside a baseline build too, if set) and soaks it (for d,
+// if set).
+func soakMain(ctx context.Context, dir, baseline string, attack, d time.Duration, conns, maxBody int, out io.Writer) (bool, error) {
 	fmt.Fprintf(os.Stderr, "load: building wisp-webhook into %s\n", dir)
 	bins, err := build(dir, false)
 	if err != nil {
 		return false, err
 	}
+	bins.baseline = baseline
+	ok := true
+	if attack > 0 {
+		if ok, err = attackMain(ctx, bins, dir, attack, out); err != nil {
+			return false, err
+		}
+	}
+	if d <= 0 {
+		return ok, nil
+	}
+	soaked, err := soakRun(ctx, bins, dir, d, conns, maxBody, out)
+	return ok && soaked, err
+}
+
+// soakRun starts wisp-webhook and soaks it for d.
+func soakRun(ctx context.Context, bins *binaries, dir string, d time.Duration, conns, maxBody int, out io.Writer) (bool, error) {
 	s, err := start(ctx, bins, srvWispInfo, dir)
 	if err != nil {
 		return false, err

@@ -70,6 +70,7 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) test -count=1 ./test/arch
 
 ## bench: the admission path's benchmarks, then wisp-webhook against a no-op
 ## webhook (the floor) over HTTPS, interleaved in one run, ending with one

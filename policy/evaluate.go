@@ -325,6 +325,12 @@ func (s *scanner) container(list string, ci int, name string, env []corev1.EnvVa
 			})
 		}
 	}
+	s.envFrom(list, ci, name, envFrom)
+}
+
+// envFrom judges the envFrom entries of one container.
+func (s *scanner) envFrom(list string, ci int, name string, envFrom []corev1.EnvFromSource) {
+	e := s.e
 	for j := range envFrom {
 		ef := &envFrom[j]
 		if ef.SecretRef != nil && e.secretAllowed(s.ns, ef.SecretRef.Name) {

@@ -241,7 +241,6 @@ func TestRenderedGoldenTemplatesAllowed(t *testing.T) {
 	}
 }
 
-
 // templateObject is a pod carrying tmpl in the annotation where, or, when
 // where is WISP_PLAN, in a hand-written plan.
 func templateObject(t testing.TB, where, tmpl string) Object {

@@ -376,24 +376,7 @@ func appendReview(b []byte, tm metav1.TypeMeta, resp *admissionv1.AdmissionRespo
 	b = append(b, `,"allowed":`...)
 	b = strconv.AppendBool(b, resp.Allowed)
 	if st != nil {
-		b = append(b, `,"status":{"metadata":{}`...)
-		if st.Status != "" {
-			b = append(b, `,"status":`...)
-			b = appendString(b, st.Status)
-		}
-		if st.Message != "" {
-			b = append(b, `,"message":`...)
-			b = appendString(b, st.Message)
-		}
-		if st.Reason != "" {
-			b = append(b, `,"reason":`...)
-			b = appendString(b, string(st.Reason))
-		}
-		if st.Code != 0 {
-			b = append(b, `,"code":`...)
-			b = strconv.AppendInt(b, int64(st.Code), 10)
-		}
-		b = append(b, '}')
+		b = appendStatus(b, st)
 	}
 	if len(resp.Patch) > 0 {
 		b = append(b, `,"patch":"`...)
@@ -405,21 +388,7 @@ func appendReview(b []byte, tm metav1.TypeMeta, resp *admissionv1.AdmissionRespo
 		b = appendString(b, string(*resp.PatchType))
 	}
 	if len(resp.AuditAnnotations) > 0 {
-		b = append(b, `,"auditAnnotations":{`...)
-		keys := make([]string, 0, len(resp.AuditAnnotations))
-		for k := range resp.AuditAnnotations {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendString(b, resp.AuditAnnotations[k])
-		}
-		b = append(b, '}')
+		b = appendAuditAnnotations(b, resp.AuditAnnotations)
 	}
 	if len(resp.Warnings) > 0 {
 		b = append(b, `,"warnings":[`...)
@@ -432,6 +401,49 @@ func appendReview(b []byte, tm metav1.TypeMeta, resp *admissionv1.AdmissionRespo
 		b = append(b, ']')
 	}
 	return append(b, "}}\n"...), nil
+}
+
+// appendStatus appends the response's status, as encoding/json writes it
+// (metadata always, other fields when set).
+func appendStatus(b []byte, st *metav1.Status) []byte {
+	b = append(b, `,"status":{"metadata":{}`...)
+	if st.Status != "" {
+		b = append(b, `,"status":`...)
+		b = appendString(b, st.Status)
+	}
+	if st.Message != "" {
+		b = append(b, `,"message":`...)
+		b = appendString(b, st.Message)
+	}
+	if st.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendString(b, string(st.Reason))
+	}
+	if st.Code != 0 {
+		b = append(b, `,"code":`...)
+		b = strconv.AppendInt(b, int64(st.Code), 10)
+	}
+	return append(b, '}')
+}
+
+// appendAuditAnnotations appends the audit annotations, keys sorted as
+// encoding/json sorts them.
+func appendAuditAnnotations(b []byte, m map[string]string) []byte {
+	b = append(b, `,"auditAnnotations":{`...)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, m[k])
+	}
+	return append(b, '}')
 }
 
 // emptyListMeta: the list metadata encodes as {}.

@@ -64,7 +64,8 @@ tools:
 test: lint build tools
 	KUBEBUILDER_ASSETS="$$(test/scripts/ensure-k8s.sh)" $(GO) test -race -count=1 -timeout 30m ./...
 
-## lint: gofmt, go vet, staticcheck
+## lint: gofmt, go vet, staticcheck, and the house rules (test/arch: imports
+## point down, short functions)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

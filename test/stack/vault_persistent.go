@@ -188,6 +188,25 @@ func (s *Stack) UnsealVault(ctx context.Context) error {
 	})
 }
 
+// PauseVault freezes the persistent Vault (SIGSTOP): connections are
+// accepted by the kernel and requests sent, but nothing answers until
+// ResumeVault: a hung Vault.
+func (s *Stack) PauseVault() error { return s.signalVault(syscall.SIGSTOP) }
+
+// ResumeVault lets a paused Vault run again (SIGCONT).
+func (s *Stack) ResumeVault() error { return s.signalVault(syscall.SIGCONT) }
+
+func (s *Stack) signalVault(sig syscall.Signal) error {
+	if !s.opts.PersistentVault {
+		return fmt.Errorf("signal vault: %w", errPersistentOnly)
+	}
+	p := s.vaultProc()
+	if p == nil {
+		return errors.New("signal vault: not running")
+	}
+	return p.Signal(sig)
+}
+
 // Leases lists the IDs of Vault's leases under prefix (e.g.
 // "database/creds/app/", or "auth/jwt/login/" for the tokens of JWT
 // logins), as Vault's own sys/leases/lookup lists them.

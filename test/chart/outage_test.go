@@ -72,7 +72,9 @@ func TestDeployWispDown(t *testing.T) {
 		if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.name, Labels: ns.labels}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = c.client.CoreV1().Namespaces().Delete(context.Background(), ns.name, metav1.DeleteOptions{}) })
+		t.Cleanup(func() {
+			_ = c.client.CoreV1().Namespaces().Delete(context.Background(), ns.name, metav1.DeleteOptions{})
+		})
 	}
 	dry := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
 	// The API server loads new configurations within a few seconds.

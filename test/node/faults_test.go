@@ -27,6 +27,7 @@ import (
 	"wisp.dev/wisp/fetch"
 	"wisp.dev/wisp/mutate"
 	"wisp.dev/wisp/test/node"
+	"wisp.dev/wisp/test/stack"
 )
 
 // The fault tests take Vault, the SPIRE server or the node's daemons down
@@ -183,32 +184,37 @@ func TestVaultDownPastDeadline(t *testing.T) {
 
 // TestPodDeletedMidFetch: the pod is deleted while wisp-fetch is still at
 // its first fetch: during a read (a credential already read, the next
-// path answering 500), or during the login (Vault hung: the request is
-// sent, nothing answers until after the SIGTERM). wisp-fetch exits 0 and
-// leaves nothing in Vault: the token and the credential it read are
-// revoked, and so is the token of a login Vault answered after the stop.
+// path answering 500), during the login with Vault hung (the request sent,
+// nothing answers until after the SIGTERM), and during the login with its
+// answer held by a proxy in front of Vault (Vault has made the token; the
+// answer, the only place that names it, arrives after the SIGTERM).
+// wisp-fetch exits 0 and leaves nothing in Vault: the token and the
+// credential it read are revoked, and so is the token of a login answered
+// after the stop.
 func TestPodDeletedMidFetch(t *testing.T) {
 	s := shared.env.Stack
 	withSlow := annotations("app")
 	withSlow["wisp.dev/secret-slow"] = "database/creds/broken"
 	for _, tc := range []struct {
-		name string
-		ann  map[string]string
-		// before runs before the pod is created; it returns what to do
-		// after the deletion (nil: nothing).
-		before func(t *testing.T) func()
-		// ready says, from wisp-fetch's log, when to delete the pod.
-		ready func(log string) bool
+		name, pod string
+		ann       map[string]string
+		// setup runs before the pod is created; it returns what to do
+		// right after the deletion (nil: nothing).
+		setup func(ctx context.Context, t *testing.T) func()
+		// ready says, from wisp-fetch's log, when to delete the pod, and
+		// settle how long after that.
+		ready  func(log string) bool
+		settle time.Duration
 	}{
 		{
-			name: "during a read", ann: withSlow,
+			name: "during a read", pod: "mid-read", ann: withSlow, settle: 2 * time.Second,
 			ready: func(log string) bool {
 				return strings.Contains(log, `"msg":"secret read","name":"db"`) && strings.Contains(log, `read secret \"slow\"`)
 			},
 		},
 		{
-			name: "during the login", ann: annotations("app"),
-			before: func(t *testing.T) func() {
+			name: "during the login, Vault hung", pod: "mid-login-hung", ann: annotations("app"), settle: 2 * time.Second,
+			setup: func(_ context.Context, t *testing.T) func() {
 				if err := s.PauseVault(); err != nil {
 					t.Fatal(err)
 				}
@@ -218,7 +224,7 @@ func TestPodDeletedMidFetch(t *testing.T) {
 						_ = s.ResumeVault()
 					}
 				})
-				// Vault answers the login a second after the SIGTERM.
+				// Vault answers a second after the SIGTERM.
 				return func() {
 					time.Sleep(time.Second)
 					resumed = true
@@ -229,16 +235,28 @@ func TestPodDeletedMidFetch(t *testing.T) {
 			},
 			ready: func(string) bool { return true },
 		},
+		{
+			name: "during the login, its answer held", pod: "mid-login-held", ann: annotations("app"), settle: time.Second,
+			setup: func(ctx context.Context, t *testing.T) func() {
+				p := vaultBehindProxy(ctx, t)
+				p.setHold(2500 * time.Millisecond)
+				return func() {
+					time.Sleep(time.Second)
+					p.setHold(0)
+				}
+			},
+			ready: func(string) bool { return true },
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := ctxFor(t, 3*time.Minute)
 			c := shared.env.Node.Client()
 			before := vaultLeases(ctx, t)
 			var after func()
-			if tc.before != nil {
-				after = tc.before(t)
+			if tc.setup != nil {
+				after = tc.setup(ctx, t)
 			}
-			name := "mid-fetch-" + strings.ReplaceAll(strings.TrimPrefix(tc.name, "during "), " ", "-")
+			name := tc.pod
 			pod := &corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: appNS, Annotations: tc.ann},
 				Spec:       podSpec(appSA, corev1.RestartPolicyAlways, appArgs("-hold")...),
@@ -261,7 +279,7 @@ func TestPodDeletedMidFetch(t *testing.T) {
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
-			time.Sleep(2 * time.Second) // well into the read's retries, or the hung login
+			time.Sleep(tc.settle)
 			if strings.Contains(log.String(), logWritten) {
 				t.Fatalf("wisp-fetch finished before the deletion:\n%s", log.String())
 			}
@@ -290,6 +308,41 @@ func TestPodDeletedMidFetch(t *testing.T) {
 			t.Logf("wisp-fetch's log:\n%s", out)
 		})
 	}
+}
+
+// vaultBehindProxy restarts Vault on another port behind a holdProxy at
+// Vault's address (what the pods and the test use), and puts it back when
+// the test ends.
+func vaultBehindProxy(ctx context.Context, t *testing.T) *holdProxy {
+	t.Helper()
+	s := shared.env.Stack
+	addr := strings.TrimPrefix(s.VaultAddr(), "http://")
+	port, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := "127.0.0.1:" + strconv.Itoa(port)
+	if err := s.StopVault(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := startHoldProxy(addr, inner)
+	if err != nil {
+		_ = s.StartVault(ctx)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = s.StopVault()
+		p.Close()
+		if err := s.StartVault(ctx); err != nil {
+			t.Errorf("put Vault back on its address: %v", err)
+		}
+	})
+	if err := s.StartVaultOn(ctx, inner); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestSPIREServerDown: with the SPIRE server stopped, a running pod keeps

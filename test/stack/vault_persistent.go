@@ -38,11 +38,7 @@ func (s *Stack) startPersistentVault(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	conf := fmt.Sprintf(persistentVaultConf, filepath.Join(dir, "data"), strings.TrimPrefix(s.vaultAddr, "http://"), s.vaultAddr)
-	if err := os.WriteFile(filepath.Join(dir, "vault.hcl"), []byte(conf), 0o600); err != nil {
-		return fmt.Errorf("write vault.hcl: %w", err)
-	}
-	if err := s.spawnPersistentVault(ctx); err != nil {
+	if err := s.spawnPersistentVault(ctx, s.listen()); err != nil {
 		return err
 	}
 	c, err := NewVaultClient(s.vaultAddr, "")
@@ -76,10 +72,17 @@ func (s *Stack) startPersistentVault(ctx context.Context) error {
 	return nil
 }
 
-// spawnPersistentVault starts the server on its configuration and waits
-// until it answers (sealed or not).
-func (s *Stack) spawnPersistentVault(ctx context.Context) error {
+// listen is host:port of the stack's Vault address.
+func (s *Stack) listen() string { return strings.TrimPrefix(s.vaultAddr, "http://") }
+
+// spawnPersistentVault writes the server's configuration, listening on
+// listen, starts it and waits until it answers there (sealed or not).
+func (s *Stack) spawnPersistentVault(ctx context.Context, listen string) error {
 	dir := s.vaultDir()
+	conf := fmt.Sprintf(persistentVaultConf, filepath.Join(dir, "data"), listen, s.vaultAddr)
+	if err := os.WriteFile(filepath.Join(dir, "vault.hcl"), []byte(conf), 0o600); err != nil {
+		return fmt.Errorf("write vault.hcl: %w", err)
+	}
 	env := []string{"HOME=" + dir, "PATH=/usr/bin:/bin", "VAULT_LOG_LEVEL=warn"}
 	p, err := Spawn("vault", dir, nil, env, syscall.SIGTERM, s.VaultBin(), "server", "-config="+filepath.Join(dir, "vault.hcl"))
 	if err != nil {
@@ -90,7 +93,7 @@ func (s *Stack) spawnPersistentVault(ctx context.Context) error {
 	s.vault = p
 	s.mu.Unlock()
 	return WaitFor(ctx, p, "vault", 60*time.Second, func(ctx context.Context) error {
-		_, err := vaultHealth(ctx, s.vaultAddr)
+		_, err := vaultHealth(ctx, "http://"+listen)
 		return err
 	})
 }
@@ -142,10 +145,21 @@ func (s *Stack) StartVault(ctx context.Context) error {
 	if !s.opts.PersistentVault {
 		return fmt.Errorf("start vault: %w", errPersistentOnly)
 	}
+	return s.StartVaultOn(ctx, s.listen())
+}
+
+// StartVaultOn is StartVault with Vault listening on listen (host:port)
+// instead of its address, where the test puts something in front of it
+// (a proxy) that must forward to listen before StartVaultOn is called:
+// clients, and the unseal, still use the stack's address.
+func (s *Stack) StartVaultOn(ctx context.Context, listen string) error {
+	if !s.opts.PersistentVault {
+		return fmt.Errorf("start vault: %w", errPersistentOnly)
+	}
 	if s.vaultProc() != nil {
 		return errors.New("start vault: already running")
 	}
-	if err := s.spawnPersistentVault(ctx); err != nil {
+	if err := s.spawnPersistentVault(ctx, listen); err != nil {
 		return err
 	}
 	return s.UnsealVault(ctx)

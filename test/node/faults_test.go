@@ -455,16 +455,19 @@ func TestVaultRestartUnderSidecar(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first renewal comes about 14 s after the read (2/3 of the TTL
-	// and some jitter); the next one 14 s later: Vault goes down 11 s after
-	// the first, for about 6 s.
+	// and some jitter), the next one 14 to 15 s later: Vault goes down
+	// 10.5 s after the first, for about 5 s, across the second.
 	waitLog(ctx, t, name, mutate.FetchContainerName, logRenewed, time.Minute)
-	renewed := time.Now()
 	time.Sleep(300 * time.Millisecond) // the metadata file follows the log line
 	metaBefore := readMeta(t, p.UID, "db")
-	time.Sleep(time.Until(renewed.Add(11 * time.Second)))
+	if metaBefore.RenewedAt == nil || metaBefore.ExpiresAt == nil {
+		t.Fatalf("metadata after a renewal: %+v", metaBefore)
+	}
+	renewed := *metaBefore.RenewedAt
+	time.Sleep(time.Until(renewed.Add(10500 * time.Millisecond)))
 	restore := vaultDown(ctx, t, func(context.Context) error { return s.StopVault() })
 	down := time.Now()
-	time.Sleep(5 * time.Second)
+	time.Sleep(4 * time.Second)
 	back := restore(s.StartVault)
 	t.Logf("Vault stopped %s after the renewal, back after %s", down.Sub(renewed).Round(100*time.Millisecond), back.Sub(down).Round(100*time.Millisecond))
 
@@ -491,7 +494,7 @@ func TestVaultRestartUnderSidecar(t *testing.T) {
 	}
 	t.Logf("RECOVERY vault-restart-under-sidecar: the sidecar %s %s after Vault was back; the lease current at the outage expired at %s, %s later",
 		how, recovered.Sub(back).Round(100*time.Millisecond), metaBefore.ExpiresAt.Format(time.TimeOnly), metaBefore.ExpiresAt.Sub(recovered).Round(100*time.Millisecond))
-	if metaBefore.ExpiresAt == nil || !recovered.Before(*metaBefore.ExpiresAt) {
+	if !recovered.Before(*metaBefore.ExpiresAt) {
 		t.Errorf("the sidecar caught up at %s, after the lease expired (%v)", recovered.Format(time.TimeOnly), metaBefore.ExpiresAt)
 	}
 	// Keep watching the app a few more seconds past that expiry.

@@ -94,7 +94,7 @@ func New(cfg Config, opts ...Option) (*Fetcher, error) {
 		now:   time.Now,
 		retry: retrier{
 			min: cfg.MinBackoff, max: cfg.MaxBackoff, attemptTimeout: cfg.AttemptTimeout,
-			rnd: rand.Float64, sleep: sleepCtx, log: cfg.Logger,
+			rnd: rand.Float64, sleep: sleepCtx, log: cfg.Logger, linger: stopGrace,
 		},
 	}
 	f.svids = func(ctx context.Context, aud string) (secretString, string, error) {
@@ -237,6 +237,10 @@ func (f *Fetcher) fail(ctx context.Context, g *grants, err error) error {
 	return fmt.Errorf("%w: %s", ErrStopped, err)
 }
 
+// stopGrace is how long a login in flight when the run is stopped may still
+// take to answer (its token is then revoked).
+const stopGrace = 3 * time.Second
+
 // abandonTimeout bounds the revocation of a failed run's token, which
 // delays the failure's report.
 const abandonTimeout = 5 * time.Second
@@ -275,7 +279,10 @@ func (f *Fetcher) login(ctx context.Context, g *grants) (*session, error) {
 	op = fmt.Sprintf("vault login with role %q at %s", f.cfg.Plan.Role, loginPath)
 	vc := f.vaultContext(stepLogin, id, "")
 	var sec *vault.Secret
-	err = f.retry.do(ctx, func(ctx context.Context) error {
+	// A login in flight when the pod is stopped is let finish (briefly):
+	// its token is then revoked, instead of living on in Vault, named only
+	// in an answer nobody read.
+	err = f.retry.doFinishing(ctx, func(ctx context.Context) error {
 		var err error
 		sec, err = f.vault.Logical().WriteWithContext(ctx, loginPath, map[string]any{
 			"role": f.cfg.Plan.Role, "jwt": jwt.reveal(),

@@ -42,6 +42,10 @@ type fakeVault struct {
 	revokes int
 	// mintedRevokes counts revoke-self calls made with mintedCanary.
 	mintedRevokes int
+	// loginArrived, when set, receives each login as it arrives, and the
+	// login answers only once releaseLogin is closed.
+	loginArrived chan struct{}
+	releaseLogin chan struct{}
 }
 
 func (v *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -63,6 +67,10 @@ func (v *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var body struct{ Role, JWT string }
 		_ = json.NewDecoder(r.Body).Decode(&body)
+		if v.loginArrived != nil {
+			v.loginArrived <- struct{}{}
+			<-v.releaseLogin
+		}
 		switch {
 		case body.JWT != jwtCanary:
 			errs(400, "error validating token: invalid audience (aud) claim")

@@ -30,7 +30,10 @@ type retrier struct {
 	now            func() time.Time
 	// sleep waits for d or until ctx is done; it returns ctx's error then.
 	sleep func(ctx context.Context, d time.Duration) error
-	log   *slog.Logger
+	// linger is how long doFinishing lets an attempt in flight run on
+	// after a stop.
+	linger time.Duration
+	log    *slog.Logger
 }
 
 // do calls step with a per-attempt timeout. A transient failure is retried
@@ -38,9 +41,31 @@ type retrier struct {
 // *Error whose Attempts and Elapsed say how long it tried. An error that is
 // not an *Error is returned as is, unretried.
 func (r retrier) do(ctx context.Context, step func(ctx context.Context) error) error {
+	return r.attempts(ctx, ctx, step)
+}
+
+// doFinishing is do for a step whose request creates something in Vault
+// (a login's token): when ctx is cancelled (a stop, not its deadline) while
+// an attempt is in flight, that attempt may run on for up to r.linger (and
+// within its own timeout), so that the caller learns what it created and
+// can revoke it. Cancelled at once, the request would still reach Vault,
+// and its answer, the only place the token is named, would be lost. No
+// attempt starts once ctx has ended.
+func (r retrier) doFinishing(ctx context.Context, step func(ctx context.Context) error) error {
+	lctx, cancel := lingering(ctx, r.linger)
+	defer cancel()
+	return r.attempts(ctx, lctx, step)
+}
+
+// attempts runs step until it succeeds, fails permanently, or ctx ends;
+// each attempt runs under parent, with the attempt timeout.
+func (r retrier) attempts(ctx, parent context.Context, step func(ctx context.Context) error) error {
 	start := r.now()
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, r.attemptTimeout)
+		if attempt == 1 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		actx, cancel := context.WithTimeout(parent, r.attemptTimeout)
 		err := step(actx)
 		cancel()
 		if err == nil {
@@ -79,5 +104,32 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// lingering returns a context that ends with ctx's deadline, or grace after
+// ctx is cancelled for another reason (a stop), or when cancel is called.
+func lingering(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	base := context.WithoutCancel(ctx)
+	var (
+		lctx   context.Context
+		cancel context.CancelFunc
+	)
+	if deadline, ok := ctx.Deadline(); ok {
+		lctx, cancel = context.WithDeadline(base, deadline)
+	} else {
+		lctx, cancel = context.WithCancel(base)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cancel()
+			return
+		}
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(lctx, func() { t.Stop() })
+	})
+	return lctx, func() {
+		stop()
+		cancel()
 	}
 }

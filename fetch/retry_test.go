@@ -163,3 +163,42 @@ func TestRetrierAttemptTimeout(t *testing.T) {
 		t.Errorf("err = %v after %d calls, want success after 2", err, calls)
 	}
 }
+
+// TestLingering: a stop lets the lingering context live on for the grace;
+// the parent's deadline ends it at once, as does its own cancel.
+func TestLingering(t *testing.T) {
+	t.Parallel()
+	const grace = 150 * time.Millisecond
+	tests := []struct {
+		name string
+		// end ends the parent (or the lingering context) and says how.
+		end func(cancelParent, cancelLinger context.CancelFunc)
+		// deadline gives the parent a deadline of 20 ms.
+		deadline bool
+		min, max time.Duration
+	}{
+		{name: "stop", end: func(cp, _ context.CancelFunc) { cp() }, min: grace, max: grace + 500*time.Millisecond},
+		{name: "deadline", end: func(context.CancelFunc, context.CancelFunc) {}, deadline: true, max: 500 * time.Millisecond},
+		{name: "own cancel", end: func(_, cl context.CancelFunc) { cl() }, max: 100 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			parent, cancelParent := context.WithCancel(context.Background())
+			defer cancelParent()
+			if tt.deadline {
+				var c context.CancelFunc
+				parent, c = context.WithTimeout(parent, 20*time.Millisecond)
+				defer c()
+			}
+			lctx, cancel := lingering(parent, grace)
+			defer cancel()
+			t0 := time.Now()
+			tt.end(cancelParent, cancel)
+			<-lctx.Done()
+			if took := time.Since(t0); took < tt.min || took > tt.max {
+				t.Errorf("lingering context ended after %s, want %s to %s", took, tt.min, tt.max)
+			}
+		})
+	}
+}

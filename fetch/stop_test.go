@@ -81,3 +81,52 @@ func TestStoppedBeforeFirstFetch(t *testing.T) {
 		})
 	}
 }
+
+// TestStopDuringLogin: a stop while the login is in flight lets the login
+// answer (within the grace, stopGrace in a pod) and revokes its token:
+// cancelled at once, the request would still create a token in Vault that
+// nobody could name. A login that answers later than the grace is
+// abandoned.
+func TestStopDuringLogin(t *testing.T) {
+	t.Parallel()
+	const grace = 400 * time.Millisecond
+	for _, tc := range []struct {
+		name        string
+		hold        time.Duration
+		wantRevokes int
+	}{
+		{name: "answer within the grace", hold: 100 * time.Millisecond, wantRevokes: 1},
+		{name: "answer after the grace", hold: grace + 300*time.Millisecond, wantRevokes: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t, plan.Secret{Name: "db", Path: "database/creds/app", Format: plan.FormatEnv})
+			env.vault.loginArrived, env.vault.releaseLogin = make(chan struct{}), make(chan struct{})
+			f := env.fetcher(t)
+			f.retry.linger = grace
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := f.Fetch(ctx)
+				done <- err
+			}()
+			<-env.vault.loginArrived
+			cancel() // SIGTERM while Vault works on the login
+			t0 := time.Now()
+			time.AfterFunc(tc.hold, func() { close(env.vault.releaseLogin) })
+			err := <-done
+			if !errors.Is(err, ErrStopped) {
+				t.Fatalf("err = %v, want ErrStopped", err)
+			}
+			if took := time.Since(t0); took > grace+time.Second {
+				t.Errorf("stopped after %s, want about the grace %s at most", took, grace)
+			}
+			env.vault.mu.Lock()
+			defer env.vault.mu.Unlock()
+			if env.vault.logins != 1 || env.vault.revokes != tc.wantRevokes {
+				t.Errorf("logins %d, revokes %d; want 1, %d:\n%s", env.vault.logins, env.vault.revokes, tc.wantRevokes, env.logs.String())
+			}
+		})
+	}
+}

@@ -94,6 +94,9 @@ const (
 	EnvAuthPath = "WISP_AUTH_PATH"
 	EnvAudience = "WISP_AUDIENCE"
 	EnvPlan     = plan.PlanVar
+	// EnvDeadline is wisp-fetch's deadline, set when Config.FetchDeadline
+	// is not the default.
+	EnvDeadline = "WISP_DEADLINE"
 )
 
 // The Vault Agent Injector's annotations (prefix vault.hashicorp.com/) that

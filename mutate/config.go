@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Defaults of Config. A zero field means its default.
@@ -24,6 +26,12 @@ const (
 	DefaultVolumeSizeLimit = "4Mi"
 	DefaultRunAsUser       = int64(65532)
 	DefaultRunAsGroup      = int64(65532)
+	// DefaultFetchDeadline is wisp-fetch's own default deadline
+	// (fetch.DefaultDeadline): with it, no WISP_DEADLINE is injected.
+	DefaultFetchDeadline = 2 * time.Minute
+	// MinFetchDeadline and MaxFetchDeadline bound FetchDeadline.
+	MinFetchDeadline = 5 * time.Second
+	MaxFetchDeadline = time.Hour
 )
 
 // Config holds the platform's injection defaults. Its zero value is usable:
@@ -65,6 +73,12 @@ type Config struct {
 	// to the pod's supplementalGroups so the app containers can read them.
 	RunAsUser  *int64 `json:"runAsUser,omitempty"`
 	RunAsGroup *int64 `json:"runAsGroup,omitempty"`
+	// FetchDeadline is how long wisp-fetch tries (retries included) before
+	// its container fails, and the kubelet restarts it with back-off: a
+	// Vault or SPIRE outage shorter than this delays the pod, a longer one
+	// shows in the pod's status. Injected as WISP_DEADLINE when it is not
+	// the default. Default 2m; 5s to 1h.
+	FetchDeadline *metav1.Duration `json:"fetchDeadline,omitempty"`
 	// VaultAgentAnnotations, for the move from the Vault Agent Injector,
 	// makes wisp read the Vault Agent Injector's annotations as aliases of
 	// its own: vault.hashicorp.com/agent-inject, role,
@@ -128,6 +142,9 @@ func (c Config) WithDefaults() Config {
 		g := DefaultRunAsGroup
 		c.RunAsGroup = &g
 	}
+	if c.FetchDeadline == nil {
+		c.FetchDeadline = &metav1.Duration{Duration: DefaultFetchDeadline}
+	}
 	return c
 }
 
@@ -168,6 +185,9 @@ func (c Config) Validate() error {
 	}
 	if *c.RunAsGroup < 0 {
 		errs = append(errs, fmt.Errorf("runAsGroup %d: want a group id", *c.RunAsGroup))
+	}
+	if d := c.FetchDeadline.Duration; d < MinFetchDeadline || d > MaxFetchDeadline {
+		errs = append(errs, fmt.Errorf("fetchDeadline %s: want %s to %s", d, MinFetchDeadline, MaxFetchDeadline))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid injection config: %w", err)

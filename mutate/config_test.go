@@ -3,9 +3,12 @@ package mutate_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"wisp.dev/wisp/fetch"
 	"wisp.dev/wisp/mutate"
 )
 
@@ -13,6 +16,7 @@ func TestConfigValidate(t *testing.T) {
 	t.Parallel()
 	i64 := func(v int64) *int64 { return &v }
 	q := func(s string) *resource.Quantity { v := resource.MustParse(s); return &v }
+	dur := func(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 	tests := []struct {
 		name string
 		cfg  mutate.Config
@@ -41,6 +45,10 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative size", cfg: mutate.Config{VolumeSizeLimit: q("-1Mi")}, want: []string{"volumeSizeLimit"}},
 		{name: "root user", cfg: mutate.Config{RunAsUser: i64(0)}, want: []string{"runAsUser"}},
 		{name: "negative group", cfg: mutate.Config{RunAsGroup: i64(-5)}, want: []string{"runAsGroup"}},
+		{name: "fetch deadline 5s", cfg: mutate.Config{FetchDeadline: dur(5 * time.Second)}},
+		{name: "fetch deadline 1h", cfg: mutate.Config{FetchDeadline: dur(time.Hour)}},
+		{name: "fetch deadline too short", cfg: mutate.Config{FetchDeadline: dur(time.Second)}, want: []string{"fetchDeadline 1s: want 5s to 1h0m0s"}},
+		{name: "fetch deadline too long", cfg: mutate.Config{FetchDeadline: dur(2 * time.Hour)}, want: []string{"fetchDeadline 2h0m0s"}},
 		{name: "all at once",
 			cfg:  mutate.Config{ImagePullPolicy: "x", VaultAddr: "x", AuthPath: "/x", SocketPath: "x", MountPath: "x", VolumeSizeLimit: q("0"), RunAsUser: i64(-1), RunAsGroup: i64(-1)},
 			want: []string{"imagePullPolicy", "vaultAddr", "authPath", "socketPath", "mountPath", "volumeSizeLimit", "runAsUser", "runAsGroup"}},
@@ -88,6 +96,9 @@ func TestConfigWithDefaults(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("default %s = %q, want %q", c.field, c.got, c.want)
 		}
+	}
+	if got.FetchDeadline == nil || got.FetchDeadline.Duration != fetch.DefaultDeadline {
+		t.Errorf("default FetchDeadline = %v, want wisp-fetch's own default %s", got.FetchDeadline, fetch.DefaultDeadline)
 	}
 	if got.Resources == nil || got.RunAsUser == nil || *got.RunAsUser != 65532 || got.RunAsGroup == nil || *got.RunAsGroup != 65532 {
 		t.Errorf("defaults of Resources/RunAsUser/RunAsGroup not set: %+v", got)

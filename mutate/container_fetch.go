@@ -2,6 +2,7 @@ package mutate
 
 import (
 	"path"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -46,6 +47,9 @@ func fetchContainer(req *Request, planDoc string, cfg Config, group int64, share
 			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 	}
+	if d := cfg.FetchDeadline; d != nil && d.Duration != DefaultFetchDeadline {
+		c.Env = append(c.Env, corev1.EnvVar{Name: EnvDeadline, Value: d.Duration.String()})
+	}
 	if !shareResources {
 		// The pod must not alias the config, which every request shares.
 		c.Resources = *cfg.Resources.DeepCopy()
@@ -60,10 +64,21 @@ func fetchContainer(req *Request, planDoc string, cfg Config, group int64, share
 		c.StartupProbe = &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{FetchCommand, "--check-ready"}}},
 			PeriodSeconds:    1,
-			FailureThreshold: 150, // longer than wisp-fetch's 2 minute deadline
+			FailureThreshold: startupFailureThreshold(cfg),
 		}
 	}
 	return c
+}
+
+// startupFailureThreshold gives the sidecar's startup probe (one probe a
+// second) 30 s more than wisp-fetch's deadline, and at least 150: the
+// probe must never kill a wisp-fetch that is still within its deadline.
+func startupFailureThreshold(cfg Config) int32 {
+	n := int32(150)
+	if d := cfg.FetchDeadline; d != nil {
+		n = max(n, int32(d.Duration/time.Second)+30)
+	}
+	return n
 }
 
 func socketMount(cfg Config) corev1.VolumeMount {

@@ -5,10 +5,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"wisp.dev/wisp/mutate"
 	"wisp.dev/wisp/plan"
@@ -682,6 +684,33 @@ func TestInjectConfig(t *testing.T) {
 	}
 	if uid != 1000 {
 		t.Errorf("changing the injected pod changed Config.RunAsUser to %d", uid)
+	}
+
+	// The deadline: injected when it is not wisp-fetch's default, and the
+	// sidecar's startup probe outlasts it.
+	for _, tc := range []struct {
+		deadline      *metav1.Duration
+		wantEnv       string
+		wantThreshold int32
+	}{
+		{nil, "", 150},
+		{&metav1.Duration{Duration: mutate.DefaultFetchDeadline}, "", 150},
+		{&metav1.Duration{Duration: 30 * time.Second}, "30s", 150},
+		{&metav1.Duration{Duration: 10 * time.Minute}, "10m0s", 630},
+	} {
+		c := cfg
+		c.FetchDeadline = tc.deadline
+		out, _, err := mutate.Inject(newPod(optedIn(mutate.AnnotationSidecar, "true")), c)
+		if err != nil {
+			t.Fatalf("Inject with fetchDeadline %v: %v", tc.deadline, err)
+		}
+		fc := &out.Spec.InitContainers[0]
+		if got, _ := envValue(fc, mutate.EnvDeadline); got != tc.wantEnv {
+			t.Errorf("fetchDeadline %v: %s = %q, want %q", tc.deadline, mutate.EnvDeadline, got, tc.wantEnv)
+		}
+		if got := fc.StartupProbe.FailureThreshold; got != tc.wantThreshold {
+			t.Errorf("fetchDeadline %v: startup probe failureThreshold %d, want %d", tc.deadline, got, tc.wantThreshold)
+		}
 	}
 
 	out, _, err = mutate.Inject(newPod(optedIn(keyMountPath, "/etc/app/secrets")), cfg)

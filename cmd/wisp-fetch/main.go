@@ -54,6 +54,11 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// terminationLog is the file the kubelet reads a container's termination
+// message from (terminationMessagePath's default); it mounts it in every
+// container.
+const terminationLog = "/dev/termination-log"
+
 // Exit codes.
 const (
 	exitOK      = 0
@@ -73,7 +78,7 @@ func main() {
 		os.Exit(exitFailed)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, terminationLog)
 	stop()
 	os.Exit(code)
 }
@@ -100,9 +105,12 @@ func (e *codeError) Unwrap() error { return e.err }
 func invalid(err error) error { return &codeError{code: exitInvalid, err: err} }
 
 // run executes wisp-fetch and returns its exit code. It reads the
-// environment through getenv and writes only to stdout, stderr and the
-// plan's folder. Logs are JSON on stderr; a failure ends with one plain line.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// environment through getenv and writes only to stdout, stderr, the plan's
+// folder and termLog. Logs are JSON on stderr; a failure ends with one plain
+// line, also written to termLog when that file exists (in a pod: the
+// kubelet's), so that the pod's status shows that line rather than the
+// end of the log (terminationMessagePolicy FallbackToLogsOnError).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, termLog string) int {
 	opts, envErr := envDefaults(getenv)
 	cmd := &cobra.Command{
 		Use:           "wisp-fetch",
@@ -140,8 +148,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if errors.As(err, &ce) {
 		code = ce.code
 	}
-	fmt.Fprintf(stderr, "wisp-fetch: %s\n", strings.Join(strings.Fields(err.Error()), " "))
+	line := "wisp-fetch: " + strings.Join(strings.Fields(err.Error()), " ")
+	fmt.Fprintln(stderr, line)
+	if err := writeTerminationMessage(termLog, line); err != nil {
+		fmt.Fprintf(stderr, "wisp-fetch: write the termination message: %v\n", err)
+	}
 	return code
+}
+
+// maxTerminationMessage is the kubelet's limit for one container's
+// termination message.
+const maxTerminationMessage = 4096
+
+// writeTerminationMessage writes line to path when that file exists; it
+// never creates one (outside a pod there is none).
+func writeTerminationMessage(path, line string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(line) > maxTerminationMessage {
+		line = line[:maxTerminationMessage]
+	}
+	_, err = f.WriteString(line)
+	return errors.Join(err, f.Close())
 }
 
 func execute(ctx context.Context, opts options, getenv func(string) string, stdout, stderr io.Writer) error {

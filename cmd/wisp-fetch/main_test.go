@@ -75,7 +75,11 @@ func TestRun(t *testing.T) {
 				env[k] = v
 			}
 			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), tt.args, func(k string) string { return env[k] }, &stdout, &stderr)
+			termLog := filepath.Join(t.TempDir(), "termination-log")
+			if err := os.WriteFile(termLog, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code := run(context.Background(), tt.args, func(k string) string { return env[k] }, &stdout, &stderr, termLog)
 			if code != tt.wantCode {
 				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr.String())
 			}
@@ -88,14 +92,22 @@ func TestRun(t *testing.T) {
 					plain = append(plain, l)
 				}
 			}
+			msg, err := os.ReadFile(termLog)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if len(tt.wantErr) == 0 {
-				if len(plain) != 0 {
-					t.Errorf("unexpected stderr lines: %q", plain)
+				if len(plain) != 0 || len(msg) != 0 {
+					t.Errorf("unexpected stderr lines %q, termination message %q", plain, msg)
 				}
 				return
 			}
 			if len(plain) != 1 || !strings.HasPrefix(plain[0], "wisp-fetch: ") {
 				t.Fatalf("want one line starting wisp-fetch:, got %q", plain)
+			}
+			// The pod's status shows this one line, not the log's end.
+			if string(msg) != plain[0] {
+				t.Errorf("termination message %q, want the line %q", msg, plain[0])
 			}
 			for _, sub := range tt.wantErr {
 				if !strings.Contains(plain[0], sub) {
@@ -123,7 +135,7 @@ func TestRunStopped(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
 			var stdout, stderr bytes.Buffer
-			code := run(ctx, args, func(k string) string { return env[k] }, &stdout, &stderr)
+			code := run(ctx, args, func(k string) string { return env[k] }, &stdout, &stderr, filepath.Join(dir, "no-termination-log"))
 			if code != exitOK {
 				t.Errorf("exit %d, want 0; stderr:\n%s", code, stderr.String())
 			}
@@ -139,6 +151,7 @@ func TestRunStopped(t *testing.T) {
 			if stops != 1 {
 				t.Errorf("%d stop lines, want 1; stderr:\n%s", stops, stderr.String())
 			}
+			// No file: not even the termination log, which only a pod has.
 			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 				t.Errorf("%d files written, want none", len(entries))
 			}

@@ -327,8 +327,14 @@ func TestWebhookConfigurations(t *testing.T) {
 				if w.timeoutSeconds == nil || *w.timeoutSeconds != 5 {
 					t.Errorf("%s: timeoutSeconds %v, want 5", w.name, w.timeoutSeconds)
 				}
-				if w.failurePolicy == nil || *w.failurePolicy != wantPolicy {
-					t.Errorf("%s: failurePolicy %v, want %s", w.name, w.failurePolicy, wantPolicy)
+				// Detection outside enforcing namespaces fails open; the
+				// rest (enforcement, injection) as the values say.
+				want := wantPolicy
+				if w.env() && !w.optIn() || w.config == "validating" && !w.enforcing() {
+					want = admissionregistrationv1.Ignore
+				}
+				if w.failurePolicy == nil || *w.failurePolicy != want {
+					t.Errorf("%s: failurePolicy %v, want %s", w.name, w.failurePolicy, want)
 				}
 				// Namespaces: kube-system, the release's and the extra ones
 				// never reach wisp; any other does unless the extra
@@ -342,15 +348,8 @@ func TestWebhookConfigurations(t *testing.T) {
 						t.Errorf("%s: namespace %s is sent to wisp", w.name, ns)
 					}
 				}
-				extra := map[string]string{}
-				if len(vals.Webhook.NamespaceSelector.MatchExpressions) > 0 {
-					if sel.Matches(namespaceLabels("team-a", nil)) {
-						t.Errorf("%s: the extra namespace selector expressions are not applied", w.name)
-					}
-					extra["wisp.dev/enabled"] = "true"
-				}
-				if !sel.Matches(namespaceLabels("team-a", extra)) {
-					t.Errorf("%s: an ordinary namespace is not sent to wisp", w.name)
+				if len(vals.Webhook.NamespaceSelector.MatchExpressions) > 0 && sel.Matches(namespaceLabels("team-a", nil)) {
+					t.Errorf("%s: the extra namespace selector expressions are not applied", w.name)
 				}
 				// Objects: wisp never injects its own pods; the policy's
 				// webhooks have no objectSelector, so no label can switch
@@ -380,12 +379,136 @@ func TestWebhookConfigurations(t *testing.T) {
 				}
 				checkClientConfig(t, w, vals.Webhook.URL, path)
 			}
-			wantNames := []string{"mutate.wisp.dev", "validate-pods.wisp.dev", "validate-replicationcontrollers.wisp.dev", "validate-podtemplates.wisp.dev", "validate-workloads.wisp.dev", "validate-jobs.wisp.dev", "validate-cronjobs.wisp.dev"}
-			if diff := cmp.Diff(wantNames, names); diff != "" {
+			var bases []string
+			for _, w := range ws {
+				if !slices.Contains(bases, w.base()) {
+					bases = append(bases, w.base())
+				}
+			}
+			wantBases := []string{"mutate.wisp.dev", "validate-pods.wisp.dev", "validate-replicationcontrollers.wisp.dev", "validate-podtemplates.wisp.dev", "validate-workloads.wisp.dev", "validate-jobs.wisp.dev", "validate-cronjobs.wisp.dev"}
+			if diff := cmp.Diff(wantBases, bases); diff != "" {
 				t.Errorf("webhooks (-want +got):\n%s", diff)
 			}
+			if f == "values-default.yaml" && !slices.Equal(names, wantBases) {
+				t.Errorf("the default install has webhooks %v, want exactly %v (one namespace class)", names, wantBases)
+			}
 			checkRules(t, ws)
+			checkRouting(t, ws, renderedPolicyFile(t, r), wantPolicy, len(vals.Webhook.NamespaceSelector.MatchExpressions) > 0)
 		})
+	}
+}
+
+// The namespace classes (templates/_helpers.tpl, wisp.namespaceClasses):
+// each webhook is rendered once per class as <base><infix>.wisp.dev, and
+// in a class that does not enforce, the mutating webhook is split into
+// mutate<infix> (opted-in pods) and detect<infix> (env values only).
+var classInfixes = []string{".unenforced-by-label", ".unenforced", ".by-label"}
+
+// base is the webhook's name without its class: mutate.wisp.dev for
+// detect<infix> too.
+func (w webhookView) base() string {
+	name := strings.Replace(w.name, "detect", "mutate", 1)
+	for _, infix := range classInfixes {
+		if strings.HasSuffix(name, infix+".wisp.dev") {
+			return strings.TrimSuffix(name, infix+".wisp.dev") + ".wisp.dev"
+		}
+	}
+	return name
+}
+
+// enforcing reports whether the webhook's class enforces.
+func (w webhookView) enforcing() bool { return !strings.Contains(w.name, ".unenforced") }
+
+// optIn and env say which requests the webhook's matchConditions let
+// through: opted-in ones, ones with env values only, or both.
+func (w webhookView) optIn() bool {
+	return slices.ContainsFunc(w.matchConditions, func(c admissionregistrationv1.MatchCondition) bool {
+		return c.Name == "opted-in-or-env-secrets" || c.Name == "opted-in"
+	})
+}
+
+func (w webhookView) env() bool {
+	return slices.ContainsFunc(w.matchConditions, func(c admissionregistrationv1.MatchCondition) bool {
+		return c.Name == "opted-in-or-env-secrets" || c.Name == "env-secrets"
+	})
+}
+
+// checkRouting: for every namespace a cluster could have (by name: in
+// namespaces.modes or not; by label: the mode label absent, valid or not)
+// and every request wisp must see (an opted-in object, an object with env
+// values only), exactly one webhook of each base name is called, and its
+// failurePolicy is the values' (Fail by default) where wisp itself would
+// enforce or the pod opts in to injection, and Ignore where a wisp outage
+// must not block a namespace that only warns or audits. The mode expected
+// is the one wisp's own policy engine gives the namespace.
+func checkRouting(t *testing.T, ws []webhookView, policyFile []byte, failPolicy admissionregistrationv1.FailurePolicyType, extraSelector bool) {
+	t.Helper()
+	snap, err := config.Parse(policyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rendered struct {
+		Namespaces struct {
+			Modes     map[string]string
+			ModeLabel string
+		}
+	}
+	if err := yaml.Unmarshal(policyFile, &rendered); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"team-a"}
+	for n := range rendered.Namespaces.Modes {
+		names = append(names, n)
+	}
+	labelValues := []string{""}
+	if rendered.Namespaces.ModeLabel != "" {
+		labelValues = append(labelValues, "enforce", "warn", "audit", "bogus")
+	}
+	bases := map[string]bool{}
+	for _, w := range ws {
+		bases[w.base()] = true
+	}
+	for _, name := range names {
+		for _, value := range labelValues {
+			nsLabels := map[string]string{}
+			if value != "" {
+				nsLabels[rendered.Namespaces.ModeLabel] = value
+			}
+			if extraSelector {
+				nsLabels["wisp.dev/enabled"] = "true"
+			}
+			mode, _ := snap.Policy.Namespace(name, nsLabels)
+			for base := range bases {
+				for _, optIn := range []bool{true, false} {
+					var got []webhookView
+					for _, w := range ws {
+						sel, err := metav1.LabelSelectorAsSelector(w.namespaceSelector)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if w.base() == base && sel.Matches(namespaceLabels(name, nsLabels)) && (optIn && w.optIn() || !optIn && w.env()) {
+							got = append(got, w)
+						}
+					}
+					what := fmt.Sprintf("%s, namespace %s %v (mode %s), opted in %v", base, name, nsLabels, mode, optIn)
+					if len(got) != 1 {
+						var gotNames []string
+						for _, w := range got {
+							gotNames = append(gotNames, w.name)
+						}
+						t.Errorf("%s: called by %d webhooks %v, want 1", what, len(got), gotNames)
+						continue
+					}
+					want := admissionregistrationv1.Ignore
+					if mode == "enforce" || optIn && got[0].config == "mutating" {
+						want = failPolicy
+					}
+					if got[0].failurePolicy == nil || *got[0].failurePolicy != want {
+						t.Errorf("%s: %s has failurePolicy %v, want %s", what, got[0].name, got[0].failurePolicy, want)
+					}
+				}
+			}
+		}
 	}
 }
 
@@ -415,32 +538,10 @@ func checkClientConfig(t *testing.T, w webhookView, url, path string) {
 
 // checkRules: mutating on pod CREATE only (reinvoked if needed); validating
 // on CREATE and UPDATE of pods and of every workload kind with a pod
-// template, one webhook per shape.
+// template, one webhook per shape (and namespace class).
 func checkRules(t *testing.T, ws []webhookView) {
 	t.Helper()
 	type rule struct{ ops, group, version, resource string }
-	got := map[string][]rule{}
-	for _, w := range ws {
-		for _, r := range w.rules {
-			var ops []string
-			for _, o := range r.Operations {
-				ops = append(ops, string(o))
-			}
-			for _, g := range r.APIGroups {
-				for _, v := range r.APIVersions {
-					for _, res := range r.Resources {
-						got[w.name] = append(got[w.name], rule{strings.Join(ops, ","), g, v, res})
-					}
-				}
-			}
-			if r.Scope == nil || *r.Scope != admissionregistrationv1.NamespacedScope {
-				t.Errorf("%s: scope %v, want Namespaced", w.name, r.Scope)
-			}
-		}
-		if w.config == "mutating" && (w.reinvocationPolicy == nil || *w.reinvocationPolicy != admissionregistrationv1.IfNeededReinvocationPolicy) {
-			t.Errorf("%s: reinvocationPolicy %v, want IfNeeded", w.name, w.reinvocationPolicy)
-		}
-	}
 	cu := "CREATE,UPDATE"
 	want := map[string][]rule{
 		"mutate.wisp.dev": {{"CREATE", "", "v1", "pods"}},
@@ -453,8 +554,30 @@ func checkRules(t *testing.T, ws []webhookView) {
 		"validate-jobs.wisp.dev":     {{cu, "batch", "v1", "jobs"}},
 		"validate-cronjobs.wisp.dev": {{cu, "batch", "v1", "cronjobs"}},
 	}
-	if diff := cmp.Diff(want, got, cmp.AllowUnexported(rule{})); diff != "" {
-		t.Errorf("rules (-want +got):\n%s", diff)
+	for _, w := range ws {
+		var got []rule
+		for _, r := range w.rules {
+			var ops []string
+			for _, o := range r.Operations {
+				ops = append(ops, string(o))
+			}
+			for _, g := range r.APIGroups {
+				for _, v := range r.APIVersions {
+					for _, res := range r.Resources {
+						got = append(got, rule{strings.Join(ops, ","), g, v, res})
+					}
+				}
+			}
+			if r.Scope == nil || *r.Scope != admissionregistrationv1.NamespacedScope {
+				t.Errorf("%s: scope %v, want Namespaced", w.name, r.Scope)
+			}
+		}
+		if w.config == "mutating" && (w.reinvocationPolicy == nil || *w.reinvocationPolicy != admissionregistrationv1.IfNeededReinvocationPolicy) {
+			t.Errorf("%s: reinvocationPolicy %v, want IfNeeded", w.name, w.reinvocationPolicy)
+		}
+		if diff := cmp.Diff(want[w.base()], got, cmp.AllowUnexported(rule{})); diff != "" {
+			t.Errorf("%s: rules (-want +got):\n%s", w.name, diff)
+		}
 	}
 }
 
@@ -480,23 +603,42 @@ func TestMatchConditionText(t *testing.T) {
 				"validate-cronjobs.wisp.dev":               {"object.spec.jobTemplate.spec.template.metadata", "object.spec.jobTemplate.spec.template.spec"},
 			}
 			for _, w := range webhooks(t, render(t, []string{tt.file})) {
-				p := paths[w.name]
-				text := w.matchConditions[0].Expression
-				for _, want := range []string{
-					fmt.Sprintf("'wisp.dev/inject' in %s.annotations", p[0]),
-					p[1] + ".containers.exists(", p[1] + ".initContainers.exists(", p[1] + ".ephemeralContainers.exists(",
+				p := paths[w.base()]
+				optIn := fmt.Sprintf("'wisp.dev/inject' in %s.annotations", p[0])
+				env := []string{p[1] + ".containers.exists(", p[1] + ".initContainers.exists(", p[1] + ".ephemeralContainers.exists(",
 					"has(e.value) || has(e.valueFrom)", "has(f.secretRef) || has(f.configMapRef)", "a.contains('-plan')",
-					p[1] + ".volumes.exists(", "v.projected.sources.exists(", "i.fieldRef.fieldPath.startsWith('metadata.annotations')",
-				} {
-					if !strings.Contains(text, want) {
-						t.Errorf("%s: CEL does not contain %q:\n%s", w.name, want, text)
+					p[1] + ".volumes.exists(", "v.projected.sources.exists(", "i.fieldRef.fieldPath.startsWith('metadata.annotations')"}
+				var want []string
+				conds := w.matchConditions
+				switch conds[0].Name {
+				case "opted-in-or-env-secrets":
+					want = append(env, optIn)
+				case "opted-in":
+					want = []string{optIn}
+				case "env-secrets":
+					// And not opted in: the opted-in request goes to mutate<infix>.
+					want = env
+					if len(conds) < 2 || conds[1].Name != "not-opted-in" || !strings.HasPrefix(conds[1].Expression, "!") || !strings.Contains(conds[1].Expression, optIn) {
+						t.Errorf("%s: env-secrets without a not-opted-in condition: %+v", w.name, conds)
+					}
+				default:
+					t.Errorf("%s: unknown match condition %q", w.name, conds[0].Name)
+				}
+				var text string
+				for _, c := range conds {
+					text += c.Expression + "\n"
+				}
+				for _, sub := range want {
+					if !strings.Contains(text, sub) {
+						t.Errorf("%s: CEL does not contain %q:\n%s", w.name, sub, text)
 					}
 				}
-				if got := strings.Contains(text, "'vault.hashicorp.com/agent-inject' in "+p[0]+".annotations"); got != tt.vault {
+				if got := strings.Contains(text, "'vault.hashicorp.com/agent-inject' in "+p[0]+".annotations"); got != tt.vault && strings.Contains(text, optIn) {
 					t.Errorf("%s: CEL reads vault.hashicorp.com/agent-inject: %v, want %v", w.name, got, tt.vault)
 				}
 				onUpdate := w.config == "validating"
-				if got := len(w.matchConditions) == 2 && strings.Contains(w.matchConditions[1].Expression, "request.operation != 'UPDATE'"); got != onUpdate {
+				last := conds[len(conds)-1]
+				if got := last.Name == "pod-spec-changed" && strings.Contains(last.Expression, "request.operation != 'UPDATE'"); got != onUpdate {
 					t.Errorf("%s: update condition present: %v, want %v", w.name, got, onUpdate)
 				}
 			}
@@ -912,5 +1054,32 @@ func readValues(t *testing.T, file string, into any) {
 	}
 	if err := yaml.Unmarshal(data, into); err != nil {
 		t.Fatalf("%s: %v", file, err)
+	}
+}
+
+// With rule secret-volume on, the CEL conditions also send pods (and pod
+// templates) whose only secret is a Secret volume; without it they do not,
+// so a pod with a Secret volume alone never waits on wisp.
+func TestSecretVolumeRuleReachesWisp(t *testing.T) {
+	t.Parallel()
+	const secretVolume = "has(v.secret)"
+	dir := t.TempDir()
+	values := filepath.Join(dir, "secret-volume.yaml")
+	if err := os.WriteFile(values, []byte("policy:\n  rules:\n    enabled: [secret-volume]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		files []string
+		want  bool
+	}{{nil, false}, {[]string{values}, true}} {
+		for _, w := range webhooks(t, render(t, tt.files)) {
+			var text string
+			for _, c := range w.matchConditions {
+				text += c.Expression
+			}
+			if strings.Contains(text, "exists(c,") && strings.Contains(text, secretVolume) != tt.want {
+				t.Errorf("values %v: webhook %s sends Secret volumes: %v, want %v", tt.files, w.name, !tt.want, tt.want)
+			}
+		}
 	}
 }

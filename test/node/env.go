@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
 	"wisp.dev/wisp/test/stack"
@@ -26,6 +31,9 @@ type EnvOptions struct {
 	// Policy is the platform policy given to the chart (its `policy`
 	// value); Env fills injection.image, imagePullPolicy and vaultAddr.
 	Policy map[string]any
+	// PersistentVault runs Vault with file storage (stack.Options), so
+	// that tests can stop, restart and seal it.
+	PersistentVault bool
 	// Logf reports progress; nil means quiet.
 	Logf func(format string, args ...any)
 }
@@ -72,9 +80,10 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 		return nil, err
 	}
 	env.Stack, err = stack.Start(ctx, stack.Options{
-		Workloads: opts.Workloads,
-		Kubelet:   &stack.Kubelet{SecurePort: env.Node.KubeletPort()},
-		Logf:      opts.Logf,
+		Workloads:       opts.Workloads,
+		Kubelet:         &stack.Kubelet{SecurePort: env.Node.KubeletPort()},
+		PersistentVault: opts.PersistentVault,
+		Logf:            opts.Logf,
 	})
 	if err != nil {
 		return nil, err
@@ -159,6 +168,53 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 		"HELM_DATA_HOME="+filepath.Join(e.dir, "helm"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("helm install wisp: %w\n%s\nwebhook log:\n%s", err, lastLines(string(out), 20), e.Node.PodLogs(ctx, WispNamespace, 30))
+	}
+	return nil
+}
+
+// WispDeployment is the chart's Deployment of wisp-webhook in
+// WispNamespace.
+const WispDeployment = "wisp"
+
+// ScaleWisp sets the replicas of wisp's Deployment and waits until that
+// many of its pods are ready and no other is left (0: every pod gone, and
+// nothing listens on the webhook's port).
+func (e *Env) ScaleWisp(ctx context.Context, replicas int32) error {
+	c := e.Node.Client()
+	_, err := c.AppsV1().Deployments(WispNamespace).UpdateScale(ctx, WispDeployment, &autoscalingv1.Scale{
+		ObjectMeta: metav1.ObjectMeta{Name: WispDeployment, Namespace: WispNamespace},
+		Spec:       autoscalingv1.ScaleSpec{Replicas: replicas},
+	}, metav1.UpdateOptions{})
+	if err != nil {
+		return fmt.Errorf("scale %s/%s to %d: %w", WispNamespace, WispDeployment, replicas, err)
+	}
+	var last string
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := c.CoreV1().Pods(WispNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=wisp"})
+		if err != nil {
+			return false, nil
+		}
+		ready := 0
+		for _, p := range pods.Items {
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
+					ready++
+				}
+			}
+		}
+		last = fmt.Sprintf("%d pods, %d ready", len(pods.Items), ready)
+		if replicas == 0 {
+			conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", e.WebhookPort), time.Second)
+			if err == nil {
+				conn.Close()
+				return false, nil
+			}
+			return len(pods.Items) == 0, nil
+		}
+		return ready == int(replicas) && len(pods.Items) == int(replicas), nil
+	})
+	if err != nil {
+		return fmt.Errorf("wait for %d wisp pods: %w (last: %s)", replicas, err, last)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,9 +180,7 @@ func (n *Node) startKubelet(ctx context.Context) error {
 	if err := os.WriteFile(conf, []byte(n.render(kubeletConfig)), 0o644); err != nil {
 		return fmt.Errorf("write kubelet config: %w", err)
 	}
-	p, err := n.spawn("kubelet", nil, filepath.Join(n.bins.node, "kubelet"),
-		"--config", conf, "--kubeconfig", n.kubecfg, "--root-dir", root,
-		"--cert-dir", filepath.Join(root, "pki"), "--hostname-override", Name, "-v=1")
+	p, err := n.spawnKubelet()
 	if err != nil {
 		return err
 	}
@@ -197,6 +196,72 @@ func (n *Node) startKubelet(ctx context.Context) error {
 		}
 		return errors.New("node not Ready yet")
 	})
+}
+
+func (n *Node) spawnKubelet() (*stack.Proc, error) {
+	root := n.KubeletRoot()
+	return n.spawn("kubelet", nil, filepath.Join(n.bins.node, "kubelet"),
+		"--config", filepath.Join(n.dir, "run", "kubelet.yaml"), "--kubeconfig", n.kubecfg, "--root-dir", root,
+		"--cert-dir", filepath.Join(root, "pki"), "--hostname-override", Name, "-v=1")
+}
+
+// RestartKubelet stops the kubelet (SIGTERM: its pods keep running under
+// containerd), starts it again on the same configuration and waits until it
+// is healthy and has posted its node status anew.
+func (n *Node) RestartKubelet(ctx context.Context) error {
+	n.stopProc("kubelet", 30*time.Second)
+	t0 := time.Now()
+	p, err := n.spawnKubelet()
+	if err != nil {
+		return err
+	}
+	return stack.WaitFor(ctx, p, "kubelet healthy after a restart", 120*time.Second, func(ctx context.Context) error {
+		if err := n.kubeletHealthy(ctx); err != nil {
+			return err
+		}
+		node, err := n.client.CoreV1().Nodes().Get(ctx, Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && c.LastHeartbeatTime.After(t0) {
+				return nil
+			}
+		}
+		return errors.New("no Ready heartbeat since the restart yet")
+	})
+}
+
+// RestartContainerd stops containerd (SIGTERM: the containers keep running
+// under their shims), starts it again on the same configuration and waits
+// until it answers.
+func (n *Node) RestartContainerd(ctx context.Context) error {
+	n.stopProc("containerd", 30*time.Second)
+	p, err := n.spawn("containerd", nil, "containerd", "--config", filepath.Join(n.dir, "run/containerd.toml"))
+	if err != nil {
+		return err
+	}
+	return stack.WaitFor(ctx, p, "containerd after a restart", 60*time.Second, func(ctx context.Context) error {
+		_, err := n.ctr(ctx, "version")
+		return err
+	})
+}
+
+// kubeletHealthy asks the kubelet's /healthz.
+func (n *Node) kubeletHealthy(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/healthz", n.ports.kubeletHealthz), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("kubelet /healthz: %s", resp.Status)
+	}
+	return nil
 }
 
 // CSIDriver is the SPIFFE CSI driver's name.

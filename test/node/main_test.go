@@ -20,9 +20,17 @@ const (
 	appNS      = "app"
 	appSA      = "app"
 	otherSA    = "other" // has an SVID, but no Vault role is bound to it
+	lateSA     = "late"  // bound to the Vault role app-late; no pod asks for its SVID before TestSPIREServerDown
 	appID      = "spiffe://example.org/ns/app/sa/app"
 	otherID    = "spiffe://example.org/ns/app/sa/other"
+	lateID     = "spiffe://example.org/ns/app/sa/late"
 	restricted = "restricted" // pod-security.kubernetes.io/enforce: restricted
+	// audited's mode label says audit: wisp never refuses anything there.
+	audited   = "audited"
+	modeLabel = "wisp.dev/policy-mode"
+	// fetchDeadline is the policy's injection.fetchDeadline: how long
+	// wisp-fetch retries before its container fails.
+	fetchDeadline = 30 * time.Second
 )
 
 // shared is set up once by TestMain.
@@ -53,11 +61,17 @@ func runMain(m *testing.M) (code int) {
 		Workloads: []stack.Workload{
 			{SPIFFEID: appID, Selectors: []string{"k8s:ns:" + appNS, "k8s:sa:" + appSA}},
 			{SPIFFEID: otherID, Selectors: []string{"k8s:ns:" + appNS, "k8s:sa:" + otherSA}},
+			{SPIFFEID: lateID, Selectors: []string{"k8s:ns:" + appNS, "k8s:sa:" + lateSA}},
 		},
 		Policy: map[string]any{
-			"roles": []map[string]any{{"namespaces": []string{"*"}, "roles": []string{"{namespace}", "{namespace}-*"}}},
+			"injection":  map[string]any{"fetchDeadline": fetchDeadline.String()},
+			"namespaces": map[string]any{"modeLabel": modeLabel},
+			"roles":      []map[string]any{{"namespaces": []string{"*"}, "roles": []string{"{namespace}", "{namespace}-*"}}},
 		},
-		Logf: logf,
+		// Vault keeps its state in files: the fault tests stop, restart
+		// and seal it.
+		PersistentVault: true,
+		Logf:            logf,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test/node: start:", err)
@@ -95,11 +109,20 @@ func configure(ctx context.Context, env *node.Env) error {
 path "secret/data/app/*" { capabilities = ["read"] }
 path "database/creds/app" { capabilities = ["read"] }
 path "database/creds/app-short" { capabilities = ["read"] }
+path "database/creds/app-renew" { capabilities = ["read"] }
+path "database/creds/broken" { capabilities = ["read"] }
 `)
 		},
 		func() error {
 			return s.WriteJWTRole(ctx, "app", stack.JWTRole{BoundSubject: appID, Policies: []string{"app"}})
 		},
+		func() error {
+			return s.WriteJWTRole(ctx, "app-late", stack.JWTRole{BoundSubject: lateID, Policies: []string{"app"}})
+		},
+		func() error {
+			return s.WriteDBRole(ctx, "app-renew", stack.DBRole{DefaultTTL: 20 * time.Second, MaxTTL: 10 * time.Minute})
+		},
+		func() error { return writeBrokenDBRole(ctx, s) },
 		func() error {
 			return s.WriteDBRole(ctx, "app", stack.DBRole{DefaultTTL: time.Hour, MaxTTL: 2 * time.Hour})
 		},
@@ -113,8 +136,9 @@ path "database/creds/app-short" { capabilities = ["read"] }
 		func() error {
 			return n.CreateNamespace(ctx, restricted, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 		},
+		func() error { return n.CreateNamespace(ctx, audited, map[string]string{modeLabel: "audit"}) },
 	}
-	for _, sa := range []string{appSA, otherSA} {
+	for _, sa := range []string{appSA, otherSA, lateSA} {
 		steps = append(steps, func() error {
 			_, err := n.Client().CoreV1().ServiceAccounts(appNS).Create(ctx, &corev1.ServiceAccount{
 				ObjectMeta: metav1.ObjectMeta{Name: sa},
@@ -126,6 +150,33 @@ path "database/creds/app-short" { capabilities = ["read"] }
 		if err := step(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// writeBrokenDBRole writes database/roles/broken on a connection to a port
+// where nothing listens: reading database/creds/broken answers HTTP 500,
+// which wisp-fetch retries until its deadline.
+func writeBrokenDBRole(ctx context.Context, s *stack.Stack) error {
+	c, err := s.VaultClient()
+	if err != nil {
+		return err
+	}
+	if _, err := c.Logical().WriteWithContext(ctx, "database/config/broken", map[string]any{
+		"plugin_name":       "postgresql-database-plugin",
+		"connection_url":    "postgresql://{{username}}:{{password}}@127.0.0.1:1/postgres?sslmode=disable",
+		"username":          "nobody",
+		"password":          "unused",
+		"allowed_roles":     "broken",
+		"verify_connection": false,
+	}); err != nil {
+		return fmt.Errorf("write database/config/broken: %w", err)
+	}
+	if _, err := c.Logical().WriteWithContext(ctx, "database/roles/broken", map[string]any{
+		"db_name":             "broken",
+		"creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}';`,
+	}); err != nil {
+		return fmt.Errorf("write database/roles/broken: %w", err)
 	}
 	return nil
 }

@@ -27,6 +27,12 @@
 // service account (Workload.Selectors k8s:ns:<ns>, k8s:sa:<sa>); StopAgent
 // and StartAgent restart the agent on the same socket.
 //
+// Faults: with Options.PersistentVault, Vault keeps its state in files
+// (initialised and unsealed by Start), so StopVault/StartVault restart it
+// and SealVault/UnsealVault seal it without losing the configuration, the
+// tokens or the leases; Leases lists Vault's own leases under a prefix.
+// StopServer/StartServer restart the SPIRE server, whose keys are on disk.
+//
 // Spawn, Proc, WaitFor and FreePorts are exported for test/node, which
 // starts its processes the same way.
 //

@@ -61,6 +61,14 @@ func (p *Proc) Exited() error {
 	}
 }
 
+// Signal sends sig to the process (not its group).
+func (p *Proc) Signal(sig syscall.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal %s %s: %w", p.name, sig, err)
+	}
+	return nil
+}
+
 // Stop signals the process group and waits; after grace it kills it.
 func (p *Proc) Stop(grace time.Duration) error {
 	pid := p.cmd.Process.Pid

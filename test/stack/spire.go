@@ -29,7 +29,7 @@ const serverConf = `server {
 plugins {
   DataStore "sql" { plugin_data { database_type = "sqlite3"  connection_string = "%s" } }
   NodeAttestor "join_token" { plugin_data {} }
-  KeyManager "memory" { plugin_data {} }
+  KeyManager "disk" { plugin_data { keys_path = "%s" } }
 }
 `
 
@@ -93,19 +93,10 @@ func (s *Stack) startSpire(ctx context.Context) error {
 
 	conf := filepath.Join(dir, "server.conf")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, serverConf, s.serverPort, s.serverSock, s.opts.TrustDomain,
-		serverDir, s.oidcURL, filepath.Join(serverDir, "datastore.sqlite3")), 0o644); err != nil {
+		serverDir, s.oidcURL, filepath.Join(serverDir, "datastore.sqlite3"), filepath.Join(serverDir, "keys.json")), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", conf, err)
 	}
-	server, err := Spawn("spire-server", dir, nil, env, syscall.SIGTERM, s.spireBin("spire-server"), "run", "-config", conf)
-	if err != nil {
-		return err
-	}
-	s.add(server)
-	err = WaitFor(ctx, server, "spire-server", 60*time.Second, func(ctx context.Context) error {
-		_, err := run(ctx, nil, env, s.spireBin("spire-server"), "healthcheck", "-socketPath", s.serverSock)
-		return err
-	})
-	if err != nil {
+	if err := s.spawnServer(ctx); err != nil {
 		return err
 	}
 	s.opts.Logf("stack: spire-server healthy in %s", time.Since(t0).Round(time.Millisecond))
@@ -157,6 +148,53 @@ func (s *Stack) startSpire(ctx context.Context) error {
 	return nil
 }
 
+// spawnServer starts the SPIRE server on its configuration and waits until
+// it is healthy.
+func (s *Stack) spawnServer(ctx context.Context) error {
+	dir := filepath.Join(s.dir, "spire")
+	env := []string{"HOME=" + dir, "PATH=/usr/bin:/bin"}
+	server, err := Spawn("spire-server", dir, nil, env, syscall.SIGTERM, s.spireBin("spire-server"),
+		"run", "-config", filepath.Join(dir, "server.conf"))
+	if err != nil {
+		return err
+	}
+	s.add(server)
+	s.mu.Lock()
+	s.server = server
+	s.mu.Unlock()
+	return WaitFor(ctx, server, "spire-server", 60*time.Second, func(ctx context.Context) error {
+		_, err := run(ctx, nil, env, s.spireBin("spire-server"), "healthcheck", "-socketPath", s.serverSock)
+		return err
+	})
+}
+
+// StopServer stops the SPIRE server: the agent keeps serving what it has
+// cached, and cannot mint anything new, until StartServer.
+func (s *Stack) StopServer() error {
+	s.mu.Lock()
+	server := s.server
+	s.server = nil
+	s.mu.Unlock()
+	if server == nil {
+		return errors.New("stop spire-server: not running")
+	}
+	err := server.Stop(10 * time.Second)
+	s.remove(server)
+	return err
+}
+
+// StartServer starts the SPIRE server again after StopServer, with its
+// datastore and keys (disk key manager): the agent reconnects to it.
+func (s *Stack) StartServer(ctx context.Context) error {
+	s.mu.Lock()
+	running := s.server != nil
+	s.mu.Unlock()
+	if running {
+		return errors.New("start spire-server: already running")
+	}
+	return s.spawnServer(ctx)
+}
+
 // startAgent starts the SPIRE agent with a new join token (a token is good
 // for one attestation) and waits until its Workload API answers.
 func (s *Stack) startAgent(ctx context.Context) error {
@@ -205,7 +243,9 @@ func (s *Stack) StopAgent() error {
 	if agent == nil {
 		return errors.New("stop spire-agent: not running")
 	}
-	return agent.Stop(10 * time.Second)
+	err := agent.Stop(10 * time.Second)
+	s.remove(agent)
+	return err
 }
 
 // StartAgent starts the SPIRE agent again after StopAgent. It attests

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,14 @@ type Options struct {
 	// against that kubelet (besides the unix one), so that a pod's SVID
 	// comes from its namespace and service account.
 	Kubelet *Kubelet
+	// PersistentVault runs Vault with file storage instead of -dev: Start
+	// initialises it (one unseal key) and unseals it, and mounts KV v2 at
+	// secret/ as the dev server has it. StopVault and StartVault then
+	// restart it with its state (a restarted Vault is sealed until
+	// StartVault unseals it), and SealVault and UnsealVault seal it in
+	// place: the faults a dev server, which keeps everything in memory,
+	// cannot show.
+	PersistentVault bool
 	// Logf reports progress (e.g. testing.T.Logf); nil means quiet.
 	Logf func(format string, args ...any)
 }
@@ -103,9 +112,14 @@ type Stack struct {
 	pgPassword string
 	pg         pgUser
 
-	mu    sync.Mutex
-	procs []*Proc
-	agent *Proc
+	// unsealKey unseals the persistent Vault (PersistentVault).
+	unsealKey string
+
+	mu     sync.Mutex
+	procs  []*Proc
+	agent  *Proc
+	server *Proc // the SPIRE server
+	vault  *Proc // the persistent Vault
 }
 
 // Start starts PostgreSQL, Vault and SPIRE in parallel, then configures
@@ -203,6 +217,14 @@ func (s *Stack) add(p *Proc) {
 	s.procs = append(s.procs, p)
 }
 
+// remove forgets a process stopped before Stop (so that Stop does not
+// signal its process group again, whose id the system may have reused).
+func (s *Stack) remove(p *Proc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.procs = slices.DeleteFunc(s.procs, func(q *Proc) bool { return q == p })
+}
+
 // Dir is the stack's state folder.
 func (s *Stack) Dir() string { return s.dir }
 
@@ -219,10 +241,10 @@ func (s *Stack) SocketDir() string { return filepath.Dir(s.agentSock) }
 // SocketAddr is SocketPath as SPIFFE_ENDPOINT_SOCKET wants it: unix://...
 func (s *Stack) SocketAddr() string { return "unix://" + s.agentSock }
 
-// VaultAddr is the Vault dev server's URL.
+// VaultAddr is Vault's URL.
 func (s *Stack) VaultAddr() string { return s.vaultAddr }
 
-// VaultToken is the dev server's root token (a test credential).
+// VaultToken is Vault's root token (a test credential).
 func (s *Stack) VaultToken() string { return s.rootToken }
 
 // OIDCURL is the SPIRE OIDC discovery provider's URL (its /keys is Vault's

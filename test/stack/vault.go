@@ -14,6 +14,9 @@ import (
 )
 
 func (s *Stack) startVault(ctx context.Context) error {
+	if s.opts.PersistentVault {
+		return s.startPersistentVault(ctx)
+	}
 	t0 := time.Now()
 	dir := filepath.Join(s.dir, "vault")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -67,7 +70,7 @@ func (s *Stack) StartVaultServer(ctx context.Context, dir, listen, rootToken str
 	return &VaultServer{p: p}, nil
 }
 
-// VaultClient returns a client of the dev server with its root token.
+// VaultClient returns a client of the stack's Vault with its root token.
 func (s *Stack) VaultClient() (*vault.Client, error) {
 	return NewVaultClient(s.vaultAddr, s.rootToken)
 }

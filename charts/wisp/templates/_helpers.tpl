@@ -104,14 +104,90 @@ annotations:
 admissionReviewVersions: ["v1"]
 sideEffects: None
 timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
-failurePolicy: {{ .Values.webhook.failurePolicy }}
+{{- end -}}
+
+{{/*
+=== Namespace classes: which failures may block a namespace ==================
+
+With failurePolicy Fail, the API server refuses every request it sends to
+wisp while wisp is down. That is what enforcement needs, and what an opted-in
+pod needs (admitted uninjected, it would start without its secrets); but a
+namespace whose mode is warn or audit must not lose its pods to a wisp
+outage for a check that never refuses anything there. So every webhook is
+rendered once per namespace class, each with its own namespaceSelector:
+
+  infix                 namespaces                                 detection fails
+  ""                    mode by name (namespaces.modes, mode) is   webhook.failurePolicy
+                        enforce, no mode label
+  .unenforced           mode by name is warn or audit, no label    Ignore
+  .by-label             mode label set, not warn or audit          webhook.failurePolicy
+                        (a bad value enforces, as in wisp)
+  .unenforced-by-label  mode label warn or audit                   Ignore
+
+Without namespaces.modeLabel only the first two exist, and each only when a
+namespace can fall in it: the default install (mode enforce, no modes) has
+exactly one class, "". The classes never overlap, and together they cover
+every namespace the base selector sends to wisp. In an unenforced class the
+mutating webhook is split: opted-in pods keep webhook.failurePolicy
+(mutate<infix>.wisp.dev), pods with env values only are Ignore
+(detect<infix>.wisp.dev).
+
+"wisp.namespaceClasses" returns {"classes": [{infix, enforce, expressions}]}
+as JSON (fromJson it).
+*/}}
+{{- define "wisp.namespaceClasses" -}}
+{{- $p := .Values.policy | default dict -}}
+{{- $nsp := $p.namespaces | default dict -}}
+{{- $label := $nsp.modeLabel | default "" -}}
+{{- $on := list -}}
+{{- $off := list -}}
+{{- range $name, $m := ($nsp.modes | default dict) -}}
+{{- if eq $m "enforce" -}}{{- $on = append $on $name -}}{{- else -}}{{- $off = append $off $name -}}{{- end -}}
+{{- end -}}
+{{- $nameKey := "kubernetes.io/metadata.name" -}}
+{{- $byName := list -}}
+{{- if $label -}}{{- $byName = list (dict "key" $label "operator" "DoesNotExist") -}}{{- end -}}
+{{- $classes := list -}}
+{{- if eq ($p.mode | default "enforce") "enforce" -}}
+{{- $e := $byName -}}
+{{- if $off -}}{{- $e = append $e (dict "key" $nameKey "operator" "NotIn" "values" (sortAlpha $off)) -}}{{- end -}}
+{{- $classes = append $classes (dict "infix" "" "enforce" true "expressions" $e) -}}
+{{- if $off -}}
+{{- $classes = append $classes (dict "infix" ".unenforced" "enforce" false "expressions" (append $byName (dict "key" $nameKey "operator" "In" "values" (sortAlpha $off)))) -}}
+{{- end -}}
+{{- else -}}
+{{- if $on -}}
+{{- $classes = append $classes (dict "infix" "" "enforce" true "expressions" (append $byName (dict "key" $nameKey "operator" "In" "values" (sortAlpha $on)))) -}}
+{{- end -}}
+{{- $e := $byName -}}
+{{- if $on -}}{{- $e = append $e (dict "key" $nameKey "operator" "NotIn" "values" (sortAlpha $on)) -}}{{- end -}}
+{{- $classes = append $classes (dict "infix" ".unenforced" "enforce" false "expressions" $e) -}}
+{{- end -}}
+{{- if $label -}}
+{{- $classes = append $classes (dict "infix" ".by-label" "enforce" true "expressions" (list (dict "key" $label "operator" "Exists") (dict "key" $label "operator" "NotIn" "values" (list "audit" "warn")))) -}}
+{{- $classes = append $classes (dict "infix" ".unenforced-by-label" "enforce" false "expressions" (list (dict "key" $label "operator" "In" "values" (list "audit" "warn")))) -}}
+{{- end -}}
+{{- toJson (dict "classes" $classes) -}}
+{{- end -}}
+
+{{/*
+namespaceSelector of a webhook of namespace class .class: kube-system, the
+release namespace and webhook.namespaceSelector's exclusions never, then the
+class's own expressions and webhook.namespaceSelector.matchExpressions.
+Call with (dict "root" $ "class" $class).
+*/}}
+{{- define "wisp.namespaceSelector" -}}
+{{- $root := .root -}}
 namespaceSelector:
   matchExpressions:
     - key: kubernetes.io/metadata.name
       operator: NotIn
       values:
-        {{- toYaml (concat (list "kube-system" .Release.Namespace) .Values.webhook.namespaceSelector.excludeNamespaces | uniq) | nindent 8 }}
-    {{- with .Values.webhook.namespaceSelector.matchExpressions }}
+        {{- toYaml (concat (list "kube-system" $root.Release.Namespace) $root.Values.webhook.namespaceSelector.excludeNamespaces | uniq) | nindent 8 }}
+    {{- with .class.expressions }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+    {{- with $root.Values.webhook.namespaceSelector.matchExpressions }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
 {{- end -}}
@@ -172,6 +248,10 @@ metadata and of the pod spec; "wisp.cel.matchExpression" joins them.
 (has({{ $s }}.{{ $list }}) && {{ $s }}.{{ $list }}.exists(c, {{ $c }}))
 {{- end }}
 || (has({{ $s }}.volumes) && {{ $s }}.volumes.exists(v, (has(v.downwardAPI) && has(v.downwardAPI.items) && v.downwardAPI.items.exists(i, {{ $meta }})) || (has(v.projected) && has(v.projected.sources) && v.projected.sources.exists(p, has(p.downwardAPI) && has(p.downwardAPI.items) && p.downwardAPI.items.exists(i, {{ $meta }})))))
+{{- $rules := (.root.Values.policy | default dict).rules | default dict }}
+{{- if has "secret-volume" ($rules.enabled | default list) }}
+|| (has({{ $s }}.volumes) && {{ $s }}.volumes.exists(v, has(v.secret) || (has(v.projected) && has(v.projected.sources) && v.projected.sources.exists(p, has(p.secret)))))
+{{- end }}
 {{- end -}}
 
 {{/* Call with (dict "root" $ "meta" "object.metadata" "spec" "object.spec"). */}}
@@ -190,12 +270,27 @@ the pod's spec, or a workload's whole pod template (its annotations matter).
 request.operation != 'UPDATE' || {{ .cur }} != {{ .old }}
 {{- end -}}
 
-{{/* The matchConditions of one webhook: the arguments of wisp.cel.matchExpression, plus "cur" and "old" on UPDATE. */}}
+{{/*
+The matchConditions of one webhook: the arguments of wisp.cel.matchExpression,
+plus "cur" and "old" on UPDATE, and "select": "any" (default: opted in or env
+values), "opt-in" (opted in only) or "env-only" (env values, not opted in).
+*/}}
 {{- define "wisp.matchConditions" -}}
 matchConditions:
+{{- if eq (.select | default "any") "any" }}
   - name: opted-in-or-env-secrets
     expression: |
       {{- include "wisp.cel.matchExpression" . | nindent 6 }}
+{{- else if eq .select "opt-in" }}
+  - name: opted-in
+    expression: {{ include "wisp.cel.optIn" . | quote }}
+{{- else }}
+  - name: env-secrets
+    expression: |
+      {{- include "wisp.cel.hasEnvSecrets" . | nindent 6 }}
+  - name: not-opted-in
+    expression: {{ printf "!%s" (include "wisp.cel.optIn" .) | quote }}
+{{- end }}
 {{- if .old }}
   - name: pod-spec-changed
     expression: {{ include "wisp.cel.specChanged" . | quote }}

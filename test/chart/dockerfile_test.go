@@ -17,7 +17,6 @@ import (
 
 	"wisp.dev/wisp/internal/image"
 	"wisp.dev/wisp/mutate"
-	"wisp.dev/wisp/test/node"
 )
 
 const repoRoot = "../.."
@@ -145,26 +144,5 @@ func TestMakefileBuildFlags(t *testing.T) {
 	}
 	if diff := cmp.Diff(parseDockerfile(t).flags, words); diff != "" {
 		t.Errorf("Makefile BUILD_FLAGS differ from the Dockerfile's go build flags (-Dockerfile +Makefile):\n%s", diff)
-	}
-}
-
-// TestNodeImageLikeRelease: the node tests' image and the release image
-// read the Dockerfile alike (same files, user, entrypoint, flags and
-// packages).
-func TestNodeImageLikeRelease(t *testing.T) {
-	t.Parallel()
-	file := filepath.Join(repoRoot, "Dockerfile")
-	n, err := node.ParseDockerfile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := image.ParseDockerfile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := image.Dockerfile{Binaries: n.Binaries, User: n.User, Entrypoint: n.Entrypoint, Labels: r.Labels,
-		BuildFlags: n.BuildFlags, Packages: n.Packages, BuildEnv: n.BuildEnv}
-	if diff := cmp.Diff(r, got); diff != "" {
-		t.Errorf("(-release +node):\n%s", diff)
 	}
 }

@@ -24,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
-	"wisp.dev/wisp/test/node"
+	"wisp.dev/wisp/internal/image"
 )
 
 const reportsName = "wisp-reports"
@@ -52,7 +52,7 @@ func TestReportsCronJob(t *testing.T) {
 	if !cmp.Equal(c.Command, []string{"/usr/local/bin/wisp", "scan"}) || !cmp.Equal(c.Args, wantArgs) {
 		t.Errorf("command %q args %q, want [/wisp scan] %q", c.Command, c.Args, wantArgs)
 	}
-	d, err := node.ParseDockerfile(filepath.Join(repoRoot, "Dockerfile"))
+	d, err := image.ParseDockerfile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}

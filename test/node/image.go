@@ -1,12 +1,11 @@
 package node
 
 import (
+	"wisp.dev/wisp/internal/image"
+
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -124,136 +123,6 @@ func WriteImage(out string, spec ImageSpec) error {
 	return nil
 }
 
-// Dockerfile is what the final stage of the project's Dockerfile says the
-// image holds.
-type Dockerfile struct {
-	// Binaries are the image paths of the files copied from the build
-	// stage, e.g. /wisp-webhook.
-	Binaries   []string
-	User       string
-	Entrypoint []string
-	// BuildFlags are the `go build` flags of the build stage.
-	BuildFlags []string
-	// Packages are the packages the build stage builds, e.g. ./cmd/wisp-fetch.
-	Packages []string
-	// BuildEnv are the build stage's ENV settings (KEY=value) before its
-	// go build.
-	BuildEnv []string
-}
-
-// ParseDockerfile reads the final stage of a Dockerfile like the project's:
-// `RUN go build <flags> -o /out/ <packages>`, `COPY --from=build /out/<bin>...
-// <dest>`, `USER`, `ENTRYPOINT [...]`.
-func ParseDockerfile(file string) (Dockerfile, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return Dockerfile{}, fmt.Errorf("read Dockerfile: %w", err)
-	}
-	var d Dockerfile
-	var lines []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	var cont string
-	for sc.Scan() {
-		l := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(l, "#") {
-			continue
-		}
-		if strings.HasSuffix(l, `\`) {
-			cont += strings.TrimSuffix(l, `\`) + " "
-			continue
-		}
-		lines = append(lines, cont+l)
-		cont = ""
-	}
-	for _, l := range lines {
-		f := strings.Fields(l)
-		if len(f) == 0 {
-			continue
-		}
-		switch strings.ToUpper(f[0]) {
-		case "ENV":
-			if len(d.Packages) == 0 {
-				d.BuildEnv = append(d.BuildEnv, f[1:]...)
-			}
-		case "RUN":
-			if len(f) > 2 && f[1] == "go" && f[2] == "build" {
-				if len(d.Packages) > 0 {
-					return d, errors.New("Dockerfile: two go build lines; one is expected")
-				}
-				args, err := ShellWords(strings.Join(f[3:], " "))
-				if err != nil {
-					return d, fmt.Errorf("Dockerfile: go build line: %w", err)
-				}
-				for i := 0; i < len(args); i++ {
-					switch {
-					case args[i] == "-o" && i+1 < len(args):
-						i++ // the output folder is the caller's own
-					case strings.HasPrefix(args[i], "./"):
-						d.Packages = append(d.Packages, args[i])
-					case (args[i] == "-ldflags" || args[i] == "-tags" || args[i] == "-gcflags") && i+1 < len(args):
-						d.BuildFlags = append(d.BuildFlags, args[i], args[i+1])
-						i++
-					default:
-						d.BuildFlags = append(d.BuildFlags, args[i])
-					}
-				}
-			}
-		case "COPY":
-			if len(f) > 3 && strings.HasPrefix(f[1], "--from=") {
-				dest := f[len(f)-1]
-				for _, src := range f[2 : len(f)-1] {
-					d.Binaries = append(d.Binaries, path.Join(dest, path.Base(src)))
-				}
-			}
-		case "USER":
-			if len(f) > 1 {
-				d.User = f[1]
-			}
-		case "ENTRYPOINT":
-			if err := json.Unmarshal([]byte(strings.TrimSpace(strings.TrimPrefix(l, f[0]))), &d.Entrypoint); err != nil {
-				return d, fmt.Errorf("Dockerfile: ENTRYPOINT: want the exec (JSON) form: %w", err)
-			}
-		}
-	}
-	if len(d.Binaries) == 0 || d.User == "" || len(d.Entrypoint) == 0 || len(d.Packages) == 0 {
-		return d, fmt.Errorf("Dockerfile %s: want a go build, COPY --from, USER and ENTRYPOINT; got %+v", file, d)
-	}
-	return d, nil
-}
-
-// ShellWords splits s like a POSIX shell does for plain words and double
-// quotes (no expansion), which is all the Dockerfile's build line and the
-// Makefile's flags use; a shell operator is an error.
-func ShellWords(s string) ([]string, error) {
-	var out []string
-	var cur strings.Builder
-	inQ, have := false, false
-	for _, r := range s {
-		switch {
-		case r == '"':
-			inQ, have = !inQ, true
-		case (r == ' ' || r == '\t') && !inQ:
-			if have {
-				out = append(out, cur.String())
-				cur.Reset()
-				have = false
-			}
-		case (r == '&' || r == ';' || r == '|') && !inQ:
-			return nil, errors.New("a shell operator follows go build; a single command is expected")
-		default:
-			cur.WriteRune(r)
-			have = true
-		}
-	}
-	if inQ {
-		return nil, fmt.Errorf("unterminated quote in %q", s)
-	}
-	if have {
-		out = append(out, cur.String())
-	}
-	return out, nil
-}
-
 // Images are the tarballs BuildImages wrote.
 type Images struct {
 	Sandbox, Wisp, App string
@@ -271,7 +140,7 @@ func BuildImages(ctx context.Context, dir string) (Images, error) {
 	if err != nil {
 		return Images{}, err
 	}
-	df, err := ParseDockerfile(filepath.Join(root, "Dockerfile"))
+	df, err := image.ParseDockerfile(filepath.Join(root, "Dockerfile"))
 	if err != nil {
 		return Images{}, err
 	}

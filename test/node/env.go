@@ -152,6 +152,9 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 		},
 		"webhook": map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d", e.WebhookPort), "timeoutSeconds": 10},
 		"policy":  policy,
+		// Pods written for the Vault Agent Injector are read too (and
+		// what wisp does not honour of them is warned about).
+		"migration": map[string]any{"vaultAgentAnnotations": true},
 	}
 	b, err := yaml.Marshal(values)
 	if err != nil {

@@ -66,7 +66,12 @@ func runMain(m *testing.M) (code int) {
 		Policy: map[string]any{
 			"injection":  map[string]any{"fetchDeadline": fetchDeadline.String()},
 			"namespaces": map[string]any{"modeLabel": modeLabel},
-			"roles":      []map[string]any{{"namespaces": []string{"*"}, "roles": []string{"{namespace}", "{namespace}-*"}}},
+			// {namespace}.* cannot match a neighbour's role; app-late,
+			// named by hand, belongs to namespace app alone.
+			"roles": []map[string]any{
+				{"namespaces": []string{"*"}, "roles": []string{"{namespace}", "{namespace}.*"}},
+				{"namespaces": []string{appNS}, "roles": []string{"app-late"}},
+			},
 		},
 		// Vault keeps its state in files: the fault tests stop, restart
 		// and seal it.

@@ -34,6 +34,9 @@ type EnvOptions struct {
 	// PersistentVault runs Vault with file storage (stack.Options), so
 	// that tests can stop, restart and seal it.
 	PersistentVault bool
+	// VaultAliases installs the chart with migration.vaultAgentAnnotations:
+	// pods written for the Vault Agent Injector are read too.
+	VaultAliases bool
 	// Logf reports progress; nil means quiet.
 	Logf func(format string, args ...any)
 }
@@ -92,7 +95,7 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 		return nil, err
 	}
 	opts.Logf("env: node, SPIRE, Vault, PostgreSQL and the CSI driver up in %s", time.Since(t0).Round(time.Millisecond))
-	if err := env.installWisp(ctx, filepath.Join(helm, "helm"), opts.Policy); err != nil {
+	if err := env.installWisp(ctx, filepath.Join(helm, "helm"), opts.Policy, opts.VaultAliases); err != nil {
 		return nil, err
 	}
 	opts.Logf("env: wisp installed and serving in %s", time.Since(t0).Round(time.Millisecond))
@@ -117,7 +120,7 @@ func (e *Env) Stop() error {
 // installWisp runs `helm install` of charts/wisp: one replica on the host
 // network (the API server reaches it at https://127.0.0.1:<port>, there is
 // no kube-proxy), certificates in auto mode, the policy given.
-func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]any) error {
+func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]any, vaultAliases bool) error {
 	root, err := stack.ModuleRoot()
 	if err != nil {
 		return err
@@ -150,11 +153,9 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 			{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
 			{"name": "KUBERNETES_SERVICE_PORT", "value": fmt.Sprint(e.Node.APIServerPort())},
 		},
-		"webhook": map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d", e.WebhookPort), "timeoutSeconds": 10},
-		"policy":  policy,
-		// Pods written for the Vault Agent Injector are read too (and
-		// what wisp does not honour of them is warned about).
-		"migration": map[string]any{"vaultAgentAnnotations": true},
+		"webhook":   map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d", e.WebhookPort), "timeoutSeconds": 10},
+		"policy":    policy,
+		"migration": map[string]any{"vaultAgentAnnotations": vaultAliases},
 	}
 	b, err := yaml.Marshal(values)
 	if err != nil {

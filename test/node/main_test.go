@@ -76,7 +76,10 @@ func runMain(m *testing.M) (code int) {
 		// Vault keeps its state in files: the fault tests stop, restart
 		// and seal it.
 		PersistentVault: true,
-		Logf:            logf,
+		// Pods written for the Vault Agent Injector are read too, and what
+		// wisp does not honour of them is warned about.
+		VaultAliases: true,
+		Logf:         logf,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test/node: start:", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kjson "sigs.k8s.io/json"
@@ -34,6 +35,8 @@ type document struct {
 	items []*unstructured.Unstructured
 	// changed is set once obj or an item differs from the input.
 	changed bool
+	// comments are written as "# " lines before the document (writeYAML).
+	comments []string
 }
 
 // isList reports whether obj is a v1 List, whose items are handled one by one.
@@ -255,13 +258,19 @@ func objectName(obj *unstructured.Unstructured) string {
 	return obj.GetKind() + "/" + name
 }
 
-// writeYAML writes docs as YAML documents separated by "---" lines. An
-// unchanged YAML document is written as it was read, comments included.
+// writeYAML writes docs as YAML documents separated by "---" lines, each
+// headed by its comments. An unchanged YAML document is written as it was
+// read, comments included.
 func writeYAML(w io.Writer, docs []*document) error {
 	var buf bytes.Buffer
 	for i, d := range docs {
 		if i > 0 {
 			buf.WriteString("---\n")
+		}
+		for _, c := range d.comments {
+			for _, line := range strings.Split(c, "\n") {
+				buf.WriteString("# " + line + "\n")
+			}
 		}
 		if !d.changed && d.raw != nil {
 			buf.Write(d.raw)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"wisp.dev/wisp/internal/workload"
 	"wisp.dev/wisp/mutate"
@@ -64,10 +62,9 @@ func runMigrate(ctx context.Context, opts migrateOptions, stdin io.Reader, stdou
 	}
 	mountPath := snap.Injection.WithDefaults().MountPath
 	docs := readDocuments(data, false)
-	comments := make([][]string, len(docs))
 	var problems []error
 	manual := 0
-	for i, d := range docs {
+	for _, d := range docs {
 		if err := ctx.Err(); err != nil {
 			return &exitError{code: exitInvalid, err: err}
 		}
@@ -100,7 +97,9 @@ func runMigrate(ctx context.Context, opts migrateOptions, stdin io.Reader, stdou
 			}
 			for _, s := range m.Manual {
 				fmt.Fprintf(stderr, "wisp: migrate: %s: needs a person: %s\n", where, s)
-				comments[i] = append(comments[i], objectName(obj)+": needs a person: "+s)
+				for _, line := range strings.Split(objectName(obj)+": needs a person: "+s, "\n") {
+					d.comments = append(d.comments, "wisp migrate: "+line)
+				}
 			}
 			manual += len(m.Manual)
 		}
@@ -108,7 +107,7 @@ func runMigrate(ctx context.Context, opts migrateOptions, stdin io.Reader, stdou
 	if len(problems) > 0 {
 		return &exitError{code: exitInvalid, err: errors.Join(problems...)}
 	}
-	if err := writeMigrated(stdout, docs, comments); err != nil {
+	if err := writeYAML(stdout, docs); err != nil {
 		return &exitError{code: exitInvalid, err: fmt.Errorf("write output: %w", err)}
 	}
 	if manual > 0 {
@@ -143,34 +142,4 @@ func migrateObject(obj *unstructured.Unstructured, mountPath string) (*mutate.Mi
 		return nil, false, fmt.Errorf("write the migrated pod back: %w", err)
 	}
 	return &m, true, nil
-}
-
-// writeMigrated writes docs as writeYAML does, each changed document headed
-// by its comments.
-func writeMigrated(w io.Writer, docs []*document, comments [][]string) error {
-	var buf bytes.Buffer
-	for i, d := range docs {
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		for _, c := range comments[i] {
-			for _, line := range strings.Split(c, "\n") {
-				buf.WriteString("# wisp migrate: " + line + "\n")
-			}
-		}
-		if !d.changed && d.raw != nil {
-			buf.Write(d.raw)
-			if !bytes.HasSuffix(d.raw, []byte("\n")) {
-				buf.WriteByte('\n')
-			}
-			continue
-		}
-		b, err := yaml.Marshal(d.object())
-		if err != nil {
-			return fmt.Errorf("encode document %d as YAML: %w", d.index, err)
-		}
-		buf.Write(b)
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
 }

@@ -82,14 +82,7 @@ type Allowed struct {
 //
 //	Deployment team-a/web: container "app": env TLS_KEY: Secret "safe-tls" allowed by the policy (allow.secrets)
 func (a Allowed) Message(o Object) string {
-	kind := o.Kind
-	if kind == "" {
-		kind = "Pod"
-	}
-	name := o.Name
-	if name == "" {
-		name = "(unnamed)"
-	}
+	kind, name := o.kindAndName()
 	where := containerKind(a.Field) + " " + strconv.Quote(a.Container) + ": env " + a.Env
 	if secret, ok := strings.CutPrefix(a.Env, envFromPrefix); ok {
 		where = containerKind(a.Field) + " " + strconv.Quote(a.Container) + ": envFrom Secret " + strconv.Quote(secret)

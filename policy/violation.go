@@ -38,14 +38,7 @@ type Violation struct {
 //
 //	Deployment team-a/web: container "app": env DB_PASSWORD: literal value ... (rule env-name-literal); store it in Vault ...
 func (v Violation) Message(o Object) string {
-	kind := o.Kind
-	if kind == "" {
-		kind = "Pod"
-	}
-	name := o.Name
-	if name == "" {
-		name = "(unnamed)"
-	}
+	kind, name := o.kindAndName()
 	if v.Container == "" && v.Env == "" {
 		// About the whole object (see limits.go).
 		return fmt.Sprintf("%s %s/%s: %s (rule %s); %s", kind, o.Namespace, name, v.Reason, v.RuleID, v.Remedy)
@@ -69,6 +62,19 @@ func (v Violation) Message(o Object) string {
 	}
 	return fmt.Sprintf("%s %s/%s: %s %q: %s: %s (rule %s); %s",
 		kind, o.Namespace, name, containerKind(v.Field), v.Container, env, v.Reason, v.RuleID, v.Remedy)
+}
+
+// kindAndName name o in messages: its kind (Pod if unset) and its name
+// ("(unnamed)" if unset).
+func (o Object) kindAndName() (kind, name string) {
+	kind, name = o.Kind, o.Name
+	if kind == "" {
+		kind = "Pod"
+	}
+	if name == "" {
+		name = "(unnamed)"
+	}
+	return kind, name
 }
 
 // containerKind names the container list a field path points into.

@@ -260,7 +260,7 @@ func authorizationToken(scheme, tok string) bool {
 		}
 		return false
 	}
-	if isPlaceholder(tok) || isReference(tok) {
+	if placeholder("", tok) || isReference(tok) {
 		return false
 	}
 	switch scheme {

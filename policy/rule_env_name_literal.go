@@ -45,7 +45,7 @@ func envNameLiteralRule() Rule {
 		Since:     ruleSince,
 		Remedy:    remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
-			if !it.literal() || len(it.lit.v) < 8 || it.lit.space > 0 || !it.secretName() || !passwordLike(&it.lit) {
+			if !it.literal() || len(it.lit.v) < 8 || it.lit.space > 0 || !it.secretName() || !passwordLike(it.env.Name, &it.lit) {
 				return ""
 			}
 			return "literal value looks like a credential under a secret-looking name"
@@ -55,7 +55,7 @@ func envNameLiteralRule() Rule {
 
 // passwordLike reports whether a literal under a secret-looking name looks
 // like a credential (see the rule's comment).
-func passwordLike(l *literal) bool {
+func passwordLike(name string, l *literal) bool {
 	v := l.v
 	if len(v) < 8 || l.space > 0 {
 		return false
@@ -63,7 +63,8 @@ func passwordLike(l *literal) bool {
 	if isURL(v) {
 		return urlWithPassword(v)
 	}
-	if isPlaceholder(v) || isBoolWord(v) || isNumeric(v) || isPathLike(v) || isHostLike(v) {
+	if placeholder(name, v) || isBoolWord(v) || isNumeric(v) || isPathLike(v) || isHostLike(v) || objectName(v) ||
+		ciphertext(name, l) {
 		return false
 	}
 	if b := l.base64(); len(b) > 0 && publicKeyMaterial(b) {

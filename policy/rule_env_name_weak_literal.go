@@ -48,10 +48,10 @@ func envNameWeakLiteralRule() Rule {
 			// Cheapest first: the name's question (shared with
 			// env-name-literal, and answered by a one-pass prefilter for
 			// most names), then the value.
-			if !it.literal() || !it.secretName() || !weakSecret(&it.lit) {
+			if !it.literal() || !it.secretName() || !weakValue(it.env.Name, it.lit.v) || ciphertext(it.env.Name, &it.lit) {
 				return ""
 			}
-			if w, ok := secretWord(it.env.Name, false); !ok || !strongSecretWord(it.env.Name, w) || substitutionMarker(it.env.Name, it.lit.v) {
+			if w, ok := secretWord(it.env.Name, false); !ok || !strongSecretWord(it.env.Name, w) {
 				return ""
 			}
 			return "literal value under a password, secret, token or key name (a default password is still the password)"
@@ -66,7 +66,7 @@ func strongSecretWord(name string, w span) bool {
 	// SECRET_ID is a Vault AppRole secret id or the id (name) of a secret
 	// in a secret manager: ambiguous, so its value is judged by
 	// env-name-literal's test only.
-	if strings.EqualFold(strings.TrimLeft(name[w.hi:], "_-."), "ID") {
+	if strings.EqualFold(strings.TrimLeft(name[w.hi:], "_-."), "ID") || trustStoreSecret(name, w) {
 		return false
 	}
 	// The word in upper case without separators: API_KEY -> APIKEY.
@@ -127,59 +127,6 @@ func airflowSecretKey(name string) bool {
 		strings.Count(name, "__") >= 2
 }
 
-// substitutionMarker reports whether v is an upper-case marker that
-// restates the variable's name for a script or a person to replace:
-// GOOGLE_API_KEY=GOOGLE_API_KEY_VAL, ETCD_TOKEN=INSERT_ETCD_TOKEN. The
-// name alone (PASSWORD=PASSWORD) is not a marker: it works as set.
-func substitutionMarker(name, v string) bool {
-	if len(v) <= len(name) || len(name) < 4 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; !isUpper(c) && !isDigit(c) && c != '_' && c != '-' {
-			return false
-		}
-	}
-	i := 0
-	for i+len(name) <= len(v) && !strings.EqualFold(v[i:i+len(name)], name) {
-		i++
-	}
-	if i+len(name) > len(v) {
-		return false
-	}
-	// The rest is whole words: INSERT_<NAME>, <NAME>_VAL, YOUR_<NAME>_HERE.
-	return (i == 0 || v[i-1] == '_' || v[i-1] == '-') && (i+len(name) == len(v) || v[i+len(name)] == '_' || v[i+len(name)] == '-')
-}
-
-// maxWeakProse: a value longer than this with white space in it is prose
-// or configuration, not a password.
-const maxWeakProse = 64
-
-// weakSecret reports whether a literal under a strong secret name is a
-// value (see the rule's comment for what passes).
-func weakSecret(l *literal) bool {
-	v := l.v
-	if v == "" || l.space > 0 && len(v) > maxWeakProse || strings.Contains(v, "-----BEGIN ") {
-		return false
-	}
-	if isBoolWord(v) || isNumeric(v) || isPlaceholderSyntax(v) || isEmptyWord(v) || oneByteRepeated(v) {
-		return false
-	}
-	if isURL(v) {
-		return urlWithPassword(v)
-	}
-	if isPathLike(v) || relativePath(v) || isHostLike(v) || kubeObjectName(v) {
-		return false
-	}
-	return true
-}
-
-// isPlaceholderSyntax reports whether v uses the syntax of a reference or a
-// template anywhere ($(X), ${X}, {{ }}, %s, %(x)s) or is <something>.
-func isPlaceholderSyntax(v string) bool {
-	return templateSyntax(v) || strings.Contains(v, "%s")
-}
-
 // isEmptyWord reports whether v says "no value".
 func isEmptyWord(v string) bool {
 	if len(v) > 16 {
@@ -211,21 +158,4 @@ func relativePath(v string) bool {
 		}
 	}
 	return true
-}
-
-// kubeObjectName reports whether v is the name of a Kubernetes Secret as
-// manifests name them: a lower-case DNS name ending in -secret, -secrets,
-// -credentials, -creds or -tls.
-func kubeObjectName(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; !isLower(c) && !isDigit(c) && c != '-' && c != '.' {
-			return false
-		}
-	}
-	for _, s := range [...]string{"-secret", "-secrets", "-credentials", "-creds", "-tls"} {
-		if strings.HasSuffix(v, s) && len(v) > len(s) {
-			return true
-		}
-	}
-	return false
 }

@@ -35,10 +35,21 @@ func highEntropyLiteralRule() Rule {
 		Since:     ruleSince,
 		Remedy:    remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
-			if !it.literal() || !highEntropy(&it.lit) || publicName(it.env.Name) {
+			if !it.literal() {
 				return ""
 			}
-			return "literal value is a long random token"
+			if highEntropy(&it.lit) {
+				if publicName(it.env.Name) || ciphertext(it.env.Name, &it.lit) {
+					return ""
+				}
+				return "literal value is a long random token"
+			}
+			// A shorter random token under a name ending in KEY whatever
+			// its qualifier (FOO_BAR_KEY): the value first, it is cheaper.
+			if keyToken(&it.lit) && keyName(it.env.Name) && !publicName(it.env.Name) {
+				return "literal value is a random token under a key's name"
+			}
+			return ""
 		},
 	}
 }

@@ -399,7 +399,7 @@ func urlWithPassword(s string) bool {
 		if colon < 0 {
 			continue
 		}
-		if pass := userinfo[colon+1:]; !isPlaceholder(pass) {
+		if pass := userinfo[colon+1:]; !placeholder("", pass) {
 			return true
 		}
 	}
@@ -410,8 +410,8 @@ const maxAssignedValue = 256
 
 // secretAssignment reports whether s assigns a secret inside itself:
 // key=value or key: value (the key optionally quoted, as in JSON), where the
-// key is a secret name and the value is neither empty, a placeholder, a
-// boolean nor a short number. Values end at ; & , white space or a quote.
+// key is a secret name (see assignedSecret). Values end at ; & , white
+// space or a quote.
 func secretAssignment(s string) bool {
 	for k := 0; k < len(s); k++ {
 		c := s[k]
@@ -421,55 +421,121 @@ func secretAssignment(s string) bool {
 		if c == ':' && strings.HasPrefix(s[k:], "://") {
 			continue
 		}
-		// The key: back over a closing quote and spaces, then name bytes.
-		e := k
-		for e > 0 && s[e-1] == ' ' {
-			e--
+		if assignedSecret(s, k) {
+			return true
 		}
-		quoted := false
-		if e > 0 && (s[e-1] == '"' || s[e-1] == '\'') {
-			e--
-			quoted = true
-		}
-		// key:value only as in JSON or YAML ("key": v, key: v), never as
-		// in arn:aws:secretsmanager:...:secret:name or host:port.
-		if c == ':' && !quoted && !(k+1 < len(s) && s[k+1] == ' ') {
-			continue
-		}
-		b := e
-		for b > 0 && (isAlnum(s[b-1]) || s[b-1] == '_' || s[b-1] == '-' || s[b-1] == '.') {
-			b--
-		}
-		if b == e || !secretName(s[b:e], true) {
-			continue
-		}
-		// The value: over spaces and an opening quote, up to a delimiter,
-		// looking at 256 bytes at most (keeps the scan linear).
-		v := s[k+1:]
-		if len(v) > maxAssignedValue {
-			v = v[:maxAssignedValue]
-		}
-		v = strings.TrimLeft(v, " ")
-		end := "; &,\t\n\r\"'}]"
-		if v != "" && (v[0] == '"' || v[0] == '\'') {
-			end = v[:1]
-			v = v[1:]
-		}
-		if i := strings.IndexAny(v, end); i >= 0 {
-			v = v[:i]
-		}
-		if len(v) < 4 || isPlaceholder(v) || isBoolWord(v) || isNumeric(v) && len(v) < 6 || isReference(v) {
-			continue
-		}
-		// In JSON or YAML ("seed": "orders"), a key that sounds secret
-		// holds configuration as often as a credential: a plain word
-		// there is configuration.
-		if c == ':' && plainWord(v) {
-			continue
-		}
-		return true
 	}
 	return false
+}
+
+// assignedSecret judges the assignment whose = or : is at s[k]. In a
+// structure the key's slot is certain, and the value is judged as an env
+// var's under that name (weakValue): a JSON member with a quoted value
+// ("password": "admin"), a YAML line (password: admin), and an item of a
+// key=value list separated by ; or , (a connection string in its vendor's
+// syntax: Password=...;, AccountKey=...;, SharedAccessKey=..., a JDBC
+// URL's ;password=..., Redis' ,password=...). JSON and YAML keys must be
+// a strong secret word (password, secret, token, API key; not seed or
+// cookie, whose plain words are configuration). Elsewhere (flags, query
+// strings, prose) the value must be 4 bytes or more, not a short number,
+// and after a colon not a plain word.
+func assignedSecret(s string, k int) bool {
+	c := s[k]
+	// The key: back over a closing quote and spaces, then name bytes.
+	e := k
+	for e > 0 && s[e-1] == ' ' {
+		e--
+	}
+	quoted := false
+	if e > 0 && (s[e-1] == '"' || s[e-1] == '\'') {
+		e--
+		quoted = true
+	}
+	// key:value only as in JSON or YAML ("key": v, key: v), never as
+	// in arn:aws:secretsmanager:...:secret:name or host:port.
+	if c == ':' && !quoted && !(k+1 < len(s) && (s[k+1] == ' ' || s[k+1] == '\n')) {
+		return false
+	}
+	b := e
+	for b > 0 && (isAlnum(s[b-1]) || s[b-1] == '_' || s[b-1] == '-' || s[b-1] == '.') {
+		b--
+	}
+	if b == e || !secretName(s[b:e], true) {
+		return false
+	}
+	key := s[b:e]
+	v, vquoted, term := assignedValue(s[k+1:])
+	if v == "" || isReference(v) {
+		return false
+	}
+	if w, _ := secretWord(key, true); trustStoreSecret(key, w) {
+		l := newLiteral(v)
+		return passwordLike(key, &l)
+	}
+	switch {
+	case c == ':' && quoted && vquoted, c == ':' && !quoted && yamlKey(s, b) && (term == '\n' || term == '\r' || term == 0):
+		return strongKey(key) && weakValue(key, v)
+	case c == '=' && listItem(s, b) && (term == ';' || term == ',' || term == 0):
+		return weakValue(key, v)
+	}
+	if len(v) < 4 || placeholder(key, v) || isBoolWord(v) || isNumeric(v) && len(v) < 6 {
+		return false
+	}
+	// In free text (seed: orders), a key that sounds secret is followed
+	// by configuration as often as by a credential: a plain word there is
+	// configuration.
+	return c != ':' || !plainWord(v)
+}
+
+// assignedValue cuts the value after an = or a : (rest): over spaces and
+// an opening quote, up to a delimiter, looking at maxAssignedValue bytes
+// at most (keeps the scan linear). It also says whether the value was
+// quoted and which byte ended it (0: the end of s; 1: the bound).
+func assignedValue(rest string) (v string, quoted bool, term byte) {
+	v = rest
+	bounded := len(v) > maxAssignedValue
+	if bounded {
+		v = v[:maxAssignedValue]
+	}
+	v = strings.TrimLeft(v, " ")
+	end := "; &,\t\n\r\"'}]"
+	if v != "" && (v[0] == '"' || v[0] == '\'') {
+		end = v[:1]
+		v = v[1:]
+		quoted = true
+	}
+	if i := strings.IndexAny(v, end); i >= 0 {
+		return v[:i], quoted, v[i]
+	}
+	if bounded {
+		return v, quoted, 1
+	}
+	return v, quoted, 0
+}
+
+// yamlKey reports whether the key at s[b] starts a YAML line: only
+// indentation or a list item's "- " before it on its line.
+func yamlKey(s string, b int) bool {
+	for b > 0 && (s[b-1] == ' ' || s[b-1] == '-') {
+		b--
+	}
+	return b == 0 || s[b-1] == '\n'
+}
+
+// listItem reports whether the key at s[b] starts an item of a key=value
+// list: the start of s, or ; or , before it (spaces allowed).
+func listItem(s string, b int) bool {
+	for b > 0 && s[b-1] == ' ' {
+		b--
+	}
+	return b == 0 || s[b-1] == ';' || s[b-1] == ','
+}
+
+// strongKey reports whether a key inside a value is a strong secret word
+// (see strongSecretWord).
+func strongKey(key string) bool {
+	w, ok := secretWord(key, true)
+	return ok && strongSecretWord(key, w)
 }
 
 // plainWord reports whether v is letters only, with - _ . between them:

@@ -1,0 +1,330 @@
+package policy
+
+import "strings"
+
+// The value decisions every rule shares, each made in one place:
+//
+//   - placeholder: the value stands for a value to be supplied (a
+//     reference or template, a mask, "no value", fill-in text such as
+//     your-api-key-here, a marker that restates the variable's name, or
+//     instructions for a person); it protects nothing and no rule reports
+//     it, in an env var, a URL's password or a key=value inside a value.
+//     A common word (password, secret, changeme, admin) is not a
+//     placeholder: it works as set, so it is a weak value.
+//   - objectName: the value is the name of a Kubernetes object that holds
+//     the secret (ingress-tls, root-ca, webhook-server-cert), not the
+//     secret.
+//   - weakValue: the value under a name (or key) that says it is a password,
+//     secret, token or key is that secret, however weak: not a
+//     placeholder, not empty, a boolean, a number, a path, a host, a URL
+//     without a password or an object name.
+//
+// ciphertext and keyToken are the two narrower value tests some rules add.
+
+// placeholder reports whether v, the value of the variable (or key) name,
+// stands for a value rather than being one. name may be "" when the value
+// has no name of its own.
+func placeholder(name, v string) bool {
+	if v == "" || templateSyntax(v) || strings.Contains(v, "%s") || oneByteRepeated(v) || isEmptyWord(v) {
+		return true
+	}
+	return fillIn(v) || restatesName(name, v) || prose(v)
+}
+
+// fillInWord reports whether w is a word of fill-in text: a value containing one as a
+// word (your-api-key, sk-your-key-here, api-key-goes-here) asks to be
+// replaced. A single word that works as set (changeme, password) is not
+// fill-in text.
+func fillInWord(w string) bool {
+	var buf [16]byte
+	switch string(lowerInto(&buf, w)) {
+	case "your", "yours", "here", "placeholder", "replaceme", "redacted", "todo", "tbd", "fixme":
+		return true
+	}
+	return false
+}
+
+// fillIn reports whether v is fill-in text: words (split at - _ . space)
+// of which one is a fill-in word (your_api_key, api-key-here,
+// REPLACE_ME is "replace" + "me" and counted by the pair), or a vendor's
+// prefix followed by a mask (sk-xxxxxxxx, ghp_XXXXXXXX). A value with a
+// random-looking word is a real-looking key, even when it says "your".
+func fillIn(v string) bool {
+	if len(v) > 128 {
+		return false
+	}
+	words, fill, prev := 0, false, ""
+	for w := range strings.FieldsFuncSeq(v, valueWordSep) {
+		words++
+		if mixesLettersDigits(w) && len(w) >= 12 || randomLooking(w) {
+			return false
+		}
+		if fillInWord(w) || strings.EqualFold(prev, "replace") && strings.EqualFold(w, "me") ||
+			words > 1 && oneByteRepeated(w) && len(w) >= 4 && (w[0] == 'x' || w[0] == 'X' || w[0] == '*' || w[0] == '.') {
+			fill = true
+		}
+		prev = w
+	}
+	return fill
+}
+
+func valueWordSep(r rune) bool { return r == '-' || r == '_' || r == '.' || r == ' ' || r == '/' }
+
+// restatesName reports whether v restates the variable's name as a marker
+// for a script or a person to replace, written as a name is (upper case,
+// digits, _ and -): the name itself when it has two words or more
+// (GITHUB_TOKEN=GITHUB_TOKEN), its last two words or more
+// (MY_APP_SECRET=APP_SECRET), or the name inside a longer marker
+// (GOOGLE_API_KEY=GOOGLE_API_KEY_VAL, X_TOKEN=INSERT_X_TOKEN). A lone
+// word restated (PASSWORD=PASSWORD) and a value written as a value
+// (POSTGRES_PASSWORD=postgres_password) work as set: weak values.
+func restatesName(name, v string) bool {
+	if len(name) < 4 || len(v) > 2*len(name)+16 || !markerCase(v) {
+		return false
+	}
+	var nb, vb [maxWords]span
+	nw, vw := nameWords(name, &nb), nameWords(v, &vb)
+	if len(vw) >= 2 && len(vw) <= len(nw) {
+		off := len(nw) - len(vw)
+		same := true
+		for i := range vw {
+			if !strings.EqualFold(v[vw[i].lo:vw[i].hi], name[nw[off+i].lo:nw[off+i].hi]) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return true
+		}
+	}
+	return substitutionMarker(name, v)
+}
+
+// markerCase reports whether v is written as an env var's name: upper
+// case letters, digits, _ and -.
+func markerCase(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !isUpper(c) && !isDigit(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return v != ""
+}
+
+// substitutionMarker reports whether v, written as a name is (see
+// restatesName), contains the variable's name with more words around it:
+// GOOGLE_API_KEY=GOOGLE_API_KEY_VAL, ETCD_TOKEN=INSERT_ETCD_TOKEN.
+func substitutionMarker(name, v string) bool {
+	if len(v) <= len(name) || len(name) < 4 {
+		return false
+	}
+	i := 0
+	for i+len(name) <= len(v) && !strings.EqualFold(v[i:i+len(name)], name) {
+		i++
+	}
+	if i+len(name) > len(v) {
+		return false
+	}
+	// The rest is whole words: INSERT_<NAME>, <NAME>_VAL, YOUR_<NAME>_HERE.
+	return (i == 0 || v[i-1] == '_' || v[i-1] == '-') && (i+len(name) == len(v) || v[i+len(name)] == '_' || v[i+len(name)] == '-')
+}
+
+// maxWeakProse: a value longer than this with white space in it is prose
+// or configuration, not a password.
+const maxWeakProse = 64
+
+// prose reports whether v is text for a person rather than a value:
+// longer than maxWeakProse with white space, or three words or more of
+// which one is a function word of an English sentence ("Set this to a
+// random string", "Get it from the console"). A passphrase of plain words
+// (correct horse battery staple) is not prose.
+func prose(v string) bool {
+	if strings.IndexByte(v, ' ') < 0 {
+		return false
+	}
+	if len(v) > maxWeakProse {
+		return true
+	}
+	words, function := 0, false
+	for w := range strings.FieldsSeq(v) {
+		words++
+		w = strings.TrimRight(w, ".,:;!?")
+		var buf [16]byte
+		switch string(lowerInto(&buf, w)) {
+		case "the", "a", "an", "to", "of", "this", "that", "it", "your", "with", "for", "from", "in", "on",
+			"is", "be", "and", "or", "use", "set", "see", "by", "at", "must", "should", "will", "you":
+			function = function || len(w) <= len(buf)
+		}
+	}
+	return words >= 3 && function
+}
+
+// objectSuffixes are the last words of the names manifests give the
+// Kubernetes objects (Secrets, certificates) that hold a credential.
+var objectSuffixes = [...]string{
+	"secret", "secrets", "credential", "credentials", "creds", "cred", "tls", "ssl", "cert", "certs",
+	"certificate", "certificates", "crt", "ca", "cacert", "keys", "keypair", "keystore", "truststore",
+	"jks", "pki", "auth", "htpasswd", "passwords", "tokens",
+}
+
+// objectName reports whether v is the name of a Kubernetes object that
+// holds a secret, as manifests name them: a lower-case DNS name of two
+// words or more whose last word (after a - or a .) names such an object
+// (ingress-tls, root-ca, webhook-server-cert, db-creds, jwt-keys,
+// oauth2-proxy-auth). A value that is a single word is not.
+func objectName(v string) bool {
+	if len(v) > 253 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !isLower(c) && !isDigit(c) && c != '-' && c != '.' {
+			return false
+		}
+	}
+	i := strings.LastIndexAny(v, "-.")
+	if i <= 0 || i == len(v)-1 || !isAlnum(v[i-1]) {
+		return false
+	}
+	last := v[i+1:]
+	for _, s := range objectSuffixes {
+		if last == s {
+			return true
+		}
+	}
+	return false
+}
+
+// weakValue reports whether v, under a name or key (name) that says it is
+// a password, secret, token or key, is that secret however weak (see the
+// top of this file).
+func weakValue(name, v string) bool {
+	if v == "" || strings.Contains(v, "-----BEGIN ") || placeholder(name, v) {
+		return false
+	}
+	if isBoolWord(v) || isNumeric(v) {
+		return false
+	}
+	if isURL(v) {
+		return urlWithPassword(v)
+	}
+	return !isPathLike(v) && !relativePath(v) && !isHostLike(v) && !objectName(v)
+}
+
+// ciphertext reports whether a literal is encrypted data under a name that
+// says so (ENCRYPTED_PASSWORD, SEALED_TOKEN, DB_PASSWORD_CIPHERTEXT):
+// base64 of 16 bytes or more that are not text, a hex string of 32 digits
+// or more, or a known envelope (Jasypt's ENC(...), Vault transit's
+// vault:v1:...). Such a value is safe to ship without its key; the same
+// name with any other value is still judged.
+func ciphertext(name string, l *literal) bool {
+	if !encryptedName(name) {
+		return false
+	}
+	v := l.v
+	switch {
+	case strings.HasPrefix(v, "ENC(") && strings.HasSuffix(v, ")") && len(v) > 20,
+		strings.HasPrefix(v, "vault:v") && len(v) > 30,
+		len(v) >= 32 && isHex(v):
+		return true
+	}
+	b := l.base64()
+	return len(b) >= 16 && !printableText(b) && !publicKeyMaterial(b)
+}
+
+// encryptedName reports whether a word of name says its value is
+// encrypted: ENCRYPTED, CIPHERTEXT, SEALED, WRAPPED (ENCRYPTION and
+// CIPHER do not: ENCRYPTION_KEY is the key itself).
+func encryptedName(name string) bool {
+	if !containsFold(name, "ENCRYPTED") && !containsFold(name, "CIPHERTEXT") && !containsFold(name, "SEALED") &&
+		!containsFold(name, "WRAPPED") {
+		return false
+	}
+	var buf [maxWords]span
+	for _, s := range nameWords(name, &buf) {
+		var ub [16]byte
+		switch string(upperInto(&ub, name[s.lo:s.hi])) {
+		case "ENCRYPTED", "CIPHERTEXT", "SEALED", "WRAPPED":
+			return true
+		}
+	}
+	return false
+}
+
+// keyName reports whether name's last word is KEY or KEYS (FOO_BAR_KEY,
+// deploymentKey) whatever comes before it: a name that may hold a key (or
+// a cache key, a sort key), so its value must look random to be reported.
+func keyName(name string) bool {
+	var buf [maxWords]span
+	ws := nameWords(name, &buf)
+	if len(ws) == 0 {
+		return false
+	}
+	last := name[ws[len(ws)-1].lo:ws[len(ws)-1].hi]
+	if !strings.EqualFold(last, "KEY") && !strings.EqualFold(last, "KEYS") {
+		return false
+	}
+	return len(ws) < 2 || !isPublicWord(name[ws[len(ws)-2].lo:ws[len(ws)-2].hi])
+}
+
+// minKeyToken is the shortest random token keyToken reports.
+const minKeyToken = 20
+
+// keyToken reports whether l is a random token of moderate length: at
+// least minKeyToken bytes of letters, digits and -_+/=, mixing lower case,
+// upper case and digits, switching between them as random text does (at
+// least 2 switches in 5 bytes, where identifiers in camelCase such as
+// UserProfileCacheV2 switch rarely) with entropy close to its length's
+// maximum.
+func keyToken(l *literal) bool {
+	v := l.v
+	if len(v) < minKeyToken || l.space > 0 || l.other > 0 || l.lower == 0 || l.upper == 0 || l.digit == 0 {
+		return false
+	}
+	switches, prev := 0, byte(0)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		var k byte
+		switch {
+		case isLower(c):
+			k = 1
+		case isUpper(c):
+			k = 2
+		case isDigit(c):
+			k = 3
+		case inSet(c, "-_+/="):
+			k = 4
+		default:
+			return false
+		}
+		if prev != 0 && k != prev {
+			switches++
+		}
+		prev = k
+	}
+	return 5*switches >= 2*(len(v)-1) && l.entropy() >= log2(len(v))-1.0
+}
+
+// log2 of small lengths, without math.Log2 on the hot path.
+func log2(n int) float64 {
+	b, x := 0.0, float64(n)
+	for x >= 2 {
+		x /= 2
+		b++
+	}
+	// Linear between powers of two is within 0.09 of log2.
+	return b + (x - 1)
+}
+
+// trustStoreSecret reports whether name's secret word, at w, is a trust
+// store's password (TRUSTSTORE_PASSWORD, trustStorePassword): a trust
+// store holds public certificates, and its password is a well-known
+// default (changeit) more often than not. Only a password that looks like
+// one is reported there (env-name-literal's test), never a weak one.
+func trustStoreSecret(name string, w span) bool {
+	var buf [maxWords]span
+	ws := nameWords(name[:w.lo], &buf)
+	n := len(ws)
+	word := func(i int) string { return name[ws[i].lo:ws[i].hi] }
+	return n >= 1 && strings.EqualFold(word(n-1), "TRUSTSTORE") ||
+		n >= 2 && strings.EqualFold(word(n-2), "TRUST") && strings.EqualFold(word(n-1), "STORE")
+}

@@ -15,7 +15,8 @@ import "strings"
 // (see secretWord): PASSWORD, PASSWD, PASSPHRASE, PASS, PWD, PW, SECRET
 // (CLIENT_SECRET, SECRET_KEY, JWT_SECRET), a word ending in TOKEN, API_KEY,
 // PRIVATE_KEY, and KEY after SIGNING, ENCRYPTION, MASTER, ADMIN, ROOT, HMAC,
-// JWT, WEBHOOK, SESSION, AUTH, APP, APPLICATION, LICENSE or SECRET. Weaker
+// JWT, WEBHOOK, SESSION, AUTH, APP, APPLICATION, LICENSE, SECRET, ACCOUNT,
+// STORAGE, SUBSCRIPTION or SHARED_ACCESS (a cloud account's key). Weaker
 // secret words stay with env-name-literal, whose value test they need:
 // ACCESS_KEY (MinIO's and AWS's access key is the user name's half),
 // CREDENTIALS, COOKIE, SALT, SEED, PEPPER, MNEMONIC. A SECRET right after
@@ -88,12 +89,22 @@ func strongSecretWord(name string, w span) bool {
 		return !kubeSecretName(name, w, n) && !airflowSecretKey(name)
 	case strings.HasSuffix(n, "KEY") || strings.HasSuffix(n, "KEYS"):
 		switch prefix := strings.TrimSuffix(strings.TrimSuffix(n, "S"), "KEY"); prefix {
-		case "SIGNING", "SIGN", "ENCRYPTION", "ENCRYPT", "MASTER", "ADMIN", "ROOT", "HMAC", "JWT", "WEBHOOK",
-			"SESSION", "AUTH", "APP", "APPLICATION", "LICENSE", "SECRET", "MASTERKEY":
+		case "SIGNING", "SIGN", "ENCRYPTION", "ENCRYPT", "DECRYPTION", "CRYPTO", "MASTER", "ADMIN", "ROOT", "HMAC",
+			"JWT", "WEBHOOK", "SESSION", "AUTH", "APP", "APPLICATION", "LICENSE", "SECRET", "MASTERKEY",
+			"ACCOUNT", "STORAGE", "SUBSCRIPTION":
 			return true
+		case "ACCESS": // SharedAccessKey (Azure); a lone ACCESS_KEY is a user's half
+			return sharedBefore(name, w)
 		}
 	}
 	return false
+}
+
+// sharedBefore reports whether the word before name[w.lo:] is SHARED.
+func sharedBefore(name string, w span) bool {
+	var buf [maxWords]span
+	ws := nameWords(name[:w.lo], &buf)
+	return len(ws) > 0 && strings.EqualFold(name[ws[len(ws)-1].lo:ws[len(ws)-1].hi], "SHARED")
 }
 
 // kubeSecretName reports whether the secret word of name, at w and n in

@@ -431,12 +431,14 @@ func secretAssignment(s string) bool {
 // assignedSecret judges the assignment whose = or : is at s[k]. In a
 // structure the key's slot is certain, and the value is judged as an env
 // var's under that name (weakValue): a JSON member with a quoted value
-// ("password": "admin"), a YAML line (password: admin), and an item of a
-// key=value list separated by ; or , (a connection string in its vendor's
+// ("password": "admin"), a YAML line (password: admin), a quoted value
+// after = (JAAS' password="...", TOML, HCL), and an item of a key=value
+// list separated by ;, , or lines (a connection string in its vendor's
 // syntax: Password=...;, AccountKey=...;, SharedAccessKey=..., a JDBC
-// URL's ;password=..., Redis' ,password=...). JSON and YAML keys must be
-// a strong secret word (password, secret, token, API key; not seed or
-// cookie, whose plain words are configuration). Elsewhere (flags, query
+// URL's ;password=..., Redis' ,password=..., a .env or .properties
+// text). JSON, YAML and quoted keys must be a strong secret word
+// (password, secret, token, API key; not seed or cookie, whose plain
+// words are configuration). Elsewhere (flags, query
 // strings, prose) the value must be 4 bytes or more, not a short number,
 // and after a colon not a plain word.
 func assignedSecret(s string, k int) bool {
@@ -472,13 +474,15 @@ func assignedSecret(s string, k int) bool {
 		l := newLiteral(v)
 		return passwordLike(key, &l)
 	}
+	lineEnd := term == '\n' || term == '\r' || term == 0
 	switch {
-	case c == ':' && quoted && vquoted, c == ':' && !quoted && yamlKey(s, b) && (term == '\n' || term == '\r' || term == 0):
+	case c == ':' && quoted && vquoted, c == ':' && !quoted && yamlKey(s, b) && (vquoted || lineEnd),
+		c == '=' && vquoted:
 		return strongKey(key) && weakValue(key, v)
-	case c == '=' && listItem(s, b) && (term == ';' || term == ',' || term == 0):
+	case c == '=' && listItem(s, b) && (term == ';' || term == ',' || lineEnd):
 		return weakValue(key, v)
 	}
-	if len(v) < 4 || placeholder(key, v) || isBoolWord(v) || isNumeric(v) && len(v) < 6 {
+	if len(v) < 4 || placeholder(key, v) || isBoolWord(v) || isNumeric(v) && len(v) < 6 || objectName(v) {
 		return false
 	}
 	// In free text (seed: orders), a key that sounds secret is followed
@@ -523,12 +527,12 @@ func yamlKey(s string, b int) bool {
 }
 
 // listItem reports whether the key at s[b] starts an item of a key=value
-// list: the start of s, or ; or , before it (spaces allowed).
+// list: the start of s, or ; , or a line break before it (spaces allowed).
 func listItem(s string, b int) bool {
 	for b > 0 && s[b-1] == ' ' {
 		b--
 	}
-	return b == 0 || s[b-1] == ';' || s[b-1] == ','
+	return b == 0 || s[b-1] == ';' || s[b-1] == ',' || s[b-1] == '\n'
 }
 
 // strongKey reports whether a key inside a value is a strong secret word

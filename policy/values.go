@@ -44,23 +44,29 @@ func fillInWord(w string) bool {
 	return false
 }
 
-// fillIn reports whether v is fill-in text: words (split at - _ . space)
-// of which one is a fill-in word (your_api_key, api-key-here,
-// REPLACE_ME is "replace" + "me" and counted by the pair), or a vendor's
-// prefix followed by a mask (sk-xxxxxxxx, ghp_XXXXXXXX). A value with a
-// random-looking word is a real-looking key, even when it says "your".
+// fillIn reports whether v is fill-in text: words (split at - _ . /
+// space, brackets trimmed) of which one is a fill-in word (your_api_key,
+// api-key-here, <your-token>, REPLACE_ME), a word ending in "here"
+// (tokenhere, ghp_yourtokenhere), an ellipsis (sk-..., AIza…), or a
+// vendor's prefix followed by a mask (sk-xxxxxxxx, ghp_XXXXXXXX,
+// sk-000000000000). A value with a random-looking word is a real-looking
+// key, even when it says "your"; one word that works as set (yourpassword,
+// changeme) is a weak value.
 func fillIn(v string) bool {
 	if len(v) > 128 {
 		return false
 	}
-	words, fill, prev := 0, false, ""
+	words, prev := 0, ""
+	fill := strings.Contains(v, "...") || strings.Contains(v, "…")
 	for w := range strings.FieldsFuncSeq(v, valueWordSep) {
+		w = strings.Trim(w, "<>[](){}'\"")
 		words++
 		if mixesLettersDigits(w) && len(w) >= 12 || randomLooking(w) {
 			return false
 		}
 		if fillInWord(w) || strings.EqualFold(prev, "replace") && strings.EqualFold(w, "me") ||
-			words > 1 && oneByteRepeated(w) && len(w) >= 4 && (w[0] == 'x' || w[0] == 'X' || w[0] == '*' || w[0] == '.') {
+			len(w) >= 8 && strings.EqualFold(w[len(w)-4:], "here") ||
+			words > 1 && len(w) >= 4 && oneByteRepeated(w) && inSet(w[0], "xX*0#") {
 			fill = true
 		}
 		prev = w
@@ -214,7 +220,7 @@ func weakValue(name, v string) bool {
 // says so (ENCRYPTED_PASSWORD, SEALED_TOKEN, DB_PASSWORD_CIPHERTEXT):
 // base64 of 16 bytes or more that are not text, a hex string of 32 digits
 // or more, or a known envelope (Jasypt's ENC(...), Vault transit's
-// vault:v1:...). Such a value is safe to ship without its key; the same
+// vault:v1:..., Ansible Vault's $ANSIBLE_VAULT;...). Such a value is safe to ship without its key; the same
 // name with any other value is still judged.
 func ciphertext(name string, l *literal) bool {
 	if !encryptedName(name) {
@@ -224,6 +230,7 @@ func ciphertext(name string, l *literal) bool {
 	switch {
 	case strings.HasPrefix(v, "ENC(") && strings.HasSuffix(v, ")") && len(v) > 20,
 		strings.HasPrefix(v, "vault:v") && len(v) > 30,
+		strings.HasPrefix(v, "$ANSIBLE_VAULT;") && len(v) > 40,
 		len(v) >= 32 && isHex(v):
 		return true
 	}

@@ -22,9 +22,11 @@ package policy
 // SECRET_MOUNT_PATH, PASSWORD_MIN_LENGTH and SECRET_NAME are not.
 //
 // A value looks like a credential when, trimmed, it is at least 8 bytes,
-// has no white space, is not a placeholder or reference ($(X), ${X},
-// changeme, ****), a boolean, a number, duration or quantity, a path, a host
-// name or address, or a URL without a password, and it either mixes three
+// has no white space, is not a placeholder or reference ($(X), ${X}, ****,
+// your-api-key-here; see placeholder), a boolean, a number, duration or
+// quantity, a path, a host name or address, a URL without a password, a
+// Kubernetes object's name (objectName: oauth2-proxy-auth) or ciphertext
+// under a name that says so (ciphertext), and it either mixes three
 // of lower case, upper case, digits and symbols (Tr0ub4dor&3xY!), or mixes
 // two at 12+ bytes with Shannon entropy >= 3.0 (hex keys, UUIDs,
 // s3cr3tpassw0rd), or is 20+ bytes of one class with entropy >= 3.8.

@@ -24,15 +24,21 @@ import "strings"
 // names a Kubernetes Secret and is left alone, as is Airflow's
 // AIRFLOW__<SECTION>__<KEY>_SECRET, which names a key in its secrets backend.
 //
-// Passes: an empty value, a boolean or number, a placeholder or reference
-// ($(VAR), ${VAR}, {{ .x }}, <password>, %s, ****, none, null; secret-store
-// references pass every rule, see isReference), a path, a host name or a
-// URL without a password, a Kubernetes Secret's name (a DNS name ending in
-// -secret, -secrets, -credentials, -creds or -tls), prose (a value over
-// 64 bytes with white space), and a substitution marker that restates the
-// name (GOOGLE_API_KEY=GOOGLE_API_KEY_VAL, X_TOKEN=INSERT_X_TOKEN). SECRET_ID
-// is left to env-name-literal: a Vault AppRole secret id, or the id of a
-// secret in a secret manager.
+// Passes what weakValue (values.go) says is no value: an empty value, a
+// boolean or number, a placeholder (placeholder: a reference or template,
+// <password>, %s, ****, none, null, fill-in text such as your-secret-here
+// or sk-your-key-here, a marker that restates the name in upper case such
+// as GITHUB_TOKEN=GITHUB_TOKEN or X_TOKEN=INSERT_X_TOKEN, instructions or
+// prose), a path, a host name or a URL without a password, and the name of
+// a Kubernetes object that holds the secret (objectName: a lower-case DNS
+// name ending in -secret, -creds, -tls, -cert, -certs, -ca, -keys, -auth
+// ...). A common word is not a placeholder: DB_PASSWORD=password,
+// PASSWORD=PASSWORD and POSTGRES_PASSWORD=postgres_password work as set.
+// Ciphertext under a name that says so (ENCRYPTED_PASSWORD=<base64 of
+// encrypted bytes>, see ciphertext) passes, and a trust store's password
+// (TRUSTSTORE_PASSWORD=changeit: the store holds public certificates) is
+// left to env-name-literal's test. SECRET_ID is left to env-name-literal:
+// a Vault AppRole secret id, or the id of a secret in a secret manager.
 //
 // Reads: env[*].name and env[*].value (literal values only) of every
 // container kind.

@@ -12,12 +12,18 @@ import (
 // format, whatever the variable's name:
 //   - PEM private keys (-----BEGIN ... PRIVATE KEY-----), also base64-wrapped;
 //   - JWTs (three base64url parts whose header is JSON with "alg");
-//   - URLs with a password (postgres://user:pass@host, amqp://u:p@h);
+//   - URLs with a password (postgres://user:pass@host, amqp://u:p@h),
+//     however weak: a common word (postgres://app:password@db) is a
+//     password, a placeholder (<password>, ${DB_PASS}, $(X), ****) is not;
 //   - secret assignments inside a value: Password=...; in ADO-style
 //     connection strings, AccountKey=, SharedAccessKey=, ?sig= and ?api_key=
 //     in URLs, --db-password=... flags, -Dx.password=... JVM options,
-//     "password": "..." in JSON (the key must be a secret name; a qualified
-//     key such as password-file= is fine);
+//     "password": "..." in JSON, password: ... in YAML (the key must be a
+//     secret name; a qualified key such as password-file= is fine). In a
+//     structure (JSON, YAML, key="value", a key=value list of a vendor's
+//     connection string, .env lines) the value is judged as an env var's
+//     under the key (weakValue: admin counts); elsewhere it must look like
+//     more than a word (see assignedSecret);
 //   - Authorization values: Basic <base64 of user:pass>, Bearer <token>;
 //   - Kubernetes bootstrap tokens (abcdef.0123456789abcdef);
 //   - token prefixes: AWS key ids (AKIA/ASIA + 16), GitHub (ghp_ gho_ ghu_
@@ -37,7 +43,9 @@ import (
 //
 // Reads: env[*].value (literal values only) of every container kind.
 // Allowed: placeholders and references ($(VAR), ${VAR}, {{ .x }}, ****,
-// changeme, changeit, ...), URLs without a password, allow lists.
+// <password>, your-password-here, ...; see placeholder), URLs without a
+// password, a trust store's weak password (-Djavax.net.ssl.trustStorePassword=changeit),
+// allow lists.
 // Example (flagged): DATABASE_URL=postgres://app:S3cr3t@db:5432/app.
 func knownCredentialFormatRule() Rule {
 	return Rule{

@@ -65,19 +65,30 @@ func passwordLike(name string, l *literal) bool {
 	if isURL(v) {
 		return urlWithPassword(v)
 	}
-	if placeholder(name, v) || isBoolWord(v) || isNumeric(v) || isPathLike(v) || isHostLike(v) || objectName(v) ||
-		ciphertext(name, l) {
+	// The look first (cheap, and most values fail it), then what the
+	// value is.
+	if !credentialLook(l) {
+		return false
+	}
+	if placeholder(name, v) || isBoolWord(v) || isNumeric(v) || isPathLike(v) || isHostLike(v) || objectName(v) {
 		return false
 	}
 	if b := l.base64(); len(b) > 0 && publicKeyMaterial(b) {
 		return false
 	}
+	return !ciphertext(name, l)
+}
+
+// credentialLook reports whether l has a credential's look: three
+// character classes, two at 12+ bytes with entropy >= 3.0, or one at 20+
+// bytes with entropy >= 3.8.
+func credentialLook(l *literal) bool {
 	switch l.classes() {
 	case 4, 3:
 		return true
 	case 2:
-		return len(v) >= 12 && l.entropy() >= 3.0
+		return len(l.v) >= 12 && l.entropy() >= 3.0
 	default:
-		return len(v) >= 20 && l.entropy() >= 3.8
+		return len(l.v) >= 20 && l.entropy() >= 3.8
 	}
 }

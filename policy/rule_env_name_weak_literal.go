@@ -16,7 +16,8 @@ import "strings"
 // (CLIENT_SECRET, SECRET_KEY, JWT_SECRET), a word ending in TOKEN, API_KEY,
 // PRIVATE_KEY, and KEY after SIGNING, ENCRYPTION, MASTER, ADMIN, ROOT, HMAC,
 // JWT, WEBHOOK, SESSION, AUTH, APP, APPLICATION, LICENSE, SECRET, ACCOUNT,
-// STORAGE, SUBSCRIPTION or SHARED_ACCESS (a cloud account's key). Weaker
+// STORAGE, SUBSCRIPTION, or ACCESS in an Azure name (SHARED_ACCESS_KEY,
+// AZURE_STORAGE_ACCESS_KEY: a cloud account's key). Weaker
 // secret words stay with env-name-literal, whose value test they need:
 // ACCESS_KEY (MinIO's and AWS's access key is the user name's half),
 // CREDENTIALS, COOKIE, SALT, SEED, PEPPER, MNEMONIC. A SECRET right after
@@ -55,10 +56,10 @@ func envNameWeakLiteralRule() Rule {
 			// Cheapest first: the name's question (shared with
 			// env-name-literal, and answered by a one-pass prefilter for
 			// most names), then the value.
-			if !it.literal() || !it.secretName() || !weakValue(it.env.Name, it.lit.v) || ciphertext(it.env.Name, &it.lit) {
+			if !it.literal() || !it.secretName() || !weakValue(it.env.Name, it.lit.v) {
 				return ""
 			}
-			if w, ok := secretWord(it.env.Name, false); !ok || !strongSecretWord(it.env.Name, w) {
+			if w, ok := secretWord(it.env.Name, false); !ok || !strongSecretWord(it.env.Name, w) || ciphertext(it.env.Name, &it.lit) {
 				return ""
 			}
 			return "literal value under a password, secret, token or key name (a default password is still the password)"
@@ -99,18 +100,26 @@ func strongSecretWord(name string, w span) bool {
 			"JWT", "WEBHOOK", "SESSION", "AUTH", "APP", "APPLICATION", "LICENSE", "SECRET", "MASTERKEY",
 			"ACCOUNT", "STORAGE", "SUBSCRIPTION":
 			return true
-		case "ACCESS": // SharedAccessKey (Azure); a lone ACCESS_KEY is a user's half
-			return sharedBefore(name, w)
+		case "ACCESS": // Azure's keys (SharedAccessKey); elsewhere ACCESS_KEY is a user's half
+			return azureAccessKey(name, w)
 		}
 	}
 	return false
 }
 
-// sharedBefore reports whether the word before name[w.lo:] is SHARED.
-func sharedBefore(name string, w span) bool {
+// azureAccessKey reports whether the ACCESS_KEY of name, at w, is an
+// Azure key, which is a secret (Azure has no access key id): SHARED just
+// before it (SharedAccessKey), or AZURE among the name's words.
+func azureAccessKey(name string, w span) bool {
 	var buf [maxWords]span
-	ws := nameWords(name[:w.lo], &buf)
-	return len(ws) > 0 && strings.EqualFold(name[ws[len(ws)-1].lo:ws[len(ws)-1].hi], "SHARED")
+	ws := nameWords(name, &buf)
+	for i, s := range ws {
+		word := name[s.lo:s.hi]
+		if strings.EqualFold(word, "AZURE") || s.hi <= w.lo && i+1 < len(ws) && ws[i+1].lo >= w.lo && strings.EqualFold(word, "SHARED") {
+			return true
+		}
+	}
+	return false
 }
 
 // kubeSecretName reports whether the secret word of name, at w and n in

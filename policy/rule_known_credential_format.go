@@ -12,7 +12,8 @@ import (
 // format, whatever the variable's name:
 //   - PEM private keys (-----BEGIN ... PRIVATE KEY-----), also base64-wrapped;
 //   - JWTs (three base64url parts whose header is JSON with "alg");
-//   - URLs with a password (postgres://user:pass@host, amqp://u:p@h),
+//   - URLs with a password (postgres://user:pass@host, amqp://u:p@h) and
+//     Go SQL DSNs (user:pass@tcp(host:3306)/db),
 //     however weak: a common word (postgres://app:password@db) is a
 //     password, a placeholder (<password>, ${DB_PASS}, $(X), ****) is not;
 //   - secret assignments inside a value: Password=...; in ADO-style
@@ -103,7 +104,7 @@ func credentialFormat(s string) string {
 	if k := tokenFormat(s); k != "" {
 		return k
 	}
-	if urlWithPassword(s) {
+	if urlWithPassword(s) || dsnWithPassword(s) {
 		return "a URL with a password"
 	}
 	if bootstrapToken(s) {
@@ -413,6 +414,29 @@ func urlWithPassword(s string) bool {
 	}
 }
 
+// dsnWithPassword reports whether s has a Go SQL driver's DSN with a
+// password that is not a placeholder: user:pass@tcp(host:3306)/db, also
+// @unix(...) and @(...).
+func dsnWithPassword(s string) bool {
+	for off := 0; ; {
+		i := strings.Index(s[off:], "@")
+		if i < 0 {
+			return false
+		}
+		at := off + i
+		off = at + 1
+		rest := s[off:]
+		if !strings.HasPrefix(rest, "tcp(") && !strings.HasPrefix(rest, "unix(") && !strings.HasPrefix(rest, "(") {
+			continue
+		}
+		start := strings.LastIndexAny(s[:at], " \t\n\"'=;,/") + 1
+		user, pass, ok := strings.Cut(s[start:at], ":")
+		if ok && user != "" && !placeholder("", pass) {
+			return true
+		}
+	}
+}
+
 // maxAssignedValue bounds the bytes secretAssignment reads after each = or :.
 const maxAssignedValue = 256
 
@@ -487,7 +511,7 @@ func assignedSecret(s string, k int) bool {
 	case c == ':' && quoted && vquoted, c == ':' && !quoted && yamlKey(s, b) && (vquoted || lineEnd),
 		c == '=' && vquoted:
 		return strongKey(key) && weakValue(key, v)
-	case c == '=' && listItem(s, b) && (term == ';' || term == ',' || lineEnd):
+	case c == '=' && listItem(s, b) && (lineEnd || inSet(term, ";,& ")):
 		return weakValue(key, v)
 	}
 	if len(v) < 4 || placeholder(key, v) || isBoolWord(v) || isNumeric(v) && len(v) < 6 || objectName(v) {
@@ -535,12 +559,22 @@ func yamlKey(s string, b int) bool {
 }
 
 // listItem reports whether the key at s[b] starts an item of a key=value
-// list: the start of s, or ; , or a line break before it (spaces allowed).
+// list: the start of s, or ; , & ? or a line break before it (spaces
+// allowed), or a space after another key=value (libpq's host=db
+// password=...).
 func listItem(s string, b int) bool {
+	e := b
 	for b > 0 && s[b-1] == ' ' {
 		b--
 	}
-	return b == 0 || s[b-1] == ';' || s[b-1] == ',' || s[b-1] == '\n'
+	if b == 0 || inSet(s[b-1], ";,&?\n") {
+		return true
+	}
+	if b == e {
+		return false
+	}
+	p := strings.LastIndexAny(s[:b], " \t\n;,")
+	return strings.IndexByte(s[p+1:b], '=') > 0
 }
 
 // strongKey reports whether a key inside a value is a strong secret word

@@ -25,10 +25,28 @@ import "strings"
 // stands for a value rather than being one. name may be "" when the value
 // has no name of its own.
 func placeholder(name, v string) bool {
-	if v == "" || templateSyntax(v) || strings.Contains(v, "%s") || oneByteRepeated(v) || isEmptyWord(v) {
+	if v == "" || templateSyntax(v) || strings.Contains(v, "%s") || oneByteRepeated(v) || isEmptyWord(v) ||
+		substitutionSyntax(v) {
 		return true
 	}
 	return fillIn(v) || restatesName(name, v) || prose(v)
+}
+
+// substitutionSyntax reports whether v is a name in the markers of a
+// build or deploy tool's substitution: %NAME% (Windows, Octopus), @NAME@
+// (Maven, autoconf), #{NAME}# (Azure DevOps' replace tokens), __NAME__.
+func substitutionSyntax(v string) bool {
+	if len(v) < 3 {
+		return false
+	}
+	switch {
+	case v[0] == '%' && v[len(v)-1] == '%', v[0] == '@' && v[len(v)-1] == '@':
+		return envVarName(v[1 : len(v)-1])
+	case len(v) > 4 && strings.HasPrefix(v, "#{") && strings.HasSuffix(v, "}#"),
+		len(v) > 4 && strings.HasPrefix(v, "__") && strings.HasSuffix(v, "__"):
+		return envVarName(v[2 : len(v)-2])
+	}
+	return false
 }
 
 // fillInWord reports whether w is a word of fill-in text: a value containing one as a
@@ -58,8 +76,16 @@ func fillIn(v string) bool {
 	}
 	words, prev := 0, ""
 	fill := strings.Contains(v, "...") || strings.Contains(v, "…")
-	for w := range strings.FieldsFuncSeq(v, valueWordSep) {
-		w = strings.Trim(w, "<>[](){}'\"")
+	for rest := v; rest != ""; {
+		i := 0
+		for i < len(rest) && !valueWordSep(rest[i]) {
+			i++
+		}
+		w := strings.Trim(rest[:i], "<>[](){}'\"")
+		rest = rest[min(i+1, len(rest)):]
+		if w == "" {
+			continue
+		}
 		words++
 		if mixesLettersDigits(w) && len(w) >= 12 || randomLooking(w) {
 			return false
@@ -74,7 +100,7 @@ func fillIn(v string) bool {
 	return fill
 }
 
-func valueWordSep(r rune) bool { return r == '-' || r == '_' || r == '.' || r == ' ' || r == '/' }
+func valueWordSep(c byte) bool { return c == '-' || c == '_' || c == '.' || c == ' ' || c == '/' }
 
 // restatesName reports whether v restates the variable's name as a marker
 // for a script or a person to replace, written as a name is (upper case,

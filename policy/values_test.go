@@ -26,6 +26,12 @@ func TestPlaceholder(t *testing.T) {
 		{"DB_PASSWORD", "%s", true},
 		{"DB_PASSWORD", "%(password)s", true},
 		{"DB_PASSWORD", "$DB_PASS", false}, // not expanded by the kubelet: a literal
+		{"API_KEY", "%API_KEY%", true},
+		{"DB_PASSWORD", "@db.password@", true},
+		{"DB_PASSWORD", "#{DbPassword}#", true},
+		{"DB_PASSWORD", "__DB_PASSWORD__", true},
+		{"DB_PASSWORD", "%pass word%", false},
+		{"DB_PASSWORD", "p@ss@", false},
 		// Masks and "no value".
 		{"DB_PASSWORD", "********", true},
 		{"DB_PASSWORD", "xxxxxxxx", true},

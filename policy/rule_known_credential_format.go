@@ -55,7 +55,9 @@ func knownCredentialFormatRule() Rule {
 		Since:   ruleSince,
 		Remedy:  remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
-			if !it.literal() {
+			// A vendor's prefix before fill-in text or a mask
+			// (sk-your-key-here, ghp_xxxx...) is no credential.
+			if !it.literal() || tokenPlaceholder(it.env.Name, &it.lit) {
 				return ""
 			}
 			if k := credentialFormat(it.lit.v); k != "" {
@@ -72,7 +74,7 @@ func knownCredentialFormatRule() Rule {
 			return ""
 		},
 		slow: func(e *Evaluator, it *item) string {
-			if e.gitleaks == nil || !it.literal() || !worthGitleaks(&it.lit) {
+			if e.gitleaks == nil || !it.literal() || !worthGitleaks(&it.lit) || tokenPlaceholder(it.env.Name, &it.lit) {
 				return ""
 			}
 			// NAME=value gives gitleaks' rules that need a keyword beside the

@@ -49,9 +49,9 @@ func substitutionSyntax(v string) bool {
 	return false
 }
 
-// fillInWord reports whether w is a word of fill-in text: a value containing one as a
-// word (your-api-key, sk-your-key-here, api-key-goes-here) asks to be
-// replaced. A single word that works as set (changeme, password) is not
+// fillInWord reports whether w is a word of fill-in text: a value
+// containing one as a word (your-api-key, sk-your-key-here,
+// api-key-goes-here) asks to be replaced. A single word that works as set (changeme, password) is not
 // fill-in text.
 func fillInWord(w string) bool {
 	var buf [16]byte
@@ -66,8 +66,8 @@ func fillInWord(w string) bool {
 // space, brackets trimmed) of which one is a fill-in word (your_api_key,
 // api-key-here, <your-token>, REPLACE_ME), a word ending in "here"
 // (tokenhere, ghp_yourtokenhere), an ellipsis (sk-..., AIza…), or a
-// vendor's prefix followed by a mask (sk-xxxxxxxx, ghp_XXXXXXXX,
-// sk-000000000000). A value with a random-looking word is a real-looking
+// mask, perhaps after a vendor's prefix (sk-xxxxxxxx, ghp_XXXXXXXX,
+// AKIAXXXXXXXXXXXXXXXX, sk-000000000000; see maskWord). A value with a random-looking word is a real-looking
 // key, even when it says "your"; one word that works as set (yourpassword,
 // changeme) is a weak value.
 func fillIn(v string) bool {
@@ -91,13 +91,37 @@ func fillIn(v string) bool {
 			return false
 		}
 		if fillInWord(w) || strings.EqualFold(prev, "replace") && strings.EqualFold(w, "me") ||
-			len(w) >= 8 && strings.EqualFold(w[len(w)-4:], "here") ||
-			words > 1 && len(w) >= 4 && oneByteRepeated(w) && inSet(w[0], "xX*0#") {
+			len(w) >= 8 && strings.EqualFold(w[len(w)-4:], "here") || maskWord(w) {
 			fill = true
 		}
 		prev = w
 	}
 	return fill
+}
+
+// maskWord reports whether w is a mask, perhaps after a short prefix of
+// up to 4 bytes: xxxxxxxx, AKIAXXXXXXXXXXXXXXXX, TXXXXXXXX, ****, 00000000
+// (4 or more of one of x X * 0 #).
+func maskWord(w string) bool {
+	n := len(w)
+	if n < 4 || !inSet(w[n-1], "xX*0#") {
+		return false
+	}
+	i := n - 1
+	for i > 0 && w[i-1] == w[n-1] {
+		i--
+	}
+	return n-i >= 4 && i <= 4
+}
+
+// tokenPlaceholder reports whether a literal is one token (no white space
+// and no structure: no = : ; , or quotes) that is a placeholder: the test
+// known-credential-format applies to a value in a vendor's format
+// (sk-your-key-here, ghp_xxxx..., AKIAXXXXXXXXXXXXXXXX). A value with
+// more in it is judged part by part (a URL's password, an assignment's
+// value, an Authorization token), never skipped whole.
+func tokenPlaceholder(name string, l *literal) bool {
+	return l.space == 0 && !strings.ContainsAny(l.v, "=:;,\"'") && placeholder(name, l.v)
 }
 
 func valueWordSep(c byte) bool { return c == '-' || c == '_' || c == '.' || c == ' ' || c == '/' }

@@ -18,10 +18,13 @@ import (
 // know), a shorter random token is enough: 20 bytes or more of that
 // alphabet mixing upper case, lower case and digits, with entropy within
 // one bit of its length's maximum and without an identifier's words
-// (keyToken: UserProfileCacheV2Key01 under PARTITION_KEY passes).
+// (keyToken: UserProfileCacheV2Key01 under PARTITION_KEY passes), or a
+// hex string of 20 to 35 digits (many vendors' API keys have 32; a GPG
+// fingerprint's 40 pass).
 //
-// Allowed (never flagged): hex-only values (git SHAs, digests and checksums
-// have no upper and lower case mix: hex keys are left to env-name-literal),
+// Allowed (never flagged): other hex-only values (git SHAs, digests and
+// checksums have no upper and lower case mix: hex keys are left to
+// env-name-literal),
 // UUIDs, sha256:/sha512- digests and integrity hashes, values with white
 // space or other punctuation (public keys "ssh-ed25519 AAAA...", PEM
 // certificates, paths, URLs, image references), names that say the value

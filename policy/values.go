@@ -326,16 +326,25 @@ func keyName(name string) bool {
 // minKeyToken is the shortest random token keyToken reports.
 const minKeyToken = 20
 
+// maxKeyHex is the longest hex string keyToken reports: 32 hex digits are
+// many vendors' API keys, 40 are a GPG fingerprint or a git SHA.
+const maxKeyHex = 35
+
 // keyToken reports whether l is a random token of moderate length: at
 // least minKeyToken bytes of letters, digits and -_+/=, mixing lower case,
 // upper case and digits, with entropy close to its length's maximum, and
 // without the words of an identifier: fewer than 45 % of its bytes in
 // runs of three lower-case letters or more (UserProfileCacheV2Key01 has
 // 57 %; a random token of 24 bytes has more than 45 % about once in fifty).
+// A hex string of minKeyToken to maxKeyHex digits mixing letters and
+// digits counts too.
 func keyToken(l *literal) bool {
 	v := l.v
-	if len(v) < minKeyToken || l.space > 0 || l.other > 0 || l.lower == 0 || l.upper == 0 || l.digit == 0 {
+	if len(v) < minKeyToken || l.space > 0 || l.other > 0 || l.digit == 0 || l.lower+l.upper == 0 {
 		return false
+	}
+	if l.lower == 0 || l.upper == 0 {
+		return len(v) <= maxKeyHex && isHex(v) && l.entropy() >= 3.0
 	}
 	wordy, run := 0, 0
 	for i := 0; i <= len(v); i++ {

@@ -223,11 +223,15 @@ func TestKeyToken(t *testing.T) {
 		{"DEPLOYMENT_KEY", "Zx81kPq0Lm3Nb7Vc2Xs9Qw4Er6Ty", true},
 		{"deploymentKey", "Zx81kPq0Lm3Nb7Vc2Xs9Qw4E", true},
 		{"ORDERS_KEYS", "k9Q-2mZx81kPq0Lm_3Nb7Vc2Xs", true},
-		{"FOO_BAR_KEY", "Zx81kPq0Lm3Nb7Vc2Xs", false},      // 19 bytes: below the bound
-		{"FOO_BAR_KEY", "UserProfileCacheV2Key01", false},  // an identifier
-		{"FOO_BAR_KEY", "OrdersServiceCacheKeyV1", false},  // an identifier
-		{"FOO_BAR_KEY", "MyApplicationKey2024Prod", false}, // an identifier
-		{"FOO_BAR_KEY", "5f4dcc3b5aa765d61d8327deb882cf99", false},
+		{"FOO_BAR_KEY", "Zx81kPq0Lm3Nb7Vc2Xs", false},                   // 19 bytes: below the bound
+		{"FOO_BAR_KEY", "UserProfileCacheV2Key01", false},               // an identifier
+		{"FOO_BAR_KEY", "OrdersServiceCacheKeyV1", false},               // an identifier
+		{"FOO_BAR_KEY", "MyApplicationKey2024Prod", false},              // an identifier
+		{"FOO_BAR_KEY", "5f4dcc3b5aa765d61d8327deb882cf99", true},       // 32 hex: a vendor's API key
+		{"FOO_BAR_KEY", "5F4DCC3B5AA765D61D8327DEB882CF99", true},       // in upper case too
+		{"GPG_KEYS", "8C718D3B5072E1F5F0B5D3F2A4C1E9B7D6A5C4B3", false}, // 40 hex: a fingerprint
+		{"FOO_BAR_KEY", "0000000000000000000000000", false},
+		{"FOO_BAR_KEY", "deadbeefdeadbeefdeadbeef", false}, // no digit
 		{"FOO_BAR_KEY", "orders-v2-partition-key-0001", false},
 		{"FOO_BAR_KEY", "aB3dE5fG 7hJ9kL1mN3pQ5rS7tV9x", false},
 		{"FOO_BAR_KEY_NAME", "aB3dE5fG7hJ9kL1mN3pQ5rS7tV9x", false},

@@ -151,6 +151,14 @@ func TestDetectionClasses(t *testing.T) {
 		{"ciphertext no", "ENCRYPTION_KEY", cipher, nl},
 		{"ciphertext no", "ENCRYPTED_PASSWORD", "admin", weak},
 		{"ciphertext no", "ENCRYPTED_PASSWORD", base64.StdEncoding.EncodeToString([]byte("password=hunter2")), kcf},
+		// A numeric password or PIN; a setting's number passes.
+		{"pin", "SECURITY_TOKEN", "12345", weak},
+		{"pin", "ADMIN_PIN_PASSWORD", "4711", weak},
+		{"pin", "API_TOKEN", "30", ""},
+		{"pin", "SESSION_SECRET", "86400", ""},
+		// The secret half of a key pair.
+		{"secret access key", "AWS_SECRET_ACCESS_KEY", "minioadmin", weak},
+		{"secret access key", "AWS_ACCESS_KEY_ID", "minioadmin", ""},
 		// A trust store's password: only a strong one.
 		{"trust store", "TRUSTSTORE_PASSWORD", "changeit", ""},
 		{"trust store", "JAVA_OPTS", "-Djavax.net.ssl.trustStorePassword=changeit", ""},

@@ -16,8 +16,9 @@ import "strings"
 // (CLIENT_SECRET, SECRET_KEY, JWT_SECRET), a word ending in TOKEN, API_KEY,
 // PRIVATE_KEY, and KEY after SIGNING, ENCRYPTION, MASTER, ADMIN, ROOT, HMAC,
 // JWT, WEBHOOK, SESSION, AUTH, APP, APPLICATION, LICENSE, SECRET, ACCOUNT,
-// STORAGE, SUBSCRIPTION, or ACCESS in an Azure name (SHARED_ACCESS_KEY,
-// AZURE_STORAGE_ACCESS_KEY: a cloud account's key). Weaker
+// STORAGE, SUBSCRIPTION, or ACCESS after SECRET or SHARED or in an Azure
+// name (AWS_SECRET_ACCESS_KEY, SHARED_ACCESS_KEY, AZURE_STORAGE_ACCESS_KEY:
+// a cloud account's secret key). Weaker
 // secret words stay with env-name-literal, whose value test they need:
 // ACCESS_KEY (MinIO's and AWS's access key is the user name's half),
 // CREDENTIALS, COOKIE, SALT, SEED, PEPPER, MNEMONIC. A SECRET right after
@@ -100,22 +101,26 @@ func strongSecretWord(name string, w span) bool {
 			"JWT", "WEBHOOK", "SESSION", "AUTH", "APP", "APPLICATION", "LICENSE", "SECRET", "MASTERKEY",
 			"ACCOUNT", "STORAGE", "SUBSCRIPTION":
 			return true
-		case "ACCESS": // Azure's keys (SharedAccessKey); elsewhere ACCESS_KEY is a user's half
-			return azureAccessKey(name, w)
+		case "ACCESS": // a lone ACCESS_KEY is a user's half (MINIO_ACCESS_KEY)
+			return secretAccessKey(name, w)
 		}
 	}
 	return false
 }
 
-// azureAccessKey reports whether the ACCESS_KEY of name, at w, is an
-// Azure key, which is a secret (Azure has no access key id): SHARED just
-// before it (SharedAccessKey), or AZURE among the name's words.
-func azureAccessKey(name string, w span) bool {
+// secretAccessKey reports whether the ACCESS_KEY of name, at w, is the
+// secret half of a key pair: SECRET or SHARED just before it
+// (AWS_SECRET_ACCESS_KEY, SharedAccessKey), or AZURE among the name's
+// words (Azure has no access key id: its access keys are secrets).
+func secretAccessKey(name string, w span) bool {
 	var buf [maxWords]span
 	ws := nameWords(name, &buf)
 	for i, s := range ws {
 		word := name[s.lo:s.hi]
-		if strings.EqualFold(word, "AZURE") || s.hi <= w.lo && i+1 < len(ws) && ws[i+1].lo >= w.lo && strings.EqualFold(word, "SHARED") {
+		if strings.EqualFold(word, "AZURE") {
+			return true
+		}
+		if i+1 < len(ws) && ws[i+1].lo == w.lo && (strings.EqualFold(word, "SECRET") || strings.EqualFold(word, "SHARED")) {
 			return true
 		}
 	}

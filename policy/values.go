@@ -16,8 +16,9 @@ import "strings"
 //     secret.
 //   - weakValue: the value under a name (or key) that says it is a password,
 //     secret, token or key is that secret, however weak: not a
-//     placeholder, not empty, a boolean, a number, a path, a host, a URL
-//     without a password or an object name.
+//     placeholder, not empty, a boolean, a number (but a PIN such as 12345
+//     is a password), a path, a host, a URL without a password or an
+//     object name.
 //
 // ciphertext and keyToken are the two narrower value tests some rules add.
 
@@ -257,13 +258,21 @@ func weakValue(name, v string) bool {
 	if v == "" || strings.Contains(v, "-----BEGIN ") || placeholder(name, v) {
 		return false
 	}
-	if isBoolWord(v) || isNumeric(v) {
+	if isBoolWord(v) || isNumeric(v) && !pinLike(v) {
 		return false
 	}
 	if isURL(v) {
 		return urlWithPassword(v)
 	}
 	return !isPathLike(v) && !relativePath(v) && !isHostLike(v) && !objectName(v)
+}
+
+// pinLike reports whether v, a number under a secret name, reads as a
+// PIN or a numeric password rather than a setting: digits only, six or
+// more, or four or five not ending in 0 (12345, 1234; but 30, 3600,
+// 8080, 86400 are durations, ports, counts).
+func pinLike(v string) bool {
+	return isDigits(v) && (len(v) >= 6 || len(v) >= 4 && v[len(v)-1] != '0')
 }
 
 // ciphertext reports whether a literal is encrypted data under a name that

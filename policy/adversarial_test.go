@@ -37,6 +37,12 @@ func TestAdversarialValuesStayFast(t *testing.T) {
 		"base64 text":         rep("eyJh"),
 		"hex":                 rep("0123456789abcdef"),
 		"random-ish":          rep("q3Zx9Kp2Lm7Nw4Rt8Vb1+/"),
+		"go dsns":             rep("a:b@("),
+		"go dsn ats":          "a:" + rep("@("),
+		"list items":          rep("a=b password=${x}"),
+		"yaml lines":          rep("\n - password: ${x}"),
+		"fill-in words":       rep("your-"),
+		"key tokens":          rep("aB3dE5fG7hJ9kL1mN3pQ5rS7tV9x_"),
 	} {
 		start := time.Now()
 		e.Evaluate(podWithEnv(lit("DB_PASSWORD", v), lit("X", v)))

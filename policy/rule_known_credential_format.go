@@ -55,26 +55,19 @@ func knownCredentialFormatRule() Rule {
 		Since:   ruleSince,
 		Remedy:  remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
-			// A vendor's prefix before fill-in text or a mask
-			// (sk-your-key-here, ghp_xxxx...) is no credential.
-			if !it.literal() || tokenPlaceholder(it.env.Name, &it.lit) {
+			if !it.literal() {
 				return ""
 			}
-			if k := credentialFormat(it.lit.v); k != "" {
-				return "literal value contains " + k
-			}
-			if k := namedFormat(it.env.Name, it.lit.v); k != "" {
-				return "literal value is " + k
-			}
-			if b := it.lit.base64(); len(b) > 0 && printableText(b) {
-				if k := credentialFormat(string(b)); k != "" {
-					return "literal value is base64 of text that contains " + k
-				}
+			// A vendor's prefix before fill-in text or a mask
+			// (sk-your-key-here, ghp_xxxx...) is no credential: asked
+			// only of a value in a format, most values are in none.
+			if k := knownFormat(it); k != "" && !tokenPlaceholder(it.env.Name, &it.lit) {
+				return k
 			}
 			return ""
 		},
 		slow: func(e *Evaluator, it *item) string {
-			if e.gitleaks == nil || !it.literal() || !worthGitleaks(&it.lit) || tokenPlaceholder(it.env.Name, &it.lit) {
+			if e.gitleaks == nil || !it.literal() || !worthGitleaks(&it.lit) {
 				return ""
 			}
 			// NAME=value gives gitleaks' rules that need a keyword beside the
@@ -83,7 +76,7 @@ func knownCredentialFormatRule() Rule {
 			// with fewer false positives.
 			id := e.gitleaks.First(it.env.Name+"="+it.lit.v, gitleaksGenericRule)
 			switch {
-			case id == "":
+			case id == "" || tokenPlaceholder(it.env.Name, &it.lit):
 				return ""
 			case isRuleID(id):
 				// Only the rule's id leaves the finding: it names a
@@ -93,6 +86,23 @@ func knownCredentialFormatRule() Rule {
 			return "literal value matches a gitleaks rule"
 		},
 	}
+}
+
+// knownFormat names the known format of the entry's literal, with the
+// reason's wording, or returns "".
+func knownFormat(it *item) string {
+	if k := credentialFormat(it.lit.v); k != "" {
+		return "literal value contains " + k
+	}
+	if k := namedFormat(it.env.Name, it.lit.v); k != "" {
+		return "literal value is " + k
+	}
+	if b := it.lit.base64(); len(b) > 0 && printableText(b) {
+		if k := credentialFormat(string(b)); k != "" {
+			return "literal value is base64 of text that contains " + k
+		}
+	}
+	return ""
 }
 
 // gitleaksGenericRule is gitleaks' catch-all "a key-like name assigned a
@@ -431,7 +441,10 @@ func dsnWithPassword(s string) bool {
 		if !strings.HasPrefix(rest, "tcp(") && !strings.HasPrefix(rest, "unix(") && !strings.HasPrefix(rest, "(") {
 			continue
 		}
-		start := strings.LastIndexAny(s[:at], " \t\n\"'=;,/") + 1
+		// The user info: back to a delimiter, at most maxAssignedValue
+		// bytes (keeps the scan linear).
+		lo := max(0, at-maxAssignedValue)
+		start := lo + strings.LastIndexAny(s[lo:at], " \t\n\"'=;,/") + 1
 		user, pass, ok := strings.Cut(s[start:at], ":")
 		if ok && user != "" && !placeholder("", pass) {
 			return true

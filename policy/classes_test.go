@@ -97,7 +97,10 @@ func TestDetectionClasses(t *testing.T) {
 		{"object name", "OAUTH_SECRET", "oauth2-proxy-auth", ""},
 		{"object name", "REGISTRY_SECRET", "registry-htpasswd", ""},
 		{"object name", "KAFKA_SECRET", "kafka-truststore", ""},
+		{"object name", "KUBECONFIG_SECRET", "cluster-kubeconfig", ""},
+		{"object name", "IMAGE_PULL_SECRET", "regcred", ""},
 		{"object name weak", "JWT_SECRET", "jwt-key", weak},
+		{"object name weak", "SESSION_SECRET", "super-secret-session-key", weak},
 		{"object name weak", "JWT_SECRET", "Ingress-Cert", nl},
 		{"object name weak", "JWT_SECRET", "certificate", weak},
 		// Fill-in text.

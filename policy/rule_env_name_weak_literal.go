@@ -128,9 +128,9 @@ func secretAccessKey(name string, w span) bool {
 }
 
 // kubeSecretName reports whether the secret word of name, at w and n in
-// upper case, is SECRET right after TLS, CERT, CA, SSL or another secret
-// word: such a name holds the name of a Kubernetes Secret
-// (INGRESS_TLS_SECRET, DB_PASSWORD_SECRET).
+// upper case, is SECRET right after TLS, CERT, CA, SSL, PULL, KUBECONFIG
+// or another secret word: such a name holds the name of a Kubernetes
+// Secret (INGRESS_TLS_SECRET, DB_PASSWORD_SECRET, IMAGE_PULL_SECRET).
 func kubeSecretName(name string, w span, n string) bool {
 	if n != "SECRET" && n != "SECRETS" {
 		return false
@@ -144,7 +144,8 @@ func kubeSecretName(name string, w span, n string) bool {
 	prev := before[ws[len(ws)-1].lo:ws[len(ws)-1].hi]
 	var ub [16]byte
 	switch string(upperInto(&ub, prev)) {
-	case "TLS", "CERT", "CERTS", "CERTIFICATE", "CA", "SSL", "KEYSTORE", "TRUSTSTORE", "KEY":
+	case "TLS", "CERT", "CERTS", "CERTIFICATE", "CA", "SSL", "KEYSTORE", "TRUSTSTORE", "KEY",
+		"PULL", "IMAGEPULL", "KUBECONFIG", "DOCKERCONFIG":
 		return true
 	}
 	return secretName(prev, false)

@@ -209,7 +209,7 @@ func prose(v string) bool {
 		var buf [16]byte
 		switch string(lowerInto(&buf, w)) {
 		case "the", "a", "an", "to", "of", "this", "that", "it", "your", "with", "for", "from", "in", "on",
-			"is", "be", "and", "or", "use", "set", "see", "by", "at", "must", "should", "will", "you":
+			"is", "be", "and", "or", "use", "set", "see", "by", "at", "must", "should", "will", "you", "please":
 			function = function || len(w) <= len(buf)
 		}
 	}
@@ -221,7 +221,7 @@ func prose(v string) bool {
 var objectSuffixes = [...]string{
 	"secret", "secrets", "credential", "credentials", "creds", "cred", "tls", "ssl", "cert", "certs",
 	"certificate", "certificates", "crt", "ca", "cacert", "keys", "keypair", "keystore", "truststore",
-	"jks", "pki", "auth", "htpasswd", "passwords", "tokens",
+	"jks", "p12", "pfx", "pem", "jwks", "pki", "auth", "htpasswd", "passwords", "kubeconfig", "ssh", "gpg", "pgp",
 }
 
 // objectName reports whether v is the name of a Kubernetes object that
@@ -264,7 +264,9 @@ func weakValue(name, v string) bool {
 	if isURL(v) {
 		return urlWithPassword(v)
 	}
-	return !isPathLike(v) && !relativePath(v) && !isHostLike(v) && !objectName(v)
+	// @/path is a file to read the value from (curl, Jenkins' agents).
+	path := isPathLike(v) || relativePath(v) || strings.HasPrefix(v, "@/") && isPathLike(v[1:])
+	return !path && !isHostLike(v) && !objectName(v)
 }
 
 // pinLike reports whether v, a number under a secret name, reads as a

@@ -23,11 +23,13 @@ import "strings"
 // ciphertext and keyToken are the two narrower value tests some rules add.
 
 // placeholder reports whether v, the value of the variable (or key) name,
-// stands for a value rather than being one. name may be "" when the value
+// stands for a value rather than being one: a reference or a template
+// ($(X), ${X}, {{ }}, <x>, %s, %{x}, %NAME%, a program reading an env var),
+// a mask, "no value", fill-in text, a marker restating the name, prose. name may be "" when the value
 // has no name of its own.
 func placeholder(name, v string) bool {
-	if v == "" || templateSyntax(v) || strings.Contains(v, "%s") || oneByteRepeated(v) || isEmptyWord(v) ||
-		substitutionSyntax(v) {
+	if v == "" || templateSyntax(v) || strings.Contains(v, "%s") || strings.Contains(v, "%{") || oneByteRepeated(v) ||
+		isEmptyWord(v) || substitutionSyntax(v) || codeReference(v) {
 		return true
 	}
 	return fillIn(v) || restatesName(name, v) || prose(v)
@@ -46,6 +48,20 @@ func substitutionSyntax(v string) bool {
 	case len(v) > 4 && strings.HasPrefix(v, "#{") && strings.HasSuffix(v, "}#"),
 		len(v) > 4 && strings.HasPrefix(v, "__") && strings.HasSuffix(v, "__"):
 		return envVarName(v[2 : len(v)-2])
+	}
+	return false
+}
+
+// codeReference reports whether v reads an environment variable in a
+// program's syntax (a config file's value evaluated as code):
+// process.env.NAME, os.environ["NAME"], os.getenv("NAME"), ENV["NAME"],
+// ENV.fetch(...), System.getenv(...), env('NAME').
+func codeReference(v string) bool {
+	for _, p := range [...]string{"process.env.", "process.env[", "os.environ[", "os.environ.get(", "os.getenv(",
+		"ENV[", "ENV.fetch(", "System.getenv(", "env(", "Environment.GetEnvironmentVariable("} {
+		if len(v) > len(p) && strings.HasPrefix(v, p) && strings.IndexByte(v, ' ') < 0 {
+			return true
+		}
 	}
 	return false
 }

@@ -27,6 +27,12 @@ func TestPlaceholder(t *testing.T) {
 		{"DB_PASSWORD", "%(password)s", true},
 		{"DB_PASSWORD", "$DB_PASS", false}, // not expanded by the kubelet: a literal
 		{"API_KEY", "%API_KEY%", true},
+		{"API_KEY", "process.env.API_KEY", true},
+		{"API_KEY", "os.environ['API_KEY']", true},
+		{"API_KEY", "ENV.fetch('API_KEY')", true},
+		{"TOKEN", "%{X-Token}i", true},
+		{"API_KEY", "process", false},
+		{"API_KEY", "envelope", false},
 		{"DB_PASSWORD", "@db.password@", true},
 		{"DB_PASSWORD", "#{DbPassword}#", true},
 		{"DB_PASSWORD", "__DB_PASSWORD__", true},

@@ -36,13 +36,17 @@ func placeholder(name, v string) bool {
 }
 
 // substitutionSyntax reports whether v is a name in the markers of a
-// build or deploy tool's substitution: %NAME% (Windows, Octopus), @NAME@
-// (Maven, autoconf), #{NAME}# (Azure DevOps' replace tokens), __NAME__.
+// shell's or a build or deploy tool's substitution: $NAME (an entrypoint's
+// envsubst or sh -c; the name in upper case, as env vars are written),
+// %NAME% (Windows, Octopus), @NAME@ (Maven, autoconf), #{NAME}# (Azure
+// DevOps' replace tokens), __NAME__.
 func substitutionSyntax(v string) bool {
 	if len(v) < 3 {
 		return false
 	}
 	switch {
+	case v[0] == '$':
+		return markerCase(v[1:]) && !isDigit(v[1])
 	case v[0] == '%' && v[len(v)-1] == '%', v[0] == '@' && v[len(v)-1] == '@':
 		return envVarName(v[1 : len(v)-1])
 	case len(v) > 4 && strings.HasPrefix(v, "#{") && strings.HasSuffix(v, "}#"),

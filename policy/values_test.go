@@ -25,7 +25,11 @@ func TestPlaceholder(t *testing.T) {
 		{"DB_PASSWORD", "<your db password>", true},
 		{"DB_PASSWORD", "%s", true},
 		{"DB_PASSWORD", "%(password)s", true},
-		{"DB_PASSWORD", "$DB_PASS", false}, // not expanded by the kubelet: a literal
+		{"DB_PASSWORD", "$DB_PASS", true}, // an entrypoint's envsubst or sh -c reads it
+		{"TOKEN", "$TOKEN", true},
+		{"DB_PASSWORD", "$ecretPass", false}, // a password written with a $
+		{"DB_PASSWORD", "$1abc", false},
+		{"DB_PASSWORD", "$DB PASS", false},
 		{"API_KEY", "%API_KEY%", true},
 		{"API_KEY", "process.env.API_KEY", true},
 		{"API_KEY", "os.environ['API_KEY']", true},

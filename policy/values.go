@@ -236,14 +236,6 @@ func prose(v string) bool {
 	return words >= 3 && function
 }
 
-// objectSuffixes are the last words of the names manifests give the
-// Kubernetes objects (Secrets, certificates) that hold a credential.
-var objectSuffixes = [...]string{
-	"secret", "secrets", "credential", "credentials", "creds", "cred", "tls", "ssl", "cert", "certs",
-	"certificate", "certificates", "crt", "ca", "cacert", "keys", "keypair", "keystore", "truststore",
-	"jks", "p12", "pfx", "pem", "jwks", "pki", "auth", "htpasswd", "passwords", "kubeconfig", "ssh", "gpg", "pgp",
-}
-
 // objectName reports whether v is the name of a Kubernetes object that
 // holds a secret, as manifests name them: a lower-case DNS name of two
 // words or more whose last word (after a - or a .) names such an object
@@ -262,11 +254,18 @@ func objectName(v string) bool {
 	if i <= 0 || i == len(v)-1 || !isAlnum(v[i-1]) {
 		return false
 	}
-	last := v[i+1:]
-	for _, s := range objectSuffixes {
-		if last == s {
-			return true
-		}
+	return objectWord(v[i+1:])
+}
+
+// objectWord reports whether w is the last word of the names manifests
+// give the Kubernetes objects (Secrets, certificates) that hold a
+// credential.
+func objectWord(w string) bool {
+	switch w {
+	case "secret", "secrets", "credential", "credentials", "creds", "cred", "tls", "ssl", "cert", "certs",
+		"certificate", "certificates", "crt", "ca", "cacert", "keys", "keypair", "keystore", "truststore",
+		"jks", "p12", "pfx", "pem", "jwks", "pki", "auth", "htpasswd", "passwords", "kubeconfig", "ssh", "gpg", "pgp":
+		return true
 	}
 	return false
 }

@@ -230,7 +230,7 @@ func prose(v string) bool {
 		switch string(lowerInto(&buf, w)) {
 		case "the", "a", "an", "to", "of", "this", "that", "it", "your", "with", "for", "from", "in", "on",
 			"is", "be", "and", "or", "use", "set", "see", "by", "at", "must", "should", "will", "you", "please":
-			function = function || len(w) <= len(buf)
+			function = true
 		}
 	}
 	return words >= 3 && function
@@ -300,8 +300,9 @@ func pinLike(v string) bool {
 // says so (ENCRYPTED_PASSWORD, SEALED_TOKEN, DB_PASSWORD_CIPHERTEXT):
 // base64 of 16 bytes or more that are not text, a hex string of 32 digits
 // or more, or a known envelope (Jasypt's ENC(...), Vault transit's
-// vault:v1:..., Ansible Vault's $ANSIBLE_VAULT;...). Such a value is safe to ship without its key; the same
-// name with any other value is still judged.
+// vault:v1:..., Ansible Vault's $ANSIBLE_VAULT;...). Such a value is safe
+// to ship without its key; the same name with any other value is still
+// judged.
 func ciphertext(name string, l *literal) bool {
 	if !encryptedName(name) {
 		return false

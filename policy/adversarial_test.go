@@ -37,6 +37,12 @@ func TestAdversarialValuesStayFast(t *testing.T) {
 		"base64 text":         rep("eyJh"),
 		"hex":                 rep("0123456789abcdef"),
 		"random-ish":          rep("q3Zx9Kp2Lm7Nw4Rt8Vb1+/"),
+		"go dsns":             rep("a:b@("),
+		"go dsn ats":          "a:" + rep("@("),
+		"list items":          rep("a=b password=${x}"),
+		"yaml lines":          rep("\n - password: ${x}"),
+		"fill-in words":       rep("your-"),
+		"key tokens":          rep("aB3dE5fG7hJ9kL1mN3pQ5rS7tV9x_"),
 	} {
 		start := time.Now()
 		e.Evaluate(podWithEnv(lit("DB_PASSWORD", v), lit("X", v)))
@@ -44,6 +50,37 @@ func TestAdversarialValuesStayFast(t *testing.T) {
 			t.Errorf("%s: %d bytes took %v", name, len(v), d)
 		} else {
 			t.Logf("%-20s %7d bytes: %v", name, len(v), d)
+		}
+	}
+}
+
+// TestAdversarialFormatsStayLinear calls the value scans directly on
+// 256 KiB values (Evaluate refuses an env value over MaxEnvValueBytes
+// unjudged), built so that per-position scans would overlap.
+func TestAdversarialFormatsStayLinear(t *testing.T) {
+	t.Parallel()
+	const n = 256 << 10
+	rep := func(s string) string { return strings.Repeat(s, n/len(s)) }
+	for name, v := range map[string]string{
+		"go dsns":      rep("a:b@("),
+		"go dsn ats":   "a:" + rep("@("),
+		"list items":   rep("a=b password=${x}"),
+		"long items":   rep("a") + rep(" password=${x}"),
+		"yaml lines":   rep("\n - password: ${x}"),
+		"yaml dashes":  rep("- ") + "password: x",
+		"json members": rep(`"password":"${x}",`),
+		"key colons":   rep("password: "),
+		"fill-in":      rep("your-"),
+	} {
+		start := time.Now()
+		credentialFormat(v)
+		l := newLiteral(v)
+		keyToken(&l)
+		placeholder("DB_PASSWORD", v)
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s: %d bytes took %v", name, len(v), d)
+		} else {
+			t.Logf("%-14s %7d bytes: %v", name, len(v), d)
 		}
 	}
 }

@@ -74,7 +74,14 @@
 // gitleaks, env-name-literal, high-entropy-literal, env-name-weak-literal,
 // then gitleaks' rules)
 // and the first that flags an entry reports it: one violation per entry.
-// Allow lists apply before any rule. secret-volume, off by default, reads
+// Allow lists apply before any rule. The value rules share three
+// decisions, each made once (values.go): placeholder (a value that stands
+// for one: a reference, a mask, fill-in text, a marker restating the
+// name, instructions), objectName (the name of the Kubernetes object that
+// holds the secret) and weakValue (under a secret name or key, any other
+// value is the secret, however weak); a common word is a weak value, never
+// a placeholder, in an env var, a URL's password or a structured value
+// alike. secret-volume, off by default, reads
 // the pod's volumes instead: one violation per secret volume or projected
 // secret source. allow.secrets allows references to named Secrets (env
 // secretKeyRef, envFrom secretRef, volumes): they are reported in

@@ -118,7 +118,8 @@ func shopifyToken(t string) bool {
 // webhookURL recognises a webhook URL whose path is its credential:
 // Discord (discord.com/api/webhooks/<id>/<token>), Slack
 // (hooks.slack.com/services/...) and Microsoft Teams
-// (<tenant>.webhook.office.com/webhookb2/.../IncomingWebhook/...).
+// (<tenant>.webhook.office.com/webhookb2/.../IncomingWebhook/...). A
+// token that is a placeholder (XXXXXXXX...) is none.
 func webhookURL(s string) string {
 	const maxWebhookURL = 512
 	for off := 0; off < len(s); {
@@ -149,12 +150,13 @@ func webhookURL(s string) string {
 		switch {
 		case host == "discord.com" || host == "discordapp.com" || strings.HasSuffix(host, ".discord.com") || strings.HasSuffix(host, ".discordapp.com"):
 			p := strings.Split(path, "/")
-			if len(p) >= 4 && p[0] == "api" && p[1] == "webhooks" && isDigits(p[2]) && len(p[2]) >= 15 && tokenRun(p[3], "-_") >= 60 {
+			if len(p) >= 4 && p[0] == "api" && p[1] == "webhooks" && isDigits(p[2]) && len(p[2]) >= 15 && tokenRun(p[3], "-_") >= 60 && !placeholder("", p[3]) {
 				return "a Discord webhook URL"
 			}
 		case host == "hooks.slack.com":
 			p := strings.Split(path, "/")
-			if len(p) >= 4 && (p[0] == "services" || p[0] == "workflows" || p[0] == "triggers") && tokenRun(p[len(p)-1], "") >= 20 {
+			if len(p) >= 4 && (p[0] == "services" || p[0] == "workflows" || p[0] == "triggers") && tokenRun(p[len(p)-1], "") >= 20 &&
+				!placeholder("", p[len(p)-1]) {
 				return "a Slack webhook URL"
 			}
 		case strings.HasSuffix(host, ".webhook.office.com") || host == "outlook.office.com" || host == "outlook.office365.com":
@@ -260,7 +262,7 @@ func authorizationToken(scheme, tok string) bool {
 		}
 		return false
 	}
-	if isPlaceholder(tok) || isReference(tok) {
+	if placeholder("", tok) || isReference(tok) {
 		return false
 	}
 	switch scheme {

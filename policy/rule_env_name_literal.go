@@ -22,9 +22,11 @@ package policy
 // SECRET_MOUNT_PATH, PASSWORD_MIN_LENGTH and SECRET_NAME are not.
 //
 // A value looks like a credential when, trimmed, it is at least 8 bytes,
-// has no white space, is not a placeholder or reference ($(X), ${X},
-// changeme, ****), a boolean, a number, duration or quantity, a path, a host
-// name or address, or a URL without a password, and it either mixes three
+// has no white space, is not a placeholder or reference ($(X), ${X}, ****,
+// your-api-key-here; see placeholder), a boolean, a number, duration or
+// quantity, a path, a host name or address, a URL without a password, a
+// Kubernetes object's name (objectName: oauth2-proxy-auth) or ciphertext
+// under a name that says so (ciphertext), and it either mixes three
 // of lower case, upper case, digits and symbols (Tr0ub4dor&3xY!), or mixes
 // two at 12+ bytes with Shannon entropy >= 3.0 (hex keys, UUIDs,
 // s3cr3tpassw0rd), or is 20+ bytes of one class with entropy >= 3.8.
@@ -45,7 +47,7 @@ func envNameLiteralRule() Rule {
 		Since:     ruleSince,
 		Remedy:    remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
-			if !it.literal() || len(it.lit.v) < 8 || it.lit.space > 0 || !it.secretName() || !passwordLike(&it.lit) {
+			if !it.literal() || len(it.lit.v) < 8 || it.lit.space > 0 || !it.secretName() || !passwordLike(it.env.Name, &it.lit) {
 				return ""
 			}
 			return "literal value looks like a credential under a secret-looking name"
@@ -55,7 +57,7 @@ func envNameLiteralRule() Rule {
 
 // passwordLike reports whether a literal under a secret-looking name looks
 // like a credential (see the rule's comment).
-func passwordLike(l *literal) bool {
+func passwordLike(name string, l *literal) bool {
 	v := l.v
 	if len(v) < 8 || l.space > 0 {
 		return false
@@ -63,18 +65,30 @@ func passwordLike(l *literal) bool {
 	if isURL(v) {
 		return urlWithPassword(v)
 	}
-	if isPlaceholder(v) || isBoolWord(v) || isNumeric(v) || isPathLike(v) || isHostLike(v) {
+	// The look first (cheap, and most values fail it), then what the
+	// value is.
+	if !credentialLook(l) {
+		return false
+	}
+	if placeholder(name, v) || isBoolWord(v) || isNumeric(v) || isPathLike(v) || isHostLike(v) || objectName(v) {
 		return false
 	}
 	if b := l.base64(); len(b) > 0 && publicKeyMaterial(b) {
 		return false
 	}
+	return !ciphertext(name, l)
+}
+
+// credentialLook reports whether l has a credential's look: three
+// character classes, two at 12+ bytes with entropy >= 3.0, or one at 20+
+// bytes with entropy >= 3.8.
+func credentialLook(l *literal) bool {
 	switch l.classes() {
 	case 4, 3:
 		return true
 	case 2:
-		return len(v) >= 12 && l.entropy() >= 3.0
+		return len(l.v) >= 12 && l.entropy() >= 3.0
 	default:
-		return len(v) >= 20 && l.entropy() >= 3.8
+		return len(l.v) >= 20 && l.entropy() >= 3.8
 	}
 }

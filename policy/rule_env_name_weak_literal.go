@@ -15,7 +15,10 @@ import "strings"
 // (see secretWord): PASSWORD, PASSWD, PASSPHRASE, PASS, PWD, PW, SECRET
 // (CLIENT_SECRET, SECRET_KEY, JWT_SECRET), a word ending in TOKEN, API_KEY,
 // PRIVATE_KEY, and KEY after SIGNING, ENCRYPTION, MASTER, ADMIN, ROOT, HMAC,
-// JWT, WEBHOOK, SESSION, AUTH, APP, APPLICATION, LICENSE or SECRET. Weaker
+// JWT, WEBHOOK, SESSION, AUTH, APP, APPLICATION, LICENSE, SECRET, ACCOUNT,
+// STORAGE, SUBSCRIPTION, or ACCESS after SECRET or SHARED or in an Azure
+// name (AWS_SECRET_ACCESS_KEY, SHARED_ACCESS_KEY, AZURE_STORAGE_ACCESS_KEY:
+// a cloud account's secret key). Weaker
 // secret words stay with env-name-literal, whose value test they need:
 // ACCESS_KEY (MinIO's and AWS's access key is the user name's half),
 // CREDENTIALS, COOKIE, SALT, SEED, PEPPER, MNEMONIC. A SECRET right after
@@ -23,15 +26,21 @@ import "strings"
 // names a Kubernetes Secret and is left alone, as is Airflow's
 // AIRFLOW__<SECTION>__<KEY>_SECRET, which names a key in its secrets backend.
 //
-// Passes: an empty value, a boolean or number, a placeholder or reference
-// ($(VAR), ${VAR}, {{ .x }}, <password>, %s, ****, none, null; secret-store
-// references pass every rule, see isReference), a path, a host name or a
-// URL without a password, a Kubernetes Secret's name (a DNS name ending in
-// -secret, -secrets, -credentials, -creds or -tls), prose (a value over
-// 64 bytes with white space), and a substitution marker that restates the
-// name (GOOGLE_API_KEY=GOOGLE_API_KEY_VAL, X_TOKEN=INSERT_X_TOKEN). SECRET_ID
-// is left to env-name-literal: a Vault AppRole secret id, or the id of a
-// secret in a secret manager.
+// Passes what weakValue (values.go) says is no value: an empty value, a
+// boolean or number, a placeholder (placeholder: a reference or template,
+// <password>, %s, ****, none, null, fill-in text such as your-secret-here
+// or sk-your-key-here, a marker that restates the name in upper case such
+// as GITHUB_TOKEN=GITHUB_TOKEN or X_TOKEN=INSERT_X_TOKEN, instructions or
+// prose), a path, a host name or a URL without a password, and the name of
+// a Kubernetes object that holds the secret (objectName: a lower-case DNS
+// name ending in -secret, -creds, -tls, -cert, -certs, -ca, -keys, -auth
+// ...). A common word is not a placeholder: DB_PASSWORD=password,
+// PASSWORD=PASSWORD and POSTGRES_PASSWORD=postgres_password work as set.
+// Ciphertext under a name that says so (ENCRYPTED_PASSWORD=<base64 of
+// encrypted bytes>, see ciphertext) passes, and a trust store's password
+// (TRUSTSTORE_PASSWORD=changeit: the store holds public certificates) is
+// left to env-name-literal's test. SECRET_ID is left to env-name-literal:
+// a Vault AppRole secret id, or the id of a secret in a secret manager.
 //
 // Reads: env[*].name and env[*].value (literal values only) of every
 // container kind.
@@ -48,10 +57,10 @@ func envNameWeakLiteralRule() Rule {
 			// Cheapest first: the name's question (shared with
 			// env-name-literal, and answered by a one-pass prefilter for
 			// most names), then the value.
-			if !it.literal() || !it.secretName() || !weakSecret(&it.lit) {
+			if !it.literal() || !it.secretName() || !weakValue(it.env.Name, it.lit.v) {
 				return ""
 			}
-			if w, ok := secretWord(it.env.Name, false); !ok || !strongSecretWord(it.env.Name, w) || substitutionMarker(it.env.Name, it.lit.v) {
+			if w, ok := secretWord(it.env.Name, false); !ok || !strongSecretWord(it.env.Name, w) || ciphertext(it.env.Name, &it.lit) {
 				return ""
 			}
 			return "literal value under a password, secret, token or key name (a default password is still the password)"
@@ -66,7 +75,7 @@ func strongSecretWord(name string, w span) bool {
 	// SECRET_ID is a Vault AppRole secret id or the id (name) of a secret
 	// in a secret manager: ambiguous, so its value is judged by
 	// env-name-literal's test only.
-	if strings.EqualFold(strings.TrimLeft(name[w.hi:], "_-."), "ID") {
+	if strings.EqualFold(strings.TrimLeft(name[w.hi:], "_-."), "ID") || trustStoreSecret(name, w) {
 		return false
 	}
 	// The word in upper case without separators: API_KEY -> APIKEY.
@@ -88,8 +97,30 @@ func strongSecretWord(name string, w span) bool {
 		return !kubeSecretName(name, w, n) && !airflowSecretKey(name)
 	case strings.HasSuffix(n, "KEY") || strings.HasSuffix(n, "KEYS"):
 		switch prefix := strings.TrimSuffix(strings.TrimSuffix(n, "S"), "KEY"); prefix {
-		case "SIGNING", "SIGN", "ENCRYPTION", "ENCRYPT", "MASTER", "ADMIN", "ROOT", "HMAC", "JWT", "WEBHOOK",
-			"SESSION", "AUTH", "APP", "APPLICATION", "LICENSE", "SECRET", "MASTERKEY":
+		case "SIGNING", "SIGN", "ENCRYPTION", "ENCRYPT", "DECRYPTION", "CRYPTO", "MASTER", "ADMIN", "ROOT", "HMAC",
+			"JWT", "WEBHOOK", "SESSION", "AUTH", "APP", "APPLICATION", "LICENSE", "SECRET", "MASTERKEY",
+			"ACCOUNT", "STORAGE", "SUBSCRIPTION":
+			return true
+		case "ACCESS": // a lone ACCESS_KEY is a user's half (MINIO_ACCESS_KEY)
+			return secretAccessKey(name, w)
+		}
+	}
+	return false
+}
+
+// secretAccessKey reports whether the ACCESS_KEY of name, at w, is the
+// secret half of a key pair: SECRET or SHARED just before it
+// (AWS_SECRET_ACCESS_KEY, SharedAccessKey), or AZURE among the name's
+// words (Azure has no access key id: its access keys are secrets).
+func secretAccessKey(name string, w span) bool {
+	var buf [maxWords]span
+	ws := nameWords(name, &buf)
+	for i, s := range ws {
+		word := name[s.lo:s.hi]
+		if strings.EqualFold(word, "AZURE") {
+			return true
+		}
+		if i+1 < len(ws) && ws[i+1].lo == w.lo && (strings.EqualFold(word, "SECRET") || strings.EqualFold(word, "SHARED")) {
 			return true
 		}
 	}
@@ -97,9 +128,9 @@ func strongSecretWord(name string, w span) bool {
 }
 
 // kubeSecretName reports whether the secret word of name, at w and n in
-// upper case, is SECRET right after TLS, CERT, CA, SSL or another secret
-// word: such a name holds the name of a Kubernetes Secret
-// (INGRESS_TLS_SECRET, DB_PASSWORD_SECRET).
+// upper case, is SECRET right after TLS, CERT, CA, SSL, PULL, KUBECONFIG
+// or another secret word: such a name holds the name of a Kubernetes
+// Secret (INGRESS_TLS_SECRET, DB_PASSWORD_SECRET, IMAGE_PULL_SECRET).
 func kubeSecretName(name string, w span, n string) bool {
 	if n != "SECRET" && n != "SECRETS" {
 		return false
@@ -113,7 +144,8 @@ func kubeSecretName(name string, w span, n string) bool {
 	prev := before[ws[len(ws)-1].lo:ws[len(ws)-1].hi]
 	var ub [16]byte
 	switch string(upperInto(&ub, prev)) {
-	case "TLS", "CERT", "CERTS", "CERTIFICATE", "CA", "SSL", "KEYSTORE", "TRUSTSTORE", "KEY":
+	case "TLS", "CERT", "CERTS", "CERTIFICATE", "CA", "SSL", "KEYSTORE", "TRUSTSTORE", "KEY",
+		"PULL", "IMAGEPULL", "KUBECONFIG", "DOCKERCONFIG":
 		return true
 	}
 	return secretName(prev, false)
@@ -125,59 +157,6 @@ func kubeSecretName(name string, w span, n string) bool {
 func airflowSecretKey(name string) bool {
 	return strings.HasPrefix(name, "AIRFLOW__") && strings.HasSuffix(name, "_SECRET") &&
 		strings.Count(name, "__") >= 2
-}
-
-// substitutionMarker reports whether v is an upper-case marker that
-// restates the variable's name for a script or a person to replace:
-// GOOGLE_API_KEY=GOOGLE_API_KEY_VAL, ETCD_TOKEN=INSERT_ETCD_TOKEN. The
-// name alone (PASSWORD=PASSWORD) is not a marker: it works as set.
-func substitutionMarker(name, v string) bool {
-	if len(v) <= len(name) || len(name) < 4 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; !isUpper(c) && !isDigit(c) && c != '_' && c != '-' {
-			return false
-		}
-	}
-	i := 0
-	for i+len(name) <= len(v) && !strings.EqualFold(v[i:i+len(name)], name) {
-		i++
-	}
-	if i+len(name) > len(v) {
-		return false
-	}
-	// The rest is whole words: INSERT_<NAME>, <NAME>_VAL, YOUR_<NAME>_HERE.
-	return (i == 0 || v[i-1] == '_' || v[i-1] == '-') && (i+len(name) == len(v) || v[i+len(name)] == '_' || v[i+len(name)] == '-')
-}
-
-// maxWeakProse: a value longer than this with white space in it is prose
-// or configuration, not a password.
-const maxWeakProse = 64
-
-// weakSecret reports whether a literal under a strong secret name is a
-// value (see the rule's comment for what passes).
-func weakSecret(l *literal) bool {
-	v := l.v
-	if v == "" || l.space > 0 && len(v) > maxWeakProse || strings.Contains(v, "-----BEGIN ") {
-		return false
-	}
-	if isBoolWord(v) || isNumeric(v) || isPlaceholderSyntax(v) || isEmptyWord(v) || oneByteRepeated(v) {
-		return false
-	}
-	if isURL(v) {
-		return urlWithPassword(v)
-	}
-	if isPathLike(v) || relativePath(v) || isHostLike(v) || kubeObjectName(v) {
-		return false
-	}
-	return true
-}
-
-// isPlaceholderSyntax reports whether v uses the syntax of a reference or a
-// template anywhere ($(X), ${X}, {{ }}, %s, %(x)s) or is <something>.
-func isPlaceholderSyntax(v string) bool {
-	return templateSyntax(v) || strings.Contains(v, "%s")
 }
 
 // isEmptyWord reports whether v says "no value".
@@ -211,21 +190,4 @@ func relativePath(v string) bool {
 		}
 	}
 	return true
-}
-
-// kubeObjectName reports whether v is the name of a Kubernetes Secret as
-// manifests name them: a lower-case DNS name ending in -secret, -secrets,
-// -credentials, -creds or -tls.
-func kubeObjectName(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; !isLower(c) && !isDigit(c) && c != '-' && c != '.' {
-			return false
-		}
-	}
-	for _, s := range [...]string{"-secret", "-secrets", "-credentials", "-creds", "-tls"} {
-		if strings.HasSuffix(v, s) && len(v) > len(s) {
-			return true
-		}
-	}
-	return false
 }

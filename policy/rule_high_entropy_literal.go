@@ -13,8 +13,18 @@ import (
 // of at least 4.2 bits per byte (random base64 of that length has about
 // 4.6 and more; English-like identifiers stay below).
 //
-// Allowed (never flagged): hex-only values (git SHAs, digests and checksums
-// have no upper and lower case mix: hex keys are left to env-name-literal),
+// Under a name whose last word is KEY or KEYS, whatever comes before it
+// (FOO_BAR_KEY, deploymentKey: a key's name env-name-literal does not
+// know), a shorter random token is enough: 20 bytes or more of that
+// alphabet mixing upper case, lower case and digits, with entropy within
+// one bit of its length's maximum and without an identifier's words
+// (keyToken: UserProfileCacheV2Key01 under PARTITION_KEY passes), or a
+// hex string of 20 to 35 digits (many vendors' API keys have 32; a GPG
+// fingerprint's 40 pass).
+//
+// Allowed (never flagged): other hex-only values (git SHAs, digests and
+// checksums have no upper and lower case mix: hex keys are left to
+// env-name-literal),
 // UUIDs, sha256:/sha512- digests and integrity hashes, values with white
 // space or other punctuation (public keys "ssh-ed25519 AAAA...", PEM
 // certificates, paths, URLs, image references), names that say the value
@@ -22,7 +32,8 @@ import (
 // *CHECKSUM*, *HASH*, *REVISION*, *COMMIT*, *_ID ...), and base64 that decodes
 // to printable text (harmless config; text with a credential in it is
 // known-credential-format's), to an X.509 certificate, a public key or an
-// SSH public key.
+// SSH public key, and ciphertext under a name that says it is encrypted
+// (ENCRYPTED_*, *_CIPHERTEXT, SEALED_*, WRAPPED_*; see ciphertext).
 //
 // Reads: env[*].name and env[*].value (literal values only) of every
 // container kind.
@@ -35,10 +46,21 @@ func highEntropyLiteralRule() Rule {
 		Since:     ruleSince,
 		Remedy:    remedyMoveToVault,
 		check: func(_ *Evaluator, it *item) string {
-			if !it.literal() || !highEntropy(&it.lit) || publicName(it.env.Name) {
+			if !it.literal() {
 				return ""
 			}
-			return "literal value is a long random token"
+			if highEntropy(&it.lit) {
+				if publicName(it.env.Name) || ciphertext(it.env.Name, &it.lit) {
+					return ""
+				}
+				return "literal value is a long random token"
+			}
+			// A shorter random token under a name ending in KEY whatever
+			// its qualifier (FOO_BAR_KEY): the value first, it is cheaper.
+			if keyToken(&it.lit) && keyName(it.env.Name) && !publicName(it.env.Name) {
+				return "literal value is a random token under a key's name"
+			}
+			return ""
 		},
 	}
 }

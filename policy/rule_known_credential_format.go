@@ -12,12 +12,19 @@ import (
 // format, whatever the variable's name:
 //   - PEM private keys (-----BEGIN ... PRIVATE KEY-----), also base64-wrapped;
 //   - JWTs (three base64url parts whose header is JSON with "alg");
-//   - URLs with a password (postgres://user:pass@host, amqp://u:p@h);
+//   - URLs with a password (postgres://user:pass@host, amqp://u:p@h) and
+//     Go SQL DSNs (user:pass@tcp(host:3306)/db),
+//     however weak: a common word (postgres://app:password@db) is a
+//     password, a placeholder (<password>, ${DB_PASS}, $(X), ****) is not;
 //   - secret assignments inside a value: Password=...; in ADO-style
 //     connection strings, AccountKey=, SharedAccessKey=, ?sig= and ?api_key=
 //     in URLs, --db-password=... flags, -Dx.password=... JVM options,
-//     "password": "..." in JSON (the key must be a secret name; a qualified
-//     key such as password-file= is fine);
+//     "password": "..." in JSON, password: ... in YAML (the key must be a
+//     secret name; a qualified key such as password-file= is fine). In a
+//     structure (JSON, YAML, key="value", a key=value list of a vendor's
+//     connection string, .env lines) the value is judged as an env var's
+//     under the key (weakValue: admin counts); elsewhere it must look like
+//     more than a word (see assignedSecret);
 //   - Authorization values: Basic <base64 of user:pass>, Bearer <token>;
 //   - Kubernetes bootstrap tokens (abcdef.0123456789abcdef);
 //   - token prefixes: AWS key ids (AKIA/ASIA + 16), GitHub (ghp_ gho_ ghu_
@@ -37,7 +44,9 @@ import (
 //
 // Reads: env[*].value (literal values only) of every container kind.
 // Allowed: placeholders and references ($(VAR), ${VAR}, {{ .x }}, ****,
-// changeme, changeit, ...), URLs without a password, allow lists.
+// <password>, your-password-here, ...; see placeholder), URLs without a
+// password, a trust store's weak password (-Djavax.net.ssl.trustStorePassword=changeit),
+// allow lists.
 // Example (flagged): DATABASE_URL=postgres://app:S3cr3t@db:5432/app.
 func knownCredentialFormatRule() Rule {
 	return Rule{
@@ -49,16 +58,11 @@ func knownCredentialFormatRule() Rule {
 			if !it.literal() {
 				return ""
 			}
-			if k := credentialFormat(it.lit.v); k != "" {
-				return "literal value contains " + k
-			}
-			if k := namedFormat(it.env.Name, it.lit.v); k != "" {
-				return "literal value is " + k
-			}
-			if b := it.lit.base64(); len(b) > 0 && printableText(b) {
-				if k := credentialFormat(string(b)); k != "" {
-					return "literal value is base64 of text that contains " + k
-				}
+			// A vendor's prefix before fill-in text or a mask
+			// (sk-your-key-here, ghp_xxxx...) is no credential: asked
+			// only of a value in a format, most values are in none.
+			if k := knownFormat(it); k != "" && !tokenPlaceholder(it.env.Name, &it.lit) {
+				return k
 			}
 			return ""
 		},
@@ -72,7 +76,7 @@ func knownCredentialFormatRule() Rule {
 			// with fewer false positives.
 			id := e.gitleaks.First(it.env.Name+"="+it.lit.v, gitleaksGenericRule)
 			switch {
-			case id == "":
+			case id == "" || tokenPlaceholder(it.env.Name, &it.lit):
 				return ""
 			case isRuleID(id):
 				// Only the rule's id leaves the finding: it names a
@@ -82,6 +86,23 @@ func knownCredentialFormatRule() Rule {
 			return "literal value matches a gitleaks rule"
 		},
 	}
+}
+
+// knownFormat names the known format of the entry's literal, with the
+// reason's wording, or returns "".
+func knownFormat(it *item) string {
+	if k := credentialFormat(it.lit.v); k != "" {
+		return "literal value contains " + k
+	}
+	if k := namedFormat(it.env.Name, it.lit.v); k != "" {
+		return "literal value is " + k
+	}
+	if b := it.lit.base64(); len(b) > 0 && printableText(b) {
+		if k := credentialFormat(string(b)); k != "" {
+			return "literal value is base64 of text that contains " + k
+		}
+	}
+	return ""
 }
 
 // gitleaksGenericRule is gitleaks' catch-all "a key-like name assigned a
@@ -95,7 +116,7 @@ func credentialFormat(s string) string {
 	if k := tokenFormat(s); k != "" {
 		return k
 	}
-	if urlWithPassword(s) {
+	if urlWithPassword(s) || dsnWithPassword(s) {
 		return "a URL with a password"
 	}
 	if bootstrapToken(s) {
@@ -399,7 +420,33 @@ func urlWithPassword(s string) bool {
 		if colon < 0 {
 			continue
 		}
-		if pass := userinfo[colon+1:]; !isPlaceholder(pass) {
+		if pass := userinfo[colon+1:]; !placeholder("", pass) {
+			return true
+		}
+	}
+}
+
+// dsnWithPassword reports whether s has a Go SQL driver's DSN with a
+// password that is not a placeholder: user:pass@tcp(host:3306)/db, also
+// @unix(...) and @(...).
+func dsnWithPassword(s string) bool {
+	for off := 0; ; {
+		i := strings.Index(s[off:], "@")
+		if i < 0 {
+			return false
+		}
+		at := off + i
+		off = at + 1
+		rest := s[off:]
+		if !strings.HasPrefix(rest, "tcp(") && !strings.HasPrefix(rest, "unix(") && !strings.HasPrefix(rest, "(") {
+			continue
+		}
+		// The user info: back to a delimiter, at most maxAssignedValue
+		// bytes (keeps the scan linear).
+		lo := max(0, at-maxAssignedValue)
+		start := lo + strings.LastIndexAny(s[lo:at], " \t\n\"'=;,/") + 1
+		user, pass, ok := strings.Cut(s[start:at], ":")
+		if ok && user != "" && !placeholder("", pass) {
 			return true
 		}
 	}
@@ -410,8 +457,8 @@ const maxAssignedValue = 256
 
 // secretAssignment reports whether s assigns a secret inside itself:
 // key=value or key: value (the key optionally quoted, as in JSON), where the
-// key is a secret name and the value is neither empty, a placeholder, a
-// boolean nor a short number. Values end at ; & , white space or a quote.
+// key is a secret name (see assignedSecret). Values end at ; & , white
+// space or a quote.
 func secretAssignment(s string) bool {
 	for k := 0; k < len(s); k++ {
 		c := s[k]
@@ -421,55 +468,135 @@ func secretAssignment(s string) bool {
 		if c == ':' && strings.HasPrefix(s[k:], "://") {
 			continue
 		}
-		// The key: back over a closing quote and spaces, then name bytes.
-		e := k
-		for e > 0 && s[e-1] == ' ' {
-			e--
+		if assignedSecret(s, k) {
+			return true
 		}
-		quoted := false
-		if e > 0 && (s[e-1] == '"' || s[e-1] == '\'') {
-			e--
-			quoted = true
-		}
-		// key:value only as in JSON or YAML ("key": v, key: v), never as
-		// in arn:aws:secretsmanager:...:secret:name or host:port.
-		if c == ':' && !quoted && !(k+1 < len(s) && s[k+1] == ' ') {
-			continue
-		}
-		b := e
-		for b > 0 && (isAlnum(s[b-1]) || s[b-1] == '_' || s[b-1] == '-' || s[b-1] == '.') {
-			b--
-		}
-		if b == e || !secretName(s[b:e], true) {
-			continue
-		}
-		// The value: over spaces and an opening quote, up to a delimiter,
-		// looking at 256 bytes at most (keeps the scan linear).
-		v := s[k+1:]
-		if len(v) > maxAssignedValue {
-			v = v[:maxAssignedValue]
-		}
-		v = strings.TrimLeft(v, " ")
-		end := "; &,\t\n\r\"'}]"
-		if v != "" && (v[0] == '"' || v[0] == '\'') {
-			end = v[:1]
-			v = v[1:]
-		}
-		if i := strings.IndexAny(v, end); i >= 0 {
-			v = v[:i]
-		}
-		if len(v) < 4 || isPlaceholder(v) || isBoolWord(v) || isNumeric(v) && len(v) < 6 || isReference(v) {
-			continue
-		}
-		// In JSON or YAML ("seed": "orders"), a key that sounds secret
-		// holds configuration as often as a credential: a plain word
-		// there is configuration.
-		if c == ':' && plainWord(v) {
-			continue
-		}
-		return true
 	}
 	return false
+}
+
+// assignedSecret judges the assignment whose = or : is at s[k]. In a
+// structure the key's slot is certain, and the value is judged as an env
+// var's under that name (weakValue): a JSON member with a quoted value
+// ("password": "admin"), a YAML line (password: admin), a quoted value
+// after = (JAAS' password="...", TOML, HCL), and an item of a key=value
+// list separated by ;, , or lines (a connection string in its vendor's
+// syntax: Password=...;, AccountKey=...;, SharedAccessKey=..., a JDBC
+// URL's ;password=..., Redis' ,password=..., a .env or .properties
+// text). JSON, YAML and quoted keys must be a strong secret word
+// (password, secret, token, API key; not seed or cookie, whose plain
+// words are configuration). Elsewhere (flags, query
+// strings, prose) the value must be 4 bytes or more, not a short number,
+// and after a colon not a plain word.
+func assignedSecret(s string, k int) bool {
+	c := s[k]
+	// The key: back over a closing quote and spaces, then name bytes.
+	e := k
+	for e > 0 && s[e-1] == ' ' {
+		e--
+	}
+	quoted := false
+	if e > 0 && (s[e-1] == '"' || s[e-1] == '\'') {
+		e--
+		quoted = true
+	}
+	// key:value only as in JSON or YAML ("key": v, key: v), never as
+	// in arn:aws:secretsmanager:...:secret:name or host:port.
+	if c == ':' && !quoted && !(k+1 < len(s) && (s[k+1] == ' ' || s[k+1] == '\n')) {
+		return false
+	}
+	b := e
+	for b > 0 && (isAlnum(s[b-1]) || s[b-1] == '_' || s[b-1] == '-' || s[b-1] == '.') {
+		b--
+	}
+	if b == e || !secretName(s[b:e], true) {
+		return false
+	}
+	key := s[b:e]
+	v, vquoted, term := assignedValue(s[k+1:])
+	if v == "" || isReference(v) {
+		return false
+	}
+	if w, _ := secretWord(key, true); trustStoreSecret(key, w) {
+		l := newLiteral(v)
+		return passwordLike(key, &l)
+	}
+	lineEnd := term == '\n' || term == '\r' || term == 0
+	switch {
+	case c == ':' && quoted && vquoted, c == ':' && !quoted && yamlKey(s, b) && (vquoted || lineEnd),
+		c == '=' && vquoted:
+		return strongKey(key) && weakValue(key, v)
+	case c == '=' && listItem(s, b) && (lineEnd || inSet(term, ";,& ")):
+		return weakValue(key, v)
+	}
+	if len(v) < 4 || placeholder(key, v) || isBoolWord(v) || isNumeric(v) && len(v) < 6 || objectName(v) {
+		return false
+	}
+	// In free text (seed: orders), a key that sounds secret is followed
+	// by configuration as often as by a credential: a plain word there is
+	// configuration.
+	return c != ':' || !plainWord(v)
+}
+
+// assignedValue cuts the value after an = or a : (rest): over spaces and
+// an opening quote, up to a delimiter, looking at maxAssignedValue bytes
+// at most (keeps the scan linear). It also says whether the value was
+// quoted and which byte ended it (0: the end of s; 1: the bound).
+func assignedValue(rest string) (v string, quoted bool, term byte) {
+	v = rest
+	bounded := len(v) > maxAssignedValue
+	if bounded {
+		v = v[:maxAssignedValue]
+	}
+	v = strings.TrimLeft(v, " ")
+	end := "; &,\t\n\r\"'}]"
+	if v != "" && (v[0] == '"' || v[0] == '\'') {
+		end = v[:1]
+		v = v[1:]
+		quoted = true
+	}
+	if i := strings.IndexAny(v, end); i >= 0 {
+		return v[:i], quoted, v[i]
+	}
+	if bounded {
+		return v, quoted, 1
+	}
+	return v, quoted, 0
+}
+
+// yamlKey reports whether the key at s[b] starts a YAML line: only
+// indentation or a list item's "- " before it on its line.
+func yamlKey(s string, b int) bool {
+	for b > 0 && (s[b-1] == ' ' || s[b-1] == '-') {
+		b--
+	}
+	return b == 0 || s[b-1] == '\n'
+}
+
+// listItem reports whether the key at s[b] starts an item of a key=value
+// list: the start of s, or ; , & ? or a line break before it (spaces
+// allowed), or a space after another key=value (libpq's host=db
+// password=...).
+func listItem(s string, b int) bool {
+	e := b
+	for b > 0 && s[b-1] == ' ' {
+		b--
+	}
+	if b == 0 || inSet(s[b-1], ";,&?\n") {
+		return true
+	}
+	if b == e {
+		return false
+	}
+	p := strings.LastIndexAny(s[:b], " \t\n;,")
+	return strings.IndexByte(s[p+1:b], '=') > 0
+}
+
+// strongKey reports whether a key inside a value is a strong secret word
+// (see strongSecretWord).
+func strongKey(key string) bool {
+	w, ok := secretWord(key, true)
+	return ok && strongSecretWord(key, w)
 }
 
 // plainWord reports whether v is letters only, with - _ . between them:

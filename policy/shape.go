@@ -171,30 +171,6 @@ func isHex(s string) bool {
 	return s != ""
 }
 
-// isPlaceholder reports whether s stands for a value rather than being one:
-// a reference to another variable or a template ($(X), ${X}, {{ .X }}, %s,
-// <password>), a run of one character (********, xxxxxxxx), or one of a few
-// placeholder words. Such values protect nothing and are never reported.
-func isPlaceholder(s string) bool {
-	if s == "" {
-		return true
-	}
-	if templateSyntax(s) || s == "%s" || oneByteRepeated(s) {
-		return true
-	}
-	if len(s) > 16 {
-		return false
-	}
-	var buf [16]byte
-	switch string(lowerInto(&buf, s)) {
-	case "changeme", "changeit", "password", "passw0rd", "secret", "example", "placeholder",
-		"dummy", "redacted", "none", "null", "nil", "empty", "todo", "tbd", "unset", "notset",
-		"not-set", "n/a", "replaceme", "replace-me", "your-password", "your-token", "your-api-key":
-		return true
-	}
-	return false
-}
-
 // templateSyntax reports whether s uses the syntax of a reference or a
 // template somewhere ($(X), ${X}, {{ }}), starts a %(x)s format, or is
 // <something>.

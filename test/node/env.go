@@ -37,6 +37,18 @@ type EnvOptions struct {
 	// VaultAliases installs the chart with migration.vaultAgentAnnotations:
 	// pods written for the Vault Agent Injector are read too.
 	VaultAliases bool
+	// VaultNamespaces are the namespaces whose roles Env writes into Vault
+	// with `wisp setup vault --apply` from Policy (the command
+	// docs/setup-vault.md shows), before wisp is installed: Vault's JWT
+	// auth method at the policy's authPath and one role per role name the
+	// policy gives these namespaces, bound to them. Empty: the stack's own
+	// auth/jwt, its roles written with stack.Stack.WriteJWTRole.
+	VaultNamespaces []string
+	// NoJWTAuth leaves Vault's JWT auth method unconfigured (a test that
+	// runs wisp setup vault itself, as docs/getting-started.md does).
+	NoJWTAuth bool
+	// NoWisp starts everything but wisp: the caller installs the chart.
+	NoWisp bool
 	// Logf reports progress; nil means quiet.
 	Logf func(format string, args ...any)
 }
@@ -50,8 +62,10 @@ type Env struct {
 	Stack *stack.Stack
 	// WebhookPort is wisp-webhook's port on 127.0.0.1 (hostNetwork).
 	WebhookPort int
-	dir         string
-	logf        func(string, ...any)
+	// WispCLI is the wisp command (cmd/wisp) built for the env.
+	WispCLI string
+	dir     string
+	logf    func(string, ...any)
 }
 
 // StartEnv starts everything and installs wisp; on error it stops what it
@@ -86,6 +100,7 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 		Workloads:       opts.Workloads,
 		Kubelet:         &stack.Kubelet{SecurePort: env.Node.KubeletPort()},
 		PersistentVault: opts.PersistentVault,
+		NoJWTAuth:       opts.NoJWTAuth || len(opts.VaultNamespaces) > 0,
 		Logf:            opts.Logf,
 	})
 	if err != nil {
@@ -95,6 +110,17 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 		return nil, err
 	}
 	opts.Logf("env: node, SPIRE, Vault, PostgreSQL and the CSI driver up in %s", time.Since(t0).Round(time.Millisecond))
+	if env.WispCLI, err = buildWispCLI(ctx, env.dir); err != nil {
+		return nil, err
+	}
+	if len(opts.VaultNamespaces) > 0 {
+		if err := env.setupVault(ctx, opts.Policy, opts.VaultNamespaces); err != nil {
+			return nil, err
+		}
+	}
+	if opts.NoWisp {
+		return env, nil
+	}
 	if err := env.installWisp(ctx, filepath.Join(helm, "helm"), opts.Policy, opts.VaultAliases); err != nil {
 		return nil, err
 	}

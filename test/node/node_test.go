@@ -355,7 +355,7 @@ func TestUnboundIdentityFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`vault login with role "app"`, "invalid subject"} {
+	for _, want := range []string{`vault login with role "app"`, "bound claim"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("termination message %q lacks %q", msg, want)
 		}

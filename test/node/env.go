@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -143,15 +144,15 @@ func (e *Env) Stop() error {
 	return errors.Join(errs...)
 }
 
-// installWisp runs `helm install` of charts/wisp: one replica on the host
-// network (the API server reaches it at https://127.0.0.1:<port>, there is
-// no kube-proxy), certificates in auto mode, the policy given.
+// installWisp runs `helm install` of charts/wisp: NodeChartValues, the
+// policy given (vaultAddr the stack's Vault) and the migration aliases.
 func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]any, vaultAliases bool) error {
 	root, err := stack.ModuleRoot()
 	if err != nil {
 		return err
 	}
-	if e.WebhookPort, err = stack.FreePort(); err != nil {
+	values, err := e.NodeChartValues()
+	if err != nil {
 		return err
 	}
 	if policy == nil {
@@ -161,28 +162,11 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 	if injection == nil {
 		injection = map[string]any{}
 	}
-	injection["image"] = WispImage
-	injection["imagePullPolicy"] = "Never"
+	maps.Copy(injection, nodeInjection())
 	injection["vaultAddr"] = e.Stack.VaultAddr()
 	policy["injection"] = injection
-	repo, tag, _ := strings.Cut(WispImage, ":")
-	values := map[string]any{
-		"replicaCount": 1,
-		"hostNetwork":  true,
-		"port":         e.WebhookPort,
-		"image":        map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
-		"logLevel":     "info",
-		"extraArgs":    []string{"--host=127.0.0.1", "--cert-hosts=127.0.0.1"},
-		// No kube-proxy: the in-cluster client goes straight to the API
-		// server on loopback (its certificate names 127.0.0.1).
-		"extraEnv": []map[string]any{
-			{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
-			{"name": "KUBERNETES_SERVICE_PORT", "value": fmt.Sprint(e.Node.APIServerPort())},
-		},
-		"webhook":   map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d", e.WebhookPort), "timeoutSeconds": 10},
-		"policy":    policy,
-		"migration": map[string]any{"vaultAgentAnnotations": vaultAliases},
-	}
+	values["policy"] = policy
+	values["migration"] = map[string]any{"vaultAgentAnnotations": vaultAliases}
 	b, err := yaml.Marshal(values)
 	if err != nil {
 		return fmt.Errorf("encode chart values: %w", err)
@@ -200,6 +184,43 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 		return fmt.Errorf("helm install wisp: %w\n%s\nwebhook log:\n%s", err, lastLines(string(out), 20), e.Node.PodLogs(ctx, WispNamespace, 30))
 	}
 	return nil
+}
+
+// NodeChartValues are the chart values this node needs, whatever the
+// policy: one replica on the host network (the API server reaches it at
+// https://127.0.0.1:<WebhookPort>, there is no kube-proxy), certificates in
+// auto mode, wisp's image as loaded on the node (for the webhook and the
+// injected wisp-fetch). It picks WebhookPort on first use.
+func (e *Env) NodeChartValues() (map[string]any, error) {
+	if e.WebhookPort == 0 {
+		port, err := stack.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		e.WebhookPort = port
+	}
+	repo, tag, _ := strings.Cut(WispImage, ":")
+	return map[string]any{
+		"replicaCount": 1,
+		"hostNetwork":  true,
+		"port":         e.WebhookPort,
+		"image":        map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
+		"logLevel":     "info",
+		"extraArgs":    []string{"--host=127.0.0.1", "--cert-hosts=127.0.0.1"},
+		// No kube-proxy: the in-cluster client goes straight to the API
+		// server on loopback (its certificate names 127.0.0.1).
+		"extraEnv": []map[string]any{
+			{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+			{"name": "KUBERNETES_SERVICE_PORT", "value": fmt.Sprint(e.Node.APIServerPort())},
+		},
+		"webhook": map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d", e.WebhookPort), "timeoutSeconds": 10},
+		"policy":  map[string]any{"injection": nodeInjection()},
+	}, nil
+}
+
+// nodeInjection is the policy's injection image as loaded on the node.
+func nodeInjection() map[string]any {
+	return map[string]any{"image": WispImage, "imagePullPolicy": "Never"}
 }
 
 // WispDeployment is the chart's Deployment of wisp-webhook in

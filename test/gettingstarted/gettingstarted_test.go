@@ -83,7 +83,7 @@ func TestGettingStarted(t *testing.T) {
 		}
 		out = runBlock(t, tmp, env, i+1, text)
 	}
-	for _, want := range []string{"file config: 1 lines", "file db: 2 lines", "current_user=v-jwt-demo-"} {
+	for _, want := range []string{"file config: 1 lines", "file db: 2 lines", "current_user=v-jwt-spif-demo-"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the page's last block printed no %q:\n%s", want, out)
 		}

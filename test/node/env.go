@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,7 +30,8 @@ type EnvOptions struct {
 	// k8s selectors (k8s:ns:<ns>, k8s:sa:<sa>) for pods.
 	Workloads []stack.Workload
 	// Policy is the platform policy given to the chart (its `policy`
-	// value); Env fills injection.image, imagePullPolicy and vaultAddr.
+	// value); Env fills injection.image, imagePullPolicy (IfNotPresent) and
+	// vaultAddr.
 	Policy map[string]any
 	// PersistentVault runs Vault with file storage (stack.Options), so
 	// that tests can stop, restart and seal it.
@@ -43,15 +45,29 @@ type EnvOptions struct {
 
 // Env is the whole of wisp on a real node: the node, PostgreSQL, SPIRE
 // (k8s workload attestor against the node's kubelet), Vault, the SPIFFE CSI
-// driver exposing the agent's socket, and wisp installed with `helm install`
-// from charts/wisp, its webhook a pod of the node.
+// driver exposing the agent's socket, an OCI registry on 127.0.0.1, and
+// wisp as a release ships it: `make image chart push` to that registry,
+// then `helm install` of the pushed chart, the kubelet pulling the image.
 type Env struct {
 	Node  *Node
 	Stack *stack.Stack
 	// WebhookPort is wisp-webhook's port on 127.0.0.1 (hostNetwork).
 	WebhookPort int
-	dir         string
-	logf        func(string, ...any)
+	// Registry is the OCI registry's host:port (127.0.0.1:<port>, plain
+	// HTTP); containerd pulls every image of the node from it.
+	Registry string
+	// ChartRef and ChartVersion name the chart pushed to Registry:
+	// `helm install wisp <ChartRef> --version <ChartVersion> --plain-http`.
+	ChartRef, ChartVersion string
+	// WispImage is wisp's image index in Registry, by tag (the chart's
+	// image and the injected wisp-fetch's).
+	WispImage string
+	// AppImage is the test app's image in Registry, by tag.
+	AppImage string
+	dir      string
+	helm     string
+	registry *registry
+	logf     func(string, ...any)
 }
 
 // StartEnv starts everything and installs wisp; on error it stops what it
@@ -67,19 +83,20 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 			err = errors.Join(err, env.Stop())
 		}
 	}()
-	if env.dir, err = os.MkdirTemp("", "wisp-node-images"); err != nil {
-		return nil, fmt.Errorf("create images folder: %w", err)
+	if env.dir, err = os.MkdirTemp("", "wisp-node-env"); err != nil {
+		return nil, fmt.Errorf("create the env's folder: %w", err)
 	}
-	images, err := BuildImages(ctx, env.dir)
-	if err != nil {
-		return nil, err
-	}
-	opts.Logf("env: images built in %s", time.Since(t0).Round(time.Millisecond))
 	helm, err := ensure(ctx, "ensure-helm.sh")
 	if err != nil {
 		return nil, err
 	}
-	if env.Node, err = Start(ctx, Options{Images: images.All(), Logf: opts.Logf}); err != nil {
+	env.helm = filepath.Join(helm, "helm")
+	if err := env.publish(ctx); err != nil {
+		return nil, err
+	}
+	opts.Logf("env: images and chart pushed to %s in %s", env.Registry, time.Since(t0).Round(time.Millisecond))
+	sandbox := env.Registry + "/" + sandboxRepo + ":" + testTag
+	if env.Node, err = Start(ctx, Options{Registry: env.Registry, SandboxImage: sandbox, Logf: opts.Logf}); err != nil {
 		return nil, err
 	}
 	env.Stack, err = stack.Start(ctx, stack.Options{
@@ -95,14 +112,61 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 		return nil, err
 	}
 	opts.Logf("env: node, SPIRE, Vault, PostgreSQL and the CSI driver up in %s", time.Since(t0).Round(time.Millisecond))
-	if err := env.installWisp(ctx, filepath.Join(helm, "helm"), opts.Policy, opts.VaultAliases); err != nil {
+	if err := env.installWisp(ctx, opts.Policy, opts.VaultAliases); err != nil {
 		return nil, err
 	}
 	opts.Logf("env: wisp installed and serving in %s", time.Since(t0).Round(time.Millisecond))
 	return env, nil
 }
 
-// Stop stops the stack and the node and removes the images.
+// publish starts the registry and pushes to it the test images and the
+// release (`make image chart push`).
+func (e *Env) publish(ctx context.Context) error {
+	var err error
+	if e.registry, err = startRegistry(filepath.Join(e.dir, "registry")); err != nil {
+		return err
+	}
+	e.Registry = e.registry.host
+	t0 := time.Now()
+	imgs, err := pushTestImages(ctx, e.dir, e.Registry)
+	if err != nil {
+		return err
+	}
+	e.AppImage = imgs.app
+	e.logf("env: test app built and pushed in %s", time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
+	rel, err := publishRelease(ctx, e.dir, e.Registry, e.helm)
+	if err != nil {
+		return err
+	}
+	e.WispImage, e.ChartRef, e.ChartVersion = rel.image, rel.chartRef, rel.chartVersion
+	for _, l := range strings.Split(strings.TrimSpace(rel.output), "\n") {
+		if strings.HasPrefix(l, "pushed ") {
+			e.logf("env: %s", l)
+		}
+	}
+	e.logf("env: make image chart push in %s", time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// RegistryRequests are the requests the registry answered so far, oldest
+// first.
+func (e *Env) RegistryRequests() []RegistryRequest { return e.registry.requests() }
+
+// Helm runs helm against the node (its kubeconfig; helm's own state in the
+// env's folder) and returns its combined output.
+func (e *Env) Helm(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, e.helm, append(args, "--kubeconfig", e.Node.Kubeconfig())...)
+	cmd.Env = helmEnv(e.dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("helm %s: %w\n%s", strings.Join(args, " "), err, lastLines(string(out), 20))
+	}
+	return string(out), nil
+}
+
+// Stop stops the stack, the node and the registry, and removes the env's
+// folder.
 func (e *Env) Stop() error {
 	var errs []error
 	if e.Node != nil {
@@ -111,20 +175,21 @@ func (e *Env) Stop() error {
 	if e.Stack != nil {
 		errs = append(errs, e.Stack.Stop())
 	}
+	if e.registry != nil {
+		errs = append(errs, e.registry.stop())
+	}
 	if e.dir != "" {
 		errs = append(errs, os.RemoveAll(e.dir))
 	}
 	return errors.Join(errs...)
 }
 
-// installWisp runs `helm install` of charts/wisp: one replica on the host
-// network (the API server reaches it at https://127.0.0.1:<port>, there is
-// no kube-proxy), certificates in auto mode, the policy given.
-func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]any, vaultAliases bool) error {
-	root, err := stack.ModuleRoot()
-	if err != nil {
-		return err
-	}
+// installWisp runs `helm install` of the chart in the registry: one
+// replica on the host network (the API server reaches it at
+// https://127.0.0.1:<port>, there is no kube-proxy), certificates in auto
+// mode, the image from the registry (IfNotPresent), the policy given.
+func (e *Env) installWisp(ctx context.Context, policy map[string]any, vaultAliases bool) error {
+	var err error
 	if e.WebhookPort, err = stack.FreePort(); err != nil {
 		return err
 	}
@@ -135,16 +200,19 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 	if injection == nil {
 		injection = map[string]any{}
 	}
-	injection["image"] = WispImage
-	injection["imagePullPolicy"] = "Never"
+	injection["image"] = e.WispImage
+	injection["imagePullPolicy"] = "IfNotPresent"
 	injection["vaultAddr"] = e.Stack.VaultAddr()
 	policy["injection"] = injection
-	repo, tag, _ := strings.Cut(WispImage, ":")
+	ref, err := name.NewTag(e.WispImage)
+	if err != nil {
+		return fmt.Errorf("wisp image %q: %w", e.WispImage, err)
+	}
 	values := map[string]any{
 		"replicaCount": 1,
 		"hostNetwork":  true,
 		"port":         e.WebhookPort,
-		"image":        map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
+		"image":        map[string]any{"repository": ref.Context().Name(), "tag": ref.TagStr(), "pullPolicy": "IfNotPresent"},
 		"logLevel":     "info",
 		"extraArgs":    []string{"--host=127.0.0.1", "--cert-hosts=127.0.0.1"},
 		// No kube-proxy: the in-cluster client goes straight to the API
@@ -165,13 +233,9 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 	if err := os.WriteFile(vf, b, 0o600); err != nil {
 		return fmt.Errorf("write chart values: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, helm, "install", "wisp", filepath.Join(root, "charts", "wisp"),
-		"--kubeconfig", e.Node.Kubeconfig(), "--namespace", WispNamespace, "--create-namespace",
-		"-f", vf, "--wait", "--timeout", "120s")
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(e.dir, "helm"), "HELM_CONFIG_HOME="+filepath.Join(e.dir, "helm"),
-		"HELM_DATA_HOME="+filepath.Join(e.dir, "helm"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("helm install wisp: %w\n%s\nwebhook log:\n%s", err, lastLines(string(out), 20), e.Node.PodLogs(ctx, WispNamespace, 30))
+	if _, err := e.Helm(ctx, "install", "wisp", e.ChartRef, "--version", e.ChartVersion, "--plain-http",
+		"--namespace", WispNamespace, "--create-namespace", "-f", vf, "--wait", "--timeout", "120s"); err != nil {
+		return fmt.Errorf("%w\nwebhook log:\n%s", err, e.Node.PodLogs(ctx, WispNamespace, 30))
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ type EnvOptions struct {
 	// VaultAliases installs the chart with migration.vaultAgentAnnotations:
 	// pods written for the Vault Agent Injector are read too.
 	VaultAliases bool
-	// Logf reports progress; nil means quiet.
+	// Logf reports progress, from more than one goroutine; nil means quiet.
 	Logf func(format string, args ...any)
 }
 
@@ -91,10 +91,20 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 		return nil, err
 	}
 	env.helm = filepath.Join(helm, "helm")
-	if err := env.publish(ctx); err != nil {
+	if env.registry, err = startRegistry(filepath.Join(env.dir, "registry")); err != nil {
 		return nil, err
 	}
-	opts.Logf("env: images and chart pushed to %s in %s", env.Registry, time.Since(t0).Round(time.Millisecond))
+	env.Registry = env.registry.host
+	// The release is built and pushed while the node starts: containerd
+	// needs only the registry's address; the first pull is helm's.
+	published := make(chan error, 1)
+	go func() { published <- env.publish(ctx) }()
+	waited := false
+	defer func() {
+		if !waited {
+			<-published // before Stop removes its folder
+		}
+	}()
 	sandbox := env.Registry + "/" + sandboxRepo + ":" + testTag
 	if env.Node, err = Start(ctx, Options{Registry: env.Registry, SandboxImage: sandbox, Logf: opts.Logf}); err != nil {
 		return nil, err
@@ -112,6 +122,11 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 		return nil, err
 	}
 	opts.Logf("env: node, SPIRE, Vault, PostgreSQL and the CSI driver up in %s", time.Since(t0).Round(time.Millisecond))
+	waited = true
+	if err := <-published; err != nil {
+		return nil, err
+	}
+	opts.Logf("env: images and chart pushed to %s after %s", env.Registry, time.Since(t0).Round(time.Millisecond))
 	if err := env.installWisp(ctx, opts.Policy, opts.VaultAliases); err != nil {
 		return nil, err
 	}
@@ -119,14 +134,9 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 	return env, nil
 }
 
-// publish starts the registry and pushes to it the test images and the
-// release (`make image chart push`).
+// publish pushes to the registry the test images and the release (`make
+// image chart push`).
 func (e *Env) publish(ctx context.Context) error {
-	var err error
-	if e.registry, err = startRegistry(filepath.Join(e.dir, "registry")); err != nil {
-		return err
-	}
-	e.Registry = e.registry.host
 	t0 := time.Now()
 	imgs, err := pushTestImages(ctx, e.dir, e.Registry)
 	if err != nil {

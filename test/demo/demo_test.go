@@ -37,7 +37,7 @@ func TestDemo(t *testing.T) {
 		// 2. The annotated pod is injected with the plan of its
 		// annotations, and the kubelet runs it.
 		regexp.MustCompile(`(?m)^  ADMITTED and INJECTED \(wisp.dev/status: injected\)`),
-		regexp.MustCompile(`(?m)^    init container wisp-fetch, image docker.io/local/wisp:test, user 65532 group 65532`),
+		regexp.MustCompile(`(?m)^    init container wisp-fetch, image 127\.0\.0\.1:\d+/wisp:v0\.0\.0-test, user 65532 group 65532`),
 		regexp.MustCompile(`(?m)^      config +<- secret/data/app/config +\(Go template\)$`),
 		regexp.MustCompile(`(?m)^      db +<- database/creds/app +\(format env\)$`),
 		regexp.MustCompile(`(?m)^    volumes: kube-api-access-\w+, wisp-spiffe \(CSI csi.spiffe.io, read-only\), wisp-secrets \(emptyDir, medium Memory, sizeLimit 4Mi\)$`),

@@ -28,8 +28,7 @@ type substitution struct {
 }
 
 // substitutions is the whole difference between the page and what runs.
-func substitutions(t *testing.T, nodeValues string) []substitution {
-	t.Helper()
+func substitutions(nodeValues string) []substitution {
 	env := shared.env
 	st := env.Stack
 	return []substitution{
@@ -39,9 +38,8 @@ func substitutions(t *testing.T, nodeValues string) []substitution {
 		{"https://oidc-discovery.example.org", st.OIDCURL(), "the OIDC discovery provider on 127.0.0.1"},
 		{"https://vault.example.org:8200", st.VaultAddr(), "Vault on 127.0.0.1"},
 		{"postgres.example.org:5432", fmt.Sprintf("127.0.0.1:%d", st.PGPort()), "PostgreSQL on 127.0.0.1"},
-		{"oci://registry.example.com/platform/charts/wisp --version 0.1.0", chartRef(t), "the chart as the test built it"},
-		{"--set image.repository=registry.example.com/platform/wisp", "", "the image of the test node (in the values below)"},
-		{"registry.example.com/platform/demo-app:1", node.AppImage, "the test app's image on the node"},
+		{"registry.example.com/platform", env.Registry, "the test's registry on 127.0.0.1 (the chart, wisp's image, the app's image)"},
+		{"--version 0.1.0", "--version " + env.ChartVersion + " --plain-http", "the version the test released; its registry speaks plain HTTP"},
 		{"-f values.yaml", "-f values.yaml -f " + nodeValues,
 			"the test node: one webhook replica on the host network, no kube-proxy (values of its own, after the page's)"},
 		{"      serviceAccountName: demo\n", "      serviceAccountName: demo\n      hostNetwork: true\n",
@@ -61,7 +59,7 @@ func TestGettingStarted(t *testing.T) {
 		t.Fatal("docs/getting-started.md has no blocks")
 	}
 	tmp := t.TempDir()
-	subs := substitutions(t, writeNodeValues(t, tmp))
+	subs := substitutions(writeNodeValues(t, tmp))
 	data, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
@@ -145,14 +143,4 @@ func writeNodeValues(t *testing.T, tmp string) string {
 		t.Fatal(err)
 	}
 	return f
-}
-
-// chartRef is the chart as the test node has it.
-func chartRef(t *testing.T) string {
-	t.Helper()
-	root, err := testutil.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(root, "charts", "wisp")
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,7 +31,8 @@ type EnvOptions struct {
 	// k8s selectors (k8s:ns:<ns>, k8s:sa:<sa>) for pods.
 	Workloads []stack.Workload
 	// Policy is the platform policy given to the chart (its `policy`
-	// value); Env fills injection.image, imagePullPolicy and vaultAddr.
+	// value); Env fills injection.image, imagePullPolicy (IfNotPresent) and
+	// vaultAddr.
 	Policy map[string]any
 	// PersistentVault runs Vault with file storage (stack.Options), so
 	// that tests can stop, restart and seal it.
@@ -50,14 +52,15 @@ type EnvOptions struct {
 	NoJWTAuth bool
 	// NoWisp starts everything but wisp: the caller installs the chart.
 	NoWisp bool
-	// Logf reports progress; nil means quiet.
+	// Logf reports progress, from more than one goroutine; nil means quiet.
 	Logf func(format string, args ...any)
 }
 
 // Env is the whole of wisp on a real node: the node, PostgreSQL, SPIRE
 // (k8s workload attestor against the node's kubelet), Vault, the SPIFFE CSI
-// driver exposing the agent's socket, and wisp installed with `helm install`
-// from charts/wisp, its webhook a pod of the node.
+// driver exposing the agent's socket, an OCI registry on 127.0.0.1, and
+// wisp as a release ships it: `make image chart push` to that registry,
+// then `helm install` of the pushed chart, the kubelet pulling the image.
 type Env struct {
 	Node  *Node
 	Stack *stack.Stack
@@ -65,8 +68,21 @@ type Env struct {
 	WebhookPort int
 	// WispCLI is the wisp command (cmd/wisp) built for the env.
 	WispCLI string
-	dir     string
-	logf    func(string, ...any)
+	// Registry is the OCI registry's host:port (127.0.0.1:<port>, plain
+	// HTTP); containerd pulls every image of the node from it.
+	Registry string
+	// ChartRef and ChartVersion name the chart pushed to Registry:
+	// `helm install wisp <ChartRef> --version <ChartVersion> --plain-http`.
+	ChartRef, ChartVersion string
+	// WispImage is wisp's image index in Registry, by tag (the chart's
+	// image and the injected wisp-fetch's).
+	WispImage string
+	// AppImage is the test app's image in Registry, by tag.
+	AppImage string
+	dir      string
+	helm     string
+	registry *registry
+	logf     func(string, ...any)
 }
 
 // StartEnv starts everything and installs wisp; on error it stops what it
@@ -82,19 +98,30 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 			err = errors.Join(err, env.Stop())
 		}
 	}()
-	if env.dir, err = os.MkdirTemp("", "wisp-node-images"); err != nil {
-		return nil, fmt.Errorf("create images folder: %w", err)
+	if env.dir, err = os.MkdirTemp("", "wisp-node-env"); err != nil {
+		return nil, fmt.Errorf("create the env's folder: %w", err)
 	}
-	images, err := BuildImages(ctx, env.dir)
-	if err != nil {
-		return nil, err
-	}
-	opts.Logf("env: images built in %s", time.Since(t0).Round(time.Millisecond))
 	helm, err := ensure(ctx, "ensure-helm.sh")
 	if err != nil {
 		return nil, err
 	}
-	if env.Node, err = Start(ctx, Options{Images: images.All(), Logf: opts.Logf}); err != nil {
+	env.helm = filepath.Join(helm, "helm")
+	if env.registry, err = startRegistry(filepath.Join(env.dir, "registry")); err != nil {
+		return nil, err
+	}
+	env.Registry = env.registry.host
+	// The release is built and pushed while the node starts: containerd
+	// needs only the registry's address; the first pull is helm's.
+	published := make(chan error, 1)
+	go func() { published <- env.publish(ctx) }()
+	waited := false
+	defer func() {
+		if !waited {
+			<-published // before Stop removes its folder
+		}
+	}()
+	sandbox := env.Registry + "/" + sandboxRepo + ":" + testTag
+	if env.Node, err = Start(ctx, Options{Registry: env.Registry, SandboxImage: sandbox, Logf: opts.Logf}); err != nil {
 		return nil, err
 	}
 	env.Stack, err = stack.Start(ctx, stack.Options{
@@ -119,17 +146,64 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 			return nil, err
 		}
 	}
+	waited = true
+	if err := <-published; err != nil {
+		return nil, err
+	}
+	opts.Logf("env: images and chart pushed to %s after %s", env.Registry, time.Since(t0).Round(time.Millisecond))
 	if opts.NoWisp {
 		return env, nil
 	}
-	if err := env.installWisp(ctx, filepath.Join(helm, "helm"), opts.Policy, opts.VaultAliases); err != nil {
+	if err := env.installWisp(ctx, opts.Policy, opts.VaultAliases); err != nil {
 		return nil, err
 	}
 	opts.Logf("env: wisp installed and serving in %s", time.Since(t0).Round(time.Millisecond))
 	return env, nil
 }
 
-// Stop stops the stack and the node and removes the images.
+// publish pushes to the registry the test images and the release (`make
+// image chart push`).
+func (e *Env) publish(ctx context.Context) error {
+	t0 := time.Now()
+	imgs, err := pushTestImages(ctx, e.dir, e.Registry)
+	if err != nil {
+		return err
+	}
+	e.AppImage = imgs.app
+	e.logf("env: test app built and pushed in %s", time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
+	rel, err := publishRelease(ctx, e.dir, e.Registry, e.helm)
+	if err != nil {
+		return err
+	}
+	e.WispImage, e.ChartRef, e.ChartVersion = rel.image, rel.chartRef, rel.chartVersion
+	for _, l := range strings.Split(strings.TrimSpace(rel.output), "\n") {
+		if strings.HasPrefix(l, "pushed ") {
+			e.logf("env: %s", l)
+		}
+	}
+	e.logf("env: make image chart push in %s", time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// RegistryRequests are the requests the registry answered so far, oldest
+// first.
+func (e *Env) RegistryRequests() []RegistryRequest { return e.registry.requests() }
+
+// Helm runs helm against the node (its kubeconfig; helm's own state in the
+// env's folder) and returns its combined output.
+func (e *Env) Helm(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, e.helm, append(args, "--kubeconfig", e.Node.Kubeconfig())...)
+	cmd.Env = helmEnv(e.dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("helm %s: %w\n%s", strings.Join(args, " "), err, lastLines(string(out), 20))
+	}
+	return string(out), nil
+}
+
+// Stop stops the stack, the node and the registry, and removes the env's
+// folder.
 func (e *Env) Stop() error {
 	var errs []error
 	if e.Node != nil {
@@ -138,19 +212,19 @@ func (e *Env) Stop() error {
 	if e.Stack != nil {
 		errs = append(errs, e.Stack.Stop())
 	}
+	if e.registry != nil {
+		errs = append(errs, e.registry.stop())
+	}
 	if e.dir != "" {
 		errs = append(errs, os.RemoveAll(e.dir))
 	}
 	return errors.Join(errs...)
 }
 
-// installWisp runs `helm install` of charts/wisp: NodeChartValues, the
-// policy given (vaultAddr the stack's Vault) and the migration aliases.
-func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]any, vaultAliases bool) error {
-	root, err := stack.ModuleRoot()
-	if err != nil {
-		return err
-	}
+// installWisp runs `helm install` of the chart in the registry:
+// NodeChartValues, the policy given (vaultAddr the stack's Vault) and the
+// migration aliases.
+func (e *Env) installWisp(ctx context.Context, policy map[string]any, vaultAliases bool) error {
 	values, err := e.NodeChartValues()
 	if err != nil {
 		return err
@@ -162,7 +236,7 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 	if injection == nil {
 		injection = map[string]any{}
 	}
-	maps.Copy(injection, nodeInjection())
+	maps.Copy(injection, e.nodeInjection())
 	injection["vaultAddr"] = e.Stack.VaultAddr()
 	policy["injection"] = injection
 	values["policy"] = policy
@@ -175,13 +249,9 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 	if err := os.WriteFile(vf, b, 0o600); err != nil {
 		return fmt.Errorf("write chart values: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, helm, "install", "wisp", filepath.Join(root, "charts", "wisp"),
-		"--kubeconfig", e.Node.Kubeconfig(), "--namespace", WispNamespace, "--create-namespace",
-		"-f", vf, "--wait", "--timeout", "120s")
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(e.dir, "helm"), "HELM_CONFIG_HOME="+filepath.Join(e.dir, "helm"),
-		"HELM_DATA_HOME="+filepath.Join(e.dir, "helm"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("helm install wisp: %w\n%s\nwebhook log:\n%s", err, lastLines(string(out), 20), e.Node.PodLogs(ctx, WispNamespace, 30))
+	if _, err := e.Helm(ctx, "install", "wisp", e.ChartRef, "--version", e.ChartVersion, "--plain-http",
+		"--namespace", WispNamespace, "--create-namespace", "-f", vf, "--wait", "--timeout", "120s"); err != nil {
+		return fmt.Errorf("%w\nwebhook log:\n%s", err, e.Node.PodLogs(ctx, WispNamespace, 30))
 	}
 	return nil
 }
@@ -189,7 +259,7 @@ func (e *Env) installWisp(ctx context.Context, helm string, policy map[string]an
 // NodeChartValues are the chart values this node needs, whatever the
 // policy: one replica on the host network (the API server reaches it at
 // https://127.0.0.1:<WebhookPort>, there is no kube-proxy), certificates in
-// auto mode, wisp's image as loaded on the node (for the webhook and the
+// auto mode, wisp's image from the registry (for the webhook and the
 // injected wisp-fetch). It picks WebhookPort on first use.
 func (e *Env) NodeChartValues() (map[string]any, error) {
 	if e.WebhookPort == 0 {
@@ -199,12 +269,15 @@ func (e *Env) NodeChartValues() (map[string]any, error) {
 		}
 		e.WebhookPort = port
 	}
-	repo, tag, _ := strings.Cut(WispImage, ":")
+	ref, err := name.NewTag(e.WispImage)
+	if err != nil {
+		return nil, fmt.Errorf("wisp image %q: %w", e.WispImage, err)
+	}
 	return map[string]any{
 		"replicaCount": 1,
 		"hostNetwork":  true,
 		"port":         e.WebhookPort,
-		"image":        map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
+		"image":        map[string]any{"repository": ref.Context().Name(), "tag": ref.TagStr(), "pullPolicy": "IfNotPresent"},
 		"logLevel":     "info",
 		"extraArgs":    []string{"--host=127.0.0.1", "--cert-hosts=127.0.0.1"},
 		// No kube-proxy: the in-cluster client goes straight to the API
@@ -214,13 +287,14 @@ func (e *Env) NodeChartValues() (map[string]any, error) {
 			{"name": "KUBERNETES_SERVICE_PORT", "value": fmt.Sprint(e.Node.APIServerPort())},
 		},
 		"webhook": map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d", e.WebhookPort), "timeoutSeconds": 10},
-		"policy":  map[string]any{"injection": nodeInjection()},
+		"policy":  map[string]any{"injection": e.nodeInjection()},
 	}, nil
 }
 
-// nodeInjection is the policy's injection image as loaded on the node.
-func nodeInjection() map[string]any {
-	return map[string]any{"image": WispImage, "imagePullPolicy": "Never"}
+// nodeInjection is the policy's injection image: wisp's, from the
+// registry.
+func (e *Env) nodeInjection() map[string]any {
+	return map[string]any{"image": e.WispImage, "imagePullPolicy": "IfNotPresent"}
 }
 
 // WispDeployment is the chart's Deployment of wisp-webhook in

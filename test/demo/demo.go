@@ -110,7 +110,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 		t1 := time.Now()
 		o.say("stopping everything it started...")
 		cerr := env.Stop()
-		if left := env.Node.Leftovers(); len(left) > 0 {
+		if left := env.Leftovers(); len(left) > 0 {
 			cerr = errors.Join(cerr, fmt.Errorf("left behind: %s", strings.Join(left, ", ")))
 		}
 		if cerr != nil {
@@ -120,7 +120,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 			}
 			return
 		}
-		o.say("stopped the node, its pods, SPIRE, Vault and PostgreSQL; no process, mount, cgroup or folder left (%s)", since(t1))
+		o.say("stopped the node, its pods, the registry, SPIRE, Vault and PostgreSQL; no process, mount, cgroup or folder left (%s)", since(t1))
 		if err == nil {
 			o.say("OK in %s", since(t0))
 		}

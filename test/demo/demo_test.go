@@ -53,7 +53,7 @@ func TestDemo(t *testing.T) {
 		// 5. Revocation drops the role; the app's next login fails.
 		regexp.MustCompile(`(?m)^  \$ vault lease revoke database/creds/app/\S+`),
 		regexp.MustCompile(`(?m)^  the app's next login \(every 2 s\): testapp: log in to PostgreSQL at 127.0.0.1:\d+ as v-\S+: failed$`),
-		regexp.MustCompile(`(?m)^demo: stopped the node, its pods, SPIRE, Vault and PostgreSQL; no process, mount, cgroup or folder left`),
+		regexp.MustCompile(`(?m)^demo: stopped the node, its pods, the registry, SPIRE, Vault and PostgreSQL; no process, mount, cgroup or folder left`),
 		regexp.MustCompile(`(?m)^demo: OK in `),
 	} {
 		if !want.MatchString(got) {

@@ -41,7 +41,7 @@ func runMain(m *testing.M) (code int) {
 			fmt.Fprintln(os.Stderr, "test/gettingstarted: stop:", err)
 			code = 1
 		}
-		if left := env.Node.Leftovers(); len(left) > 0 {
+		if left := env.Leftovers(); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "test/gettingstarted: FAIL: the node left behind:\n  %s\n", strings.Join(left, "\n  "))
 			code = 1
 		}

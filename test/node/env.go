@@ -221,6 +221,27 @@ func (e *Env) Stop() error {
 	return errors.Join(errs...)
 }
 
+// Leftovers is what Stop left behind: the node's (Node.Leftovers), a
+// registry still listening, the env's folder.
+func (e *Env) Leftovers() []string {
+	var left []string
+	if e.Node != nil {
+		left = append(left, e.Node.Leftovers()...)
+	}
+	if e.Registry != "" {
+		if conn, err := net.DialTimeout("tcp", e.Registry, time.Second); err == nil {
+			conn.Close()
+			left = append(left, "the registry still listening on "+e.Registry)
+		}
+	}
+	if e.dir != "" {
+		if _, err := os.Stat(e.dir); err == nil {
+			left = append(left, "folder "+e.dir)
+		}
+	}
+	return left
+}
+
 // installWisp runs `helm install` of the chart in the registry:
 // NodeChartValues, the policy given (vaultAddr the stack's Vault) and the
 // migration aliases.

@@ -185,10 +185,13 @@ func (n *Node) takeLock(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", lockPath, err)
 	}
-	for {
+	for waiting := false; ; waiting = true {
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
 			n.lock = f
 			return nil
+		}
+		if !waiting {
+			n.opts.Logf("node: waiting for another node on this machine to stop (%s)", lockPath)
 		}
 		select {
 		case <-ctx.Done():

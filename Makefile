@@ -55,7 +55,7 @@ push:
 ## Debian packages (containerd, runc, CNI plugins) installed when missing
 ## (cold: about 35-45 min on 2 cores; warm: instant)
 tools:
-	@for t in k8s node csi vault spire helm; do \
+	@for t in k8s node kubectl csi vault spire helm; do \
 	  start=$$(date +%s); test/scripts/ensure-$$t.sh >/dev/null || exit 1; \
 	  echo "tools: $$t ready ($$(( $$(date +%s) - start ))s)"; done
 

@@ -100,7 +100,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	}
 
 	// 0. Everything up: the node, SPIRE, Vault, PostgreSQL, wisp by helm.
-	o.say("starting a real single-node Kubernetes on this machine (kube-apiserver, etcd, controller-manager, scheduler, kubelet, containerd), PostgreSQL, SPIRE (k8s workload attestor), Vault and the SPIFFE CSI driver, then `helm install` of charts/wisp")
+	o.say("starting a real single-node Kubernetes on this machine (kube-apiserver, etcd, controller-manager, scheduler, kubelet, containerd), PostgreSQL, SPIRE (k8s workload attestor), Vault and the SPIFFE CSI driver; then wisp as a release ships it: `make image chart push` to an OCI registry on 127.0.0.1, `helm install` of the pushed chart, the kubelet pulling the image")
 	o.say("the first run builds the components from the Go module proxy (about 40 min on 2 cores; cached after)")
 	var env *node.Env
 	defer func() {
@@ -110,7 +110,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 		t1 := time.Now()
 		o.say("stopping everything it started...")
 		cerr := env.Stop()
-		if left := env.Node.Leftovers(); len(left) > 0 {
+		if left := env.Leftovers(); len(left) > 0 {
 			cerr = errors.Join(cerr, fmt.Errorf("left behind: %s", strings.Join(left, ", ")))
 		}
 		if cerr != nil {
@@ -120,7 +120,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 			}
 			return
 		}
-		o.say("stopped the node, its pods, SPIRE, Vault and PostgreSQL; no process, mount, cgroup or folder left (%s)", since(t1))
+		o.say("stopped the node, its pods, the registry, SPIRE, Vault and PostgreSQL; no process, mount, cgroup or folder left (%s)", since(t1))
 		if err == nil {
 			o.say("OK in %s", since(t0))
 		}
@@ -173,7 +173,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 
 	// 2. The app team's annotated pod is injected, and runs.
 	o.step(2, "The app team's pod: admitted, injected, run by the kubelet")
-	app := demoPod(pod, st.PGPort())
+	app := demoPod(pod, env.AppImage, st.PGPort())
 	var secretAnns []string
 	for k := range pod.Annotations {
 		if strings.HasPrefix(k, mutate.AnnotationSecretPrefix) {
@@ -184,7 +184,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	o.print("  $ kubectl apply -f examples/pod.yaml    # pod %s/%s: %s %q, role %s, secrets %s",
 		pod.Namespace, pod.Name, mutate.AnnotationInject, pod.Annotations[mutate.AnnotationInject],
 		pod.Annotations[mutate.AnnotationRole], strings.Join(secretAnns, ", "))
-	o.print("    (its image %s replaced by the demo's app, %s, on the host network: it reads the files and logs in to PostgreSQL)", pod.Spec.Containers[0].Image, node.AppImage)
+	o.print("    (its image %s replaced by the demo's app, %s, on the host network: it reads the files and logs in to PostgreSQL)", pod.Spec.Containers[0].Image, env.AppImage)
 	stored, err := k.CoreV1().Pods(app.Namespace).Create(ctx, app, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("create examples/pod.yaml: %w", err)
@@ -366,16 +366,17 @@ func chartPolicy(file string) (map[string]any, error) {
 	return m, nil
 }
 
-// demoPod is examples/pod.yaml with the demo's app in place of its image:
+// demoPod is examples/pod.yaml with the demo's app (image) in place of its
+// image:
 // same metadata, annotations, service account and security context; on
 // the host network (the demo's traffic stays on loopback), no probes.
-func demoPod(example *corev1.Pod, pgPort int) *corev1.Pod {
+func demoPod(example *corev1.Pod, image string, pgPort int) *corev1.Pod {
 	p := example.DeepCopy()
 	p.Spec.HostNetwork = true
 	p.Spec.RestartPolicy = corev1.RestartPolicyNever
 	c := &p.Spec.Containers[0]
-	c.Image = node.AppImage
-	c.ImagePullPolicy = corev1.PullNever
+	c.Image = image
+	c.ImagePullPolicy = corev1.PullIfNotPresent
 	c.Command = []string{"/app"}
 	c.Args = []string{"-files", "config,db", "-db", "db", "-pg", fmt.Sprintf("127.0.0.1:%d", pgPort), "-every", "2s"}
 	c.Ports, c.ReadinessProbe, c.LivenessProbe = nil, nil, nil

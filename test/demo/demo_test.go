@@ -37,7 +37,7 @@ func TestDemo(t *testing.T) {
 		// 2. The annotated pod is injected with the plan of its
 		// annotations, and the kubelet runs it.
 		regexp.MustCompile(`(?m)^  ADMITTED and INJECTED \(wisp.dev/status: injected\)`),
-		regexp.MustCompile(`(?m)^    init container wisp-fetch, image docker.io/local/wisp:test, user 65532 group 65532`),
+		regexp.MustCompile(`(?m)^    init container wisp-fetch, image 127\.0\.0\.1:\d+/wisp:v0\.0\.0-test, user 65532 group 65532`),
 		regexp.MustCompile(`(?m)^      config +<- secret/data/app/config +\(Go template\)$`),
 		regexp.MustCompile(`(?m)^      db +<- database/creds/app +\(format env\)$`),
 		regexp.MustCompile(`(?m)^    volumes: kube-api-access-\w+, wisp-spiffe \(CSI csi.spiffe.io, read-only\), wisp-secrets \(emptyDir, medium Memory, sizeLimit 4Mi\)$`),
@@ -53,7 +53,7 @@ func TestDemo(t *testing.T) {
 		// 5. Revocation drops the role; the app's next login fails.
 		regexp.MustCompile(`(?m)^  \$ vault lease revoke database/creds/app/\S+`),
 		regexp.MustCompile(`(?m)^  the app's next login \(every 2 s\): testapp: log in to PostgreSQL at 127.0.0.1:\d+ as v-\S+: failed$`),
-		regexp.MustCompile(`(?m)^demo: stopped the node, its pods, SPIRE, Vault and PostgreSQL; no process, mount, cgroup or folder left`),
+		regexp.MustCompile(`(?m)^demo: stopped the node, its pods, the registry, SPIRE, Vault and PostgreSQL; no process, mount, cgroup or folder left`),
 		regexp.MustCompile(`(?m)^demo: OK in `),
 	} {
 		if !want.MatchString(got) {

@@ -4,9 +4,11 @@
 //  1. It starts a real single-node Kubernetes (test/node: kube-apiserver,
 //     etcd, controller-manager, scheduler, a kubelet with containerd, the
 //     SPIFFE CSI driver), PostgreSQL, SPIRE with the k8s workload attestor
-//     and Vault (test/stack), and installs wisp with `helm install` of
-//     charts/wisp on the policy examples/policy.yaml (its Vault address
-//     pointed at the local Vault). The first run builds the components from
+//     and Vault (test/stack), and an OCI registry on 127.0.0.1; it pushes
+//     wisp's release there (`make image chart push`) and installs it with
+//     `helm install` of the pushed chart on the policy examples/policy.yaml
+//     (its Vault address pointed at the local Vault), the kubelet pulling
+//     wisp's image from the registry. The first run builds the components from
 //     the Go module proxy (test/scripts/ensure-*.sh), then they are cached.
 //  2. It creates examples/static-secrets.yaml (denied by the policy) and
 //     examples/pod.yaml (admitted and injected; its image replaced by the

@@ -3,9 +3,20 @@
 // kube-apiserver (test/scripts/ensure-k8s.sh), kube-controller-manager,
 // kube-scheduler and a kubelet v1.37.2 (ensure-node.sh), containerd + runc
 // + the CNI plugins from Debian's packages, and the SPIFFE CSI driver
-// registered with the kubelet (ensure-csi.sh). No Docker, no registry:
-// images are built from Go binaries with go-containerregistry and imported
-// into containerd; pods use imagePullPolicy Never.
+// registered with the kubelet (ensure-csi.sh). No Docker: images come from
+// an OCI registry the env serves in process on 127.0.0.1:<free port>
+// (go-containerregistry's pkg/registry, plain HTTP), which containerd pulls
+// from through a generated hosts.toml (config_path of its CRI plugin).
+//
+// Env ships wisp as a release does: `make image chart push` (the image
+// index for linux/amd64 and linux/arm64 with its SBOMs, built by
+// cmd/wisp-release; the chart packaged by helm; both pushed by
+// cmd/wisp-release) to that registry, then `helm install wisp
+// oci://<registry>/charts/wisp --version <v> --plain-http`; the kubelet
+// pulls wisp's image (imagePullPolicy IfNotPresent) and takes its own
+// platform's image from the index. The test app's image, which is also the
+// sandbox ("pause") image, is built from test/node/testapp and pushed there
+// too. Env.Stop stops the registry and removes its blobs.
 //
 // Every listener is on 127.0.0.1 (free ports); pods that talk to a service
 // use hostNetwork, so their traffic stays on loopback too. The node is named

@@ -1,8 +1,6 @@
 package node
 
 import (
-	"wisp.dev/wisp/internal/image"
-
 	"archive/tar"
 	"bytes"
 	"context"
@@ -12,6 +10,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -19,31 +18,38 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"wisp.dev/wisp/test/stack"
 )
 
-// Image refs the tests use. containerd names an imported local/x:1
-// docker.io/local/x:1; pods may use either.
+// The release the env builds and pushes: `make image chart push` with
+// VERSION releaseVersion gives the chart version chartVersion and the
+// image tag v<chartVersion>.
 const (
-	WispImage = "docker.io/local/wisp:test"
-	AppImage  = "docker.io/local/wisp-test-app:1"
+	releaseVersion = "v0.0.0-test"
+	chartVersion   = "0.0.0-test"
+)
+
+// The test app's and the sandbox's repositories and tag in the registry.
+const (
+	appRepo     = "wisp-test-app"
+	sandboxRepo = "pause"
+	testTag     = "1"
 )
 
 // ImageSpec is a single-layer image: files at absolute paths, plus config.
 type ImageSpec struct {
-	Ref        string
 	Files      map[string]string // image path -> host file
 	Entrypoint []string
 	User       string
 	Env        []string
 }
 
-// WriteImage writes spec as a docker-archive tarball at out (what `ctr
-// images import` and `docker load` read). Every file is 0755, owned by
+// Image builds spec for the host's platform. Every file is 0755, owned by
 // root; /tmp is 1777.
-func WriteImage(out string, spec ImageSpec) error {
+func (spec ImageSpec) Image() (v1.Image, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dirs := map[string]bool{}
@@ -62,20 +68,20 @@ func WriteImage(out string, spec ImageSpec) error {
 	for _, p := range paths {
 		data, err := os.ReadFile(spec.Files[p])
 		if err != nil {
-			return fmt.Errorf("image %s: %w", spec.Ref, err)
+			return nil, fmt.Errorf("image file %s: %w", p, err)
 		}
 		rel := strings.TrimPrefix(path.Clean(p), "/")
 		parts := strings.Split(rel, "/")
 		for i := 1; i < len(parts); i++ {
 			if err := addDir(strings.Join(parts[:i], "/"), 0o755); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if err := tw.WriteHeader(&tar.Header{Name: rel, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))}); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := tw.Write(data); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, d := range []string{"tmp", "etc", "proc", "sys", "dev"} {
@@ -84,98 +90,115 @@ func WriteImage(out string, spec ImageSpec) error {
 			mode = 0o1777
 		}
 		if err := addDir(d, mode); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	data := buf.Bytes()
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 	if err != nil {
-		return fmt.Errorf("image %s: layer: %w", spec.Ref, err)
+		return nil, fmt.Errorf("image layer: %w", err)
 	}
 	img, err := mutate.AppendLayers(empty.Image, layer)
 	if err != nil {
-		return fmt.Errorf("image %s: %w", spec.Ref, err)
+		return nil, fmt.Errorf("image: %w", err)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return fmt.Errorf("image %s: %w", spec.Ref, err)
+		return nil, fmt.Errorf("image config: %w", err)
 	}
 	cf = cf.DeepCopy()
-	cf.Architecture, cf.OS = "amd64", "linux"
+	cf.Architecture, cf.OS = runtime.GOARCH, "linux"
 	env := spec.Env
 	if env == nil {
 		env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
 	}
 	cf.Config = v1.Config{Entrypoint: spec.Entrypoint, User: spec.User, Env: env}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		return fmt.Errorf("image %s: config: %w", spec.Ref, err)
+		return nil, fmt.Errorf("image config: %w", err)
 	}
-	tag, err := name.NewTag(spec.Ref)
-	if err != nil {
-		return fmt.Errorf("image %s: %w", spec.Ref, err)
-	}
-	if err := tarball.WriteToFile(out, tag, img); err != nil {
-		return fmt.Errorf("image %s: write %s: %w", spec.Ref, out, err)
-	}
-	return nil
+	return img, nil
 }
 
-// Images are the tarballs BuildImages wrote.
-type Images struct {
-	Sandbox, Wisp, App string
-}
+// testImages are the references of the images pushTestImages pushed.
+type testImages struct{ app, sandbox string }
 
-// All lists every tarball, for Options.Images.
-func (i Images) All() []string { return []string{i.Sandbox, i.Wisp, i.App} }
-
-// BuildImages builds wisp's image from the project's own binaries, laid out
-// as the Dockerfile's final stage says (same files, user, entrypoint and
-// build flags), and the test app's image (test/node/testapp, which is also
-// the sandbox "pause" image), into dir.
-func BuildImages(ctx context.Context, dir string) (Images, error) {
+// pushTestImages builds the test app (test/node/testapp) into dir and
+// pushes its image, which is also the sandbox "pause" image, to the
+// registry at host.
+func pushTestImages(ctx context.Context, dir, host string) (testImages, error) {
 	root, err := stack.ModuleRoot()
 	if err != nil {
-		return Images{}, err
+		return testImages{}, err
 	}
-	df, err := image.ParseDockerfile(filepath.Join(root, "Dockerfile"))
-	if err != nil {
-		return Images{}, err
-	}
-	bin := filepath.Join(dir, "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return Images{}, fmt.Errorf("create %s: %w", bin, err)
-	}
-	flags := make([]string, 0, len(df.BuildFlags))
-	for _, f := range df.BuildFlags {
-		flags = append(flags, strings.ReplaceAll(f, "${VERSION}", "test"))
-	}
-	args := append(append([]string{"build"}, flags...), "-o", bin+"/")
-	args = append(args, df.Packages...)
-	args = append(args, "./test/node/testapp")
-	cmd := exec.CommandContext(ctx, "go", args...)
+	app := filepath.Join(dir, "bin", "testapp")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", app, "./test/node/testapp")
 	cmd.Dir = root
-	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), df.BuildEnv...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return Images{}, fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, out)
+		return testImages{}, fmt.Errorf("go build ./test/node/testapp: %w: %s", err, out)
 	}
-	files := map[string]string{}
-	for _, b := range df.Binaries {
-		files[b] = filepath.Join(bin, path.Base(b))
-	}
-	imgs := Images{Sandbox: filepath.Join(dir, "pause.tar"), Wisp: filepath.Join(dir, "wisp.tar"), App: filepath.Join(dir, "app.tar")}
-	app := filepath.Join(bin, "testapp")
+	refs := testImages{app: host + "/" + appRepo + ":" + testTag, sandbox: host + "/" + sandboxRepo + ":" + testTag}
 	specs := map[string]ImageSpec{
-		imgs.Wisp:    {Ref: WispImage, Files: files, User: df.User, Entrypoint: df.Entrypoint},
-		imgs.App:     {Ref: AppImage, Files: map[string]string{"/app": app}, Entrypoint: []string{"/app"}, User: "10001:10001"},
-		imgs.Sandbox: {Ref: SandboxImage, Files: map[string]string{"/pause": app}, Entrypoint: []string{"/pause", "pause"}, User: "65535:65535"},
+		refs.app:     {Files: map[string]string{"/app": app}, Entrypoint: []string{"/app"}, User: "10001:10001"},
+		refs.sandbox: {Files: map[string]string{"/pause": app}, Entrypoint: []string{"/pause", "pause"}, User: "65535:65535"},
 	}
-	for out, spec := range specs {
-		if err := WriteImage(out, spec); err != nil {
-			return Images{}, err
+	for ref, spec := range specs {
+		img, err := spec.Image()
+		if err != nil {
+			return testImages{}, fmt.Errorf("image %s: %w", ref, err)
+		}
+		tag, err := name.NewTag(ref)
+		if err != nil {
+			return testImages{}, fmt.Errorf("image %s: %w", ref, err)
+		}
+		if err := remote.Write(tag, img, remote.WithContext(ctx)); err != nil {
+			return testImages{}, fmt.Errorf("push %s: %w", ref, err)
 		}
 	}
-	return imgs, nil
+	return refs, nil
+}
+
+// release is what publishRelease pushed.
+type release struct {
+	image        string // the image index, by tag
+	chartRef     string // oci://<host>/charts/wisp
+	chartVersion string
+	output       string // what make printed
+}
+
+// publishRelease runs, in the module root, what a release does: `make
+// image chart push` (the image index for linux/amd64 and linux/arm64 with
+// its SBOMs, built by cmd/wisp-release; the chart packaged by helm; both
+// pushed by cmd/wisp-release to the registry at host), with the layout and
+// the chart archive in dir.
+func publishRelease(ctx context.Context, dir, host, helm string) (release, error) {
+	root, err := stack.ModuleRoot()
+	if err != nil {
+		return release{}, err
+	}
+	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "image", "chart", "push",
+		"VERSION="+releaseVersion, "CHART_VERSION="+chartVersion, "REGISTRY="+host,
+		"IMAGE_DIR="+filepath.Join(dir, "image"), "CHART_DIR="+filepath.Join(dir, "chart"))
+	cmd.Dir = root
+	cmd.Env = append(helmEnv(dir), "HELM="+helm)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return release{}, fmt.Errorf("make image chart push: %w\n%s", err, lastLines(string(out), 30))
+	}
+	return release{
+		image:        host + "/wisp:v" + chartVersion,
+		chartRef:     "oci://" + host + "/charts/wisp",
+		chartVersion: chartVersion,
+		output:       string(out),
+	}, nil
+}
+
+// helmEnv is the environment helm runs in: the process's, with helm's
+// cache, configuration and data (its registry logins) under dir.
+func helmEnv(dir string) []string {
+	h := filepath.Join(dir, "helm")
+	return append(os.Environ(), "HELM_CACHE_HOME="+h, "HELM_CONFIG_HOME="+h, "HELM_DATA_HOME="+h)
 }

@@ -20,13 +20,11 @@ import (
 	"wisp.dev/wisp/test/stack"
 )
 
-// SandboxImage is the pod sandbox ("pause") image containerd runs; Images
-// must hold it.
-const SandboxImage = "docker.io/local/pause:1"
-
 // containerdConfig: Debian's containerd 1.6 (config version 2), all state
 // under the node's folder. restrict_oom_score_adj: runc cannot lower
-// oom_score_adj without CAP_SYS_RESOURCE, which this machine lacks.
+// oom_score_adj without CAP_SYS_RESOURCE, which this machine lacks. The
+// CRI plugin reads each registry's hosts.toml under config_path
+// (hostsConfig).
 const containerdConfig = `version = 2
 root = "{{dir}}/containerd/root"
 state = "{{dir}}/containerd/state"
@@ -35,7 +33,7 @@ state = "{{dir}}/containerd/state"
 [plugins."io.containerd.internal.v1.opt"]
   path = "{{dir}}/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "` + SandboxImage + `"
+  sandbox_image = "{{sandbox}}"
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
@@ -45,9 +43,19 @@ state = "{{dir}}/containerd/state"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
         Root = "{{dir}}/run/runc"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{{dir}}/containerd/certs.d"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "{{dir}}/cni/net.d"
+`
+
+// hostsConfig is containerd's hosts.toml for the registry at {{registry}}
+// (certs.d/<host:port>/hosts.toml): plain HTTP, pull and resolve.
+const hostsConfig = `server = "http://{{registry}}"
+
+[host."http://{{registry}}"]
+  capabilities = ["pull", "resolve"]
 `
 
 // cniConfig: a bridge the kubelet needs to call the pod network ready;
@@ -96,18 +104,21 @@ volumePluginDir: {{dir}}/kubelet/volume-plugins
 
 func (n *Node) render(tmpl string) string {
 	return strings.NewReplacer("{{dir}}", n.dir, "{{bridge}}", n.bridge, "{{cgroup}}", n.cgroup,
+		"{{registry}}", n.opts.Registry, "{{sandbox}}", n.opts.SandboxImage,
 		"{{port}}", fmt.Sprint(n.ports.kubelet), "{{healthz}}", fmt.Sprint(n.ports.kubeletHealthz)).Replace(tmpl)
 }
 
 func (n *Node) sock() string { return filepath.Join(n.dir, "run", "containerd.sock") }
 
 func (n *Node) startContainerd(ctx context.Context) error {
-	for _, d := range []string{"run", "cni/net.d", "containerd"} {
+	hosts := filepath.Join("containerd", "certs.d", n.opts.Registry)
+	for _, d := range []string{"run", "cni/net.d", hosts} {
 		if err := os.MkdirAll(filepath.Join(n.dir, d), 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	files := map[string]string{"run/containerd.toml": containerdConfig, "cni/net.d/10-wisp.conflist": cniConfig}
+	files := map[string]string{"run/containerd.toml": containerdConfig, "cni/net.d/10-wisp.conflist": cniConfig,
+		filepath.Join(hosts, "hosts.toml"): hostsConfig}
 	for name, tmpl := range files {
 		if err := os.WriteFile(filepath.Join(n.dir, name), []byte(n.render(tmpl)), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
@@ -131,20 +142,6 @@ func (n *Node) ctr(ctx context.Context, args ...string) (string, error) {
 		return string(out), fmt.Errorf("ctr %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return string(out), nil
-}
-
-func (n *Node) importImages(ctx context.Context, tarballs []string) error {
-	for _, t := range tarballs {
-		if _, err := n.ctr(ctx, "images", "import", t); err != nil {
-			return fmt.Errorf("import image %s: %w", filepath.Base(t), err)
-		}
-	}
-	return nil
-}
-
-// ImportImage imports a docker-archive tarball into the node's containerd.
-func (n *Node) ImportImage(ctx context.Context, tarball string) error {
-	return n.importImages(ctx, []string{tarball})
 }
 
 // cgroupHierarchies are the mounted cgroup v1 hierarchies (or the v2 root).

@@ -17,12 +17,14 @@ import (
 
 // The tests' namespaces, identities and Vault objects.
 const (
-	appNS      = "app"
-	appSA      = "app"
-	otherSA    = "other" // has an SVID, but no Vault role is bound to it
-	lateSA     = "late"  // bound to the Vault role app-late; no pod asks for its SVID before TestSPIREServerDown
-	appID      = "spiffe://example.org/ns/app/sa/app"
-	otherID    = "spiffe://example.org/ns/app/sa/other"
+	appNS   = "app"
+	appSA   = "app"
+	otherSA = "other" // has an SVID, but no Vault role is bound to it
+	lateSA  = "late"  // logs in with the Vault role app-late; no pod asks for its SVID before TestSPIREServerDown
+	appID   = "spiffe://example.org/ns/app/sa/app"
+	// otherID is not of the form spiffe://<trust domain>/ns/<namespace>/sa/<sa>
+	// that wisp setup vault binds roles to: no role accepts it.
+	otherID    = "spiffe://example.org/unbound/other"
 	lateID     = "spiffe://example.org/ns/app/sa/late"
 	restricted = "restricted" // pod-security.kubernetes.io/enforce: restricted
 	// audited's mode label says audit: wisp never refuses anything there.
@@ -73,6 +75,9 @@ func runMain(m *testing.M) (code int) {
 				{"namespaces": []string{appNS}, "roles": []string{"app-late"}},
 			},
 		},
+		// wisp setup vault --apply writes Vault's JWT auth and the roles
+		// app and app-late, bound to namespace app.
+		VaultNamespaces: []string{appNS},
 		// Vault keeps its state in files: the fault tests stop, restart
 		// and seal it.
 		PersistentVault: true,
@@ -92,7 +97,7 @@ func runMain(m *testing.M) (code int) {
 			fmt.Fprintln(os.Stderr, "test/node: stop:", err)
 			code = 1
 		}
-		if left := env.Node.Leftovers(); len(left) > 0 {
+		if left := env.Leftovers(); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "test/node: FAIL: the node left behind:\n  %s\n", strings.Join(left, "\n  "))
 			code = 1
 		}
@@ -107,26 +112,24 @@ func runMain(m *testing.M) (code int) {
 	return m.Run()
 }
 
-// configure writes Vault's policy, roles and secrets, and the namespaces
-// and ServiceAccounts of the tests.
-func configure(ctx context.Context, env *node.Env) error {
-	s, n := env.Stack, env.Node
-	steps := []func() error{
-		func() error {
-			return s.WritePolicy(ctx, "app", `
+// appPolicy is the Vault policy of the roles app and app-late (wisp setup
+// vault gives each role the policy of its own name).
+const appPolicy = `
 path "secret/data/app/*" { capabilities = ["read"] }
 path "database/creds/app" { capabilities = ["read"] }
 path "database/creds/app-short" { capabilities = ["read"] }
 path "database/creds/app-renew" { capabilities = ["read"] }
 path "database/creds/broken" { capabilities = ["read"] }
-`)
-		},
-		func() error {
-			return s.WriteJWTRole(ctx, "app", stack.JWTRole{BoundSubject: appID, Policies: []string{"app"}})
-		},
-		func() error {
-			return s.WriteJWTRole(ctx, "app-late", stack.JWTRole{BoundSubject: lateID, Policies: []string{"app"}})
-		},
+`
+
+// configure writes Vault's policies, database roles and secrets (the JWT
+// roles are wisp setup vault's, written by StartEnv), and the namespaces
+// and ServiceAccounts of the tests.
+func configure(ctx context.Context, env *node.Env) error {
+	s, n := env.Stack, env.Node
+	steps := []func() error{
+		func() error { return s.WritePolicy(ctx, "app", appPolicy) },
+		func() error { return s.WritePolicy(ctx, "app-late", appPolicy) },
 		func() error {
 			return s.WriteDBRole(ctx, "app-renew", stack.DBRole{DefaultTTL: 20 * time.Second, MaxTTL: 10 * time.Minute})
 		},

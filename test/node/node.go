@@ -35,9 +35,13 @@ type Options struct {
 	// Dir holds all of the node's state. Default: a new /tmp/wn<random>,
 	// removed by Stop. Keep it short (unix socket paths).
 	Dir string
-	// Images are docker-archive tarballs imported into containerd before
-	// the kubelet starts.
-	Images []string
+	// Registry is the host:port, on 127.0.0.1, of a plain-HTTP OCI
+	// registry: containerd pulls from it over HTTP (its hosts.toml).
+	// Required.
+	Registry string
+	// SandboxImage is the pod sandbox ("pause") image containerd pulls and
+	// runs for every pod. Required.
+	SandboxImage string
 	// Logf reports progress; nil means quiet.
 	Logf func(format string, args ...any)
 }
@@ -69,12 +73,15 @@ type ports struct {
 	etcd, etcdPeer, api, kubelet, kubeletHealthz, kcm, scheduler int
 }
 
-// Start brings up the control plane, containerd and the kubelet, imports
-// the images, and waits until the node is Ready and the default
+// Start brings up the control plane, containerd (pulling from
+// opts.Registry) and the kubelet, and waits until the node is Ready and the default
 // ServiceAccount exists. On error, whatever was started is stopped.
 func Start(ctx context.Context, opts Options) (n *Node, err error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
+	}
+	if opts.Registry == "" || opts.SandboxImage == "" {
+		return nil, errors.New("node: Options.Registry and Options.SandboxImage are required")
 	}
 	t0 := time.Now()
 	nd := &Node{opts: opts, dir: opts.Dir, procs: map[string]*stack.Proc{}}
@@ -117,9 +124,6 @@ func Start(ctx context.Context, opts Options) (n *Node, err error) {
 	}
 	opts.Logf("node: control plane ready in %s", time.Since(t0).Round(time.Millisecond))
 	if err := nd.startContainerd(ctx); err != nil {
-		return nil, err
-	}
-	if err := nd.importImages(ctx, opts.Images); err != nil {
 		return nil, err
 	}
 	if err := nd.startKubelet(ctx); err != nil {
@@ -181,10 +185,13 @@ func (n *Node) takeLock(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", lockPath, err)
 	}
-	for {
+	for waiting := false; ; waiting = true {
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
 			n.lock = f
 			return nil
+		}
+		if !waiting {
+			n.opts.Logf("node: waiting for another node on this machine to stop (%s)", lockPath)
 		}
 		select {
 		case <-ctx.Done():

@@ -54,8 +54,8 @@ func podSpec(sa string, restart corev1.RestartPolicy, args ...string) corev1.Pod
 		TerminationGracePeriodSeconds: new(int64(10)),
 		Containers: []corev1.Container{{
 			Name:            "app",
-			Image:           node.AppImage,
-			ImagePullPolicy: corev1.PullNever,
+			Image:           shared.env.AppImage,
+			ImagePullPolicy: corev1.PullIfNotPresent,
 			Command:         []string{"/app"},
 			Args:            args,
 			SecurityContext: &corev1.SecurityContext{
@@ -214,8 +214,8 @@ func TestInjectedDeploymentRuns(t *testing.T) {
 			if st == nil || st.State.Terminated == nil || st.State.Terminated.ExitCode != 0 {
 				t.Fatalf("wisp-fetch status: %+v", st)
 			}
-			if st.Image != node.WispImage {
-				t.Errorf("wisp-fetch ran image %q, want %q", st.Image, node.WispImage)
+			if st.Image != shared.env.WispImage {
+				t.Errorf("wisp-fetch ran image %q, want %q", st.Image, shared.env.WispImage)
 			}
 			fc := pod.Spec.InitContainers[0]
 			if fc.Name != mutate.FetchContainerName || *fc.SecurityContext.RunAsUser != mutate.DefaultRunAsUser ||
@@ -355,7 +355,7 @@ func TestUnboundIdentityFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`vault login with role "app"`, "invalid subject"} {
+	for _, want := range []string{`vault login with role "app"`, "bound claim"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("termination message %q lacks %q", msg, want)
 		}

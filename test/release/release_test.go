@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -32,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"wisp.dev/wisp/internal/image"
+	"wisp.dev/wisp/test/testutil"
 )
 
 const (
@@ -102,13 +102,9 @@ func TestReleaseDocs(t *testing.T) {
 // docBlocks returns the fenced sh blocks of a markdown file.
 func docBlocks(t *testing.T, file string) []string {
 	t.Helper()
-	data, err := os.ReadFile(file)
+	blocks, err := testutil.DocBlocksOf(file, "sh")
 	if err != nil {
 		t.Fatal(err)
-	}
-	var blocks []string
-	for _, m := range regexp.MustCompile("(?ms)^```sh\n(.*?)^```").FindAllStringSubmatch(string(data), -1) {
-		blocks = append(blocks, m[1])
 	}
 	return blocks
 }

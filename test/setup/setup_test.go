@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"wisp.dev/wisp/test/stack"
+	"wisp.dev/wisp/test/testutil"
 )
 
 // docOIDC is the key URL docs/setup-vault.md shows.
@@ -29,14 +29,14 @@ type doc struct {
 
 func readDoc(t *testing.T) doc {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "setup-vault.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	blocks := func(lang string) []string {
+		texts, err := testutil.DocBlocksOf(filepath.Join("..", "..", "docs", "setup-vault.md"), lang)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var out []string
-		for _, m := range regexp.MustCompile("(?ms)^```"+lang+"\n(.*?)^```").FindAllStringSubmatch(string(data), -1) {
-			out = append(out, strings.ReplaceAll(m[1], docOIDC, shared.stack.OIDCURL()+"/keys"))
+		for _, b := range texts {
+			out = append(out, strings.ReplaceAll(b, docOIDC, shared.stack.OIDCURL()+"/keys"))
 		}
 		return out
 	}

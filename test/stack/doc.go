@@ -3,7 +3,9 @@
 // workload attestor) with the OIDC discovery provider, and a Vault dev
 // server configured with JWT auth trusting SPIRE (jwks_url at the OIDC
 // provider's /keys), KV v2 at secret/ and the database secrets engine
-// against the PostgreSQL.
+// against the PostgreSQL. With Options.NoJWTAuth the JWT auth method is
+// left to the caller: test/node configures it with `wisp setup vault
+// --apply`, the command docs/setup-vault.md shows.
 //
 // Everything listens on 127.0.0.1 (free ports) or on unix sockets under one
 // short folder in /tmp (socket paths must stay under 108 bytes), and runs in

@@ -63,6 +63,11 @@ type Options struct {
 	// place: the faults a dev server, which keeps everything in memory,
 	// cannot show.
 	PersistentVault bool
+	// NoJWTAuth leaves Vault's JWT auth method to the caller (test/node
+	// configures it with wisp setup vault --apply); by default Start
+	// enables auth/jwt with JWKSURL, and roles are written with
+	// WriteJWTRole.
+	NoJWTAuth bool
 	// Logf reports progress (e.g. testing.T.Logf); nil means quiet.
 	Logf func(format string, args ...any)
 }
@@ -250,6 +255,18 @@ func (s *Stack) VaultToken() string { return s.rootToken }
 // OIDCURL is the SPIRE OIDC discovery provider's URL (its /keys is Vault's
 // jwks_url).
 func (s *Stack) OIDCURL() string { return s.oidcURL }
+
+// JWKSURL is the OIDC discovery provider's JWKS: the keys that sign the
+// JWT-SVIDs.
+func (s *Stack) JWKSURL() string { return s.oidcURL + "/keys" }
+
+// ServerSocket is the SPIRE server's API socket (spire-server's
+// -socketPath).
+func (s *Stack) ServerSocket() string { return s.serverSock }
+
+// SpireBin is the folder of spire-server, spire-agent and
+// oidc-discovery-provider.
+func (s *Stack) SpireBin() string { return s.opts.SpireDir }
 
 // VaultBin is the vault binary, for tests that start a second server.
 func (s *Stack) VaultBin() string { return filepath.Join(s.opts.VaultDir, "vault") }

@@ -87,35 +87,30 @@ func NewVaultClient(addr, token string) (*vault.Client, error) {
 	return c, nil
 }
 
-// configureVault sets up JWT auth trusting SPIRE's OIDC provider and the
-// database secrets engine against PostgreSQL. KV v2 is at secret/ in dev
-// mode.
+// configureVault sets up JWT auth trusting SPIRE's OIDC provider (unless
+// Options.NoJWTAuth) and the database secrets engine against PostgreSQL.
+// KV v2 is at secret/ in dev mode.
 func (s *Stack) configureVault(ctx context.Context) error {
-	return ConfigureVault(ctx, s.vaultAddr, s.rootToken, s.oidcURL+"/keys", s.pgPort, s.pgPassword)
-}
-
-// ConfigureVault configures a dev server: JWT auth at auth/jwt with
-// jwks_url, and the database secrets engine with the connection
-// database/config/pg to the PostgreSQL on 127.0.0.1:pgPort.
-func ConfigureVault(ctx context.Context, addr, rootToken, jwksURL string, pgPort int, pgPassword string) error {
-	c, err := NewVaultClient(addr, rootToken)
+	c, err := s.VaultClient()
 	if err != nil {
 		return err
 	}
-	if err := c.Sys().EnableAuthWithOptionsWithContext(ctx, "jwt", &vault.EnableAuthOptions{Type: "jwt"}); err != nil {
-		return fmt.Errorf("enable jwt auth: %w", err)
-	}
-	if _, err := c.Logical().WriteWithContext(ctx, "auth/jwt/config", map[string]any{"jwks_url": jwksURL}); err != nil {
-		return fmt.Errorf("write auth/jwt/config: %w", err)
+	if !s.opts.NoJWTAuth {
+		if err := c.Sys().EnableAuthWithOptionsWithContext(ctx, "jwt", &vault.EnableAuthOptions{Type: "jwt"}); err != nil {
+			return fmt.Errorf("enable jwt auth: %w", err)
+		}
+		if _, err := c.Logical().WriteWithContext(ctx, "auth/jwt/config", map[string]any{"jwks_url": s.JWKSURL()}); err != nil {
+			return fmt.Errorf("write auth/jwt/config: %w", err)
+		}
 	}
 	if err := c.Sys().MountWithContext(ctx, "database", &vault.MountInput{Type: "database"}); err != nil {
 		return fmt.Errorf("enable database secrets engine: %w", err)
 	}
 	if _, err := c.Logical().WriteWithContext(ctx, "database/config/"+DBName, map[string]any{
 		"plugin_name":    "postgresql-database-plugin",
-		"connection_url": fmt.Sprintf("postgresql://{{username}}:{{password}}@127.0.0.1:%d/postgres?sslmode=disable", pgPort),
+		"connection_url": fmt.Sprintf("postgresql://{{username}}:{{password}}@127.0.0.1:%d/postgres?sslmode=disable", s.pgPort),
 		"username":       "postgres",
-		"password":       pgPassword,
+		"password":       s.pgPassword,
 		"allowed_roles":  "*",
 	}); err != nil {
 		return fmt.Errorf("write database/config/%s: %w", DBName, err)

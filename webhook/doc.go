@@ -35,8 +35,9 @@
 // load against a no-op webhook, beside a hostile attack, and soaks it with
 // hostile requests.
 //
-// It imports mutate and policy (both pure), controller-runtime,
-// json-iterator and Prometheus. Handlers are immutable after construction
+// It imports config (the policy snapshot it reads per request), mutate and
+// policy (both pure), internal/workload, controller-runtime, json-iterator
+// and Prometheus. Handlers are immutable after construction
 // and safe for concurrent use. Nothing here logs
 // a secret: log lines and metrics carry the request's uid, namespace, name,
 // result and latency, never annotation values or env values.

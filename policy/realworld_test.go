@@ -3,7 +3,9 @@ package policy_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -146,6 +148,9 @@ func judgeCorpus(t *testing.T, e *policy.Evaluator, docsDir string, labels []lab
 		data, err := os.ReadFile(filepath.Join(docsDir, f.file))
 		if err != nil {
 			t.Fatalf("%s: %v (lay the corpus out again: %s/README.md)", f.file, err, realworldDir)
+		}
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.sha256 {
+			t.Fatalf("%s: sha256 is not the one files.tsv gives (lay the corpus out again: %s/README.md)", f.file, realworldDir)
 		}
 		docs, err := yamlDocuments(data)
 		if err != nil {

@@ -69,6 +69,11 @@ func TestRealWorldCorpus(t *testing.T) {
 	chosen := func(split string) bool { return true }
 	if env := os.Getenv("WISP_REALWORLD_SPLITS"); env != "" {
 		want := strings.Split(env, ",")
+		for _, w := range want {
+			if !slices.Contains(splits.names(), w) {
+				t.Fatalf("WISP_REALWORLD_SPLITS: no split %q (the splits: %s)", w, strings.Join(splits.names(), ", "))
+			}
+		}
 		chosen = func(split string) bool { return slices.Contains(want, split) }
 	}
 	e, err := policy.Compile(policy.Spec{})

@@ -262,6 +262,7 @@ func (f *Fetcher) login(ctx context.Context, g *grants) (*session, error) {
 		id  string
 	)
 	op := fmt.Sprintf("fetch JWT-SVID for audience %q from %s", f.cfg.Audience, f.cfg.SocketAddr)
+	start := f.now()
 	err := f.retry.do(ctx, func(ctx context.Context) error {
 		var err error
 		jwt, id, err = f.svids(ctx, f.cfg.Audience)
@@ -274,6 +275,7 @@ func (f *Fetcher) login(ctx context.Context, g *grants) (*session, error) {
 		return nil, err
 	}
 	f.sc.add(jwt)
+	svidAt := f.now()
 
 	loginPath := "auth/" + f.cfg.AuthPath + "/login"
 	op = fmt.Sprintf("vault login with role %q at %s", f.cfg.Plan.Role, loginPath)
@@ -308,8 +310,10 @@ func (f *Fetcher) login(ctx context.Context, g *grants) (*session, error) {
 	f.sc.add(s.token)
 	s.grant = g.addToken(s.token, expiry(f.now(), s.ttl))
 	f.vault.SetToken(s.token.reveal())
+	// svid and login split the time to a token (make bench-node reads them).
 	f.log.Info("logged in", "role", f.cfg.Plan.Role, "spiffeID", id, "policies", sec.Auth.Policies,
-		"ttl", s.ttl.String(), "renewable", s.renewable)
+		"ttl", s.ttl.String(), "renewable", s.renewable,
+		"svid", svidAt.Sub(start).String(), "login", f.now().Sub(svidAt).String())
 	return s, nil
 }
 

@@ -1,0 +1,144 @@
+// Command bench measures pod start as users feel it, on the real node of
+// test/node (needs root; `make bench-node`):
+//
+//	go run ./test/node/bench -n 20 -rollout 100
+//
+// It starts the whole of wisp on one node (StartEnv: kubelet, containerd,
+// the SPIFFE CSI driver, SPIRE, Vault, PostgreSQL, the helm-installed
+// webhook), adds Vault's Kubernetes auth method (against this API server's
+// TokenReview, the pods' own projected tokens as reviewer JWTs) and a file
+// audit device, and builds a Vault Agent image from the Vault binary the
+// tests use, the same way as wisp's (one layer written by
+// go-containerregistry).
+//
+// Start latency: -n rounds, each creating, one after the other in a
+// rotating order, a plain pod (the app, no secrets), a wisp-injected pod
+// and a pod with a Vault Agent init container as the Vault Agent Injector
+// configures it (exit_after_auth, one template per secret, Kubernetes auth,
+// /vault/secrets on a memory emptyDir, the injector's default resources);
+// both fetch the same secrets: one KV secret through a template and one
+// dynamic PostgreSQL credential. Each pod's time runs from the client's
+// Create call to the watch event that shows it Ready; the injected pod's
+// time is split with the timestamps wisp-fetch logs. The pod cgroup's
+// memory high-water mark and CPU time, less the plain pod's, are the init
+// container's resources.
+//
+// Rollout: a Deployment of -rollout injected replicas with wisp.dev/sidecar,
+// scaled from 0 at once, under a SPIFFE ID registered just before (its first
+// pod waits for the SPIRE agent's entry sync); Vault's audit log counts
+// logins, reads and leases, and after the Deployment is deleted, the tokens
+// and leases left are listed.
+//
+// It prints one table, then, as its last line, one JSON object with the
+// figures.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"wisp.dev/wisp/test/node"
+	"wisp.dev/wisp/test/stack"
+)
+
+func main() {
+	n := flag.Int("n", 20, "pods of each kind in the start-latency phase (after 2 warm-up rounds)")
+	rollout := flag.Int("rollout", 100, "replicas of the rollout (0: skip it)")
+	verbose := flag.Bool("v", false, "log progress to standard error")
+	flag.Parse()
+	if os.Getuid() != 0 {
+		fmt.Fprintln(os.Stderr, "bench: needs root (a real kubelet and containerd); run as root")
+		os.Exit(1)
+	}
+	logf := func(string, ...any) {}
+	if *verbose {
+		logf = func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	defer cancel()
+	res, err := run(ctx, *n, *rollout, logf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	printTable(os.Stdout, res)
+	b, err := json.Marshal(res.figures())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Println(string(b))
+}
+
+// The benchmark's namespace, identities and Vault objects.
+const (
+	ns        = "bench"
+	wispSA    = "bench" // wisp-injected latency pods
+	agentSA   = "agent" // Vault Agent pods (Kubernetes auth)
+	rollSA    = "roll"  // the rollout's pods
+	wispID    = "spiffe://example.org/ns/bench/sa/bench"
+	rollID    = "spiffe://example.org/ns/bench/sa/roll"
+	wispRole  = "bench"
+	rollRole  = "roll"
+	agentRole = "agent"
+)
+
+func run(ctx context.Context, n, rollout int, logf func(string, ...any)) (*results, error) {
+	t0 := time.Now()
+	env, err := node.StartEnv(ctx, node.EnvOptions{
+		Workloads: []stack.Workload{{SPIFFEID: wispID, Selectors: []string{"k8s:ns:" + ns, "k8s:sa:" + wispSA}}},
+		Policy: map[string]any{
+			"roles": []map[string]any{{"namespaces": []string{ns}, "roles": []string{wispRole, rollRole}}},
+		},
+		Logf: logf,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	defer func() {
+		if serr := env.Stop(); serr != nil {
+			fmt.Fprintln(os.Stderr, "bench: stop:", serr)
+		}
+	}()
+	b := &bench{env: env, logf: logf}
+	defer func() {
+		if b.dir != "" {
+			_ = os.RemoveAll(b.dir)
+		}
+	}()
+	if err := b.setup(ctx); err != nil {
+		return nil, fmt.Errorf("setup: %w", err)
+	}
+	logf("bench: ready after %s", time.Since(t0).Round(time.Millisecond))
+	res := &results{load: loadAvg()}
+	if res.images, err = b.imageSizes(); err != nil {
+		return nil, err
+	}
+	if err := b.latency(ctx, n, res); err != nil {
+		return nil, fmt.Errorf("start latency: %w", err)
+	}
+	if rollout > 0 {
+		if err := b.rollout(ctx, rollout, res); err != nil {
+			return nil, fmt.Errorf("rollout: %w", err)
+		}
+	}
+	res.loadEnd = loadAvg()
+	return res, nil
+}
+
+// loadAvg is the machine's 1-minute load average, as /proc/loadavg says.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	var l1 string
+	fmt.Sscan(string(b), &l1)
+	return l1
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// results are the whole run's figures.
+type results struct {
+	load, loadEnd string
+	samples       []sample
+	images        map[string]int64
+	// Left by the latency phase's init containers once their pods are
+	// gone: wisp-fetch's tokens, the agent's tokens, the database leases
+	// of both.
+	initWispTokens, initAgentTokens, initLeases int
+	rollout                                     *rolloutResult
+}
+
+// imageSizes are the images' sizes: the uncompressed layer of each
+// docker-archive (what containerd unpacks).
+func (b *bench) imageSizes() (map[string]int64, error) {
+	sizes := map[string]int64{"vault_agent": b.agentSize}
+	for name, tar := range map[string]string{"wisp": b.imgs.Wisp, "app": b.imgs.App} {
+		fi, err := os.Stat(tar)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", name, err)
+		}
+		sizes[name] = fi.Size()
+	}
+	return sizes, nil
+}
+
+// of returns a field of every sample of kind k, sorted.
+func (r *results) of(k kind, field func(sample) float64) []float64 {
+	var v []float64
+	for _, s := range r.samples {
+		if s.kind == k {
+			v = append(v, field(s))
+		}
+	}
+	slices.Sort(v)
+	return v
+}
+
+// p is the p-th percentile (nearest rank) of sorted values; NaN if none.
+func p(sorted []float64, q int) float64 {
+	if len(sorted) == 0 {
+		return math.NaN()
+	}
+	i := (len(sorted)*q + 99) / 100
+	return sorted[max(0, min(len(sorted)-1, i-1))]
+}
+
+func fTotal(s sample) float64 { return s.total }
+
+// initMem is the init container's memory peak in MiB: the pod cgroup's
+// high-water mark less the plain pod's median (sandbox and app).
+func (r *results) initMem(k kind) float64 {
+	base := p(r.of(plain, func(s sample) float64 { return float64(s.memPeak) }), 50)
+	return p(r.of(k, func(s sample) float64 { return float64(s.memPeak) }), 50) - base
+}
+
+// initCPU is the init container's CPU time in ms, the same way.
+func (r *results) initCPU(k kind) float64 {
+	base := p(r.of(plain, func(s sample) float64 { return float64(s.cpu) }), 50)
+	return (p(r.of(k, func(s sample) float64 { return float64(s.cpu) }), 50) - base) / 1e6
+}
+
+// figures is the JSON line.
+func (r *results) figures() map[string]any {
+	round := func(v float64) float64 { return math.Round(v*10) / 10 }
+	tot := func(k kind, q int) float64 { return round(p(r.of(k, func(s sample) float64 { return s.total }), q)) }
+	f := map[string]any{
+		"n":                      len(r.of(plain, func(s sample) float64 { return s.total })),
+		"load_avg":               r.load,
+		"plain_p50_ms":           tot(plain, 50),
+		"plain_p95_ms":           tot(plain, 95),
+		"wisp_p50_ms":            tot(wisp, 50),
+		"wisp_p95_ms":            tot(wisp, 95),
+		"agent_p50_ms":           tot(agent, 50),
+		"agent_p95_ms":           tot(agent, 95),
+		"wisp_overhead_p50_ms":   round(tot(wisp, 50) - tot(plain, 50)),
+		"agent_overhead_p50_ms":  round(tot(agent, 50) - tot(plain, 50)),
+		"wisp_fetch_p50_ms":      round(p(r.of(wisp, func(s sample) float64 { return s.fetch }), 50)),
+		"agent_run_p50_ms":       round(p(r.of(agent, func(s sample) float64 { return s.fetch }), 50)),
+		"wisp_fetch_peak_rss_mb": round(r.initMem(wisp) / (1 << 20)),
+		"agent_peak_rss_mb":      round(r.initMem(agent) / (1 << 20)),
+		"wisp_fetch_cpu_ms":      round(r.initCPU(wisp)),
+		"agent_cpu_ms":           round(r.initCPU(agent)),
+		"wisp_image_mb":          round(float64(r.images["wisp"]) / (1 << 20)),
+		"agent_image_mb":         round(float64(r.images["vault_agent"]) / (1 << 20)),
+		"init_wisp_tokens_left":  r.initWispTokens,
+		"init_agent_tokens_left": r.initAgentTokens,
+		"init_leases_left":       r.initLeases,
+	}
+	if ro := r.rollout; ro != nil {
+		per := func(v int) float64 { return round(float64(v) / float64(max(1, ro.ready))) }
+		f["rollout_pods"] = ro.pods
+		f["rollout_ready"] = ro.ready
+		f["rollout_failed"] = ro.failed
+		f["rollout_s"] = round(ro.allReady.Seconds())
+		f["rollout_first_pod_s"] = round(ro.first.Seconds())
+		f["rollout_pod_p50_s"] = round(ro.podP50.Seconds())
+		f["rollout_pod_p95_s"] = round(ro.podP95.Seconds())
+		f["vault_logins_per_pod"] = per(ro.vault.logins)
+		f["vault_reads_per_pod"] = per(ro.vault.reads)
+		f["vault_leases_per_pod"] = per(ro.vault.leases)
+		f["vault_errors"] = ro.vault.errors
+		f["tokens_left"] = ro.tokensLeft
+		f["leases_left"] = ro.leasesLeft
+	}
+	return f
+}
+
+// printTable writes the human table.
+func printTable(out io.Writer, r *results) {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "pod start (ms)\tp50\tp95\tover plain p50\tadmission\timage/sandbox\tinit container\tapp start\t\n")
+	base := p(r.of(plain, fTotal), 50)
+	for _, k := range []kind{plain, wisp, agent} {
+		med := func(field func(sample) float64) string {
+			v := p(r.of(k, field), 50)
+			if v == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.0f", v)
+		}
+		fmt.Fprintf(w, "%s\t%.0f\t%.0f\t%+.0f\t%s\t%s\t%s\t%s\t\n", k,
+			p(r.of(k, fTotal), 50), p(r.of(k, fTotal), 95), p(r.of(k, fTotal), 50)-base,
+			med(func(s sample) float64 { return s.admission }), med(func(s sample) float64 { return s.sandbox }),
+			med(func(s sample) float64 { return s.fetch }), med(func(s sample) float64 { return s.app }))
+	}
+	w.Flush()
+	fmt.Fprintf(out, "wisp-fetch split (p50 ms): svid %.0f, login %.0f, reads %.0f, writes %.0f\n",
+		p(r.of(wisp, func(s sample) float64 { return s.svid }), 50), p(r.of(wisp, func(s sample) float64 { return s.login }), 50),
+		p(r.of(wisp, func(s sample) float64 { return s.reads }), 50), p(r.of(wisp, func(s sample) float64 { return s.writes }), 50))
+	fmt.Fprintf(out, "init container (pod cgroup less the plain pod's, p50): wisp-fetch %.1f MiB %.0f ms CPU; vault agent %.1f MiB %.0f ms CPU\n",
+		r.initMem(wisp)/(1<<20), r.initCPU(wisp), r.initMem(agent)/(1<<20), r.initCPU(agent))
+	fmt.Fprintf(out, "images (uncompressed): wisp %.1f MiB, vault agent %.1f MiB, app %.1f MiB\n",
+		float64(r.images["wisp"])/(1<<20), float64(r.images["vault_agent"])/(1<<20), float64(r.images["app"])/(1<<20))
+	fmt.Fprintf(out, "left by init containers alone after their pods were deleted: wisp-fetch tokens %d, agent tokens %d, database leases %d\n",
+		r.initWispTokens, r.initAgentTokens, r.initLeases)
+	if ro := r.rollout; ro != nil {
+		fmt.Fprintf(out, "rollout 0 -> %d with the sidecar: %d Ready, %d failed, all Ready in %.1f s (first pod of the new SPIFFE ID %.1f s); per pod p50 %.1f s p95 %.1f s\n",
+			ro.pods, ro.ready, ro.failed, ro.allReady.Seconds(), ro.first.Seconds(), ro.podP50.Seconds(), ro.podP95.Seconds())
+		fmt.Fprintf(out, "vault per pod: %.2f logins, %.2f reads, %.2f leases (%d errors); after delete (%.1f s): %d tokens, %d leases left\n",
+			float64(ro.vault.logins)/float64(max(1, ro.ready)), float64(ro.vault.reads)/float64(max(1, ro.ready)),
+			float64(ro.vault.leases)/float64(max(1, ro.ready)), ro.vault.errors, ro.delete.Seconds(), ro.tokensLeft, ro.leasesLeft)
+	}
+	fmt.Fprintf(out, "load average (1 min) at start %s, at end %s; %s\n", r.load, r.loadEnd, strings.TrimSpace(cpuInfo()))
+}
+
+func cpuInfo() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	n := strings.Count(string(b), "processor\t:")
+	return fmt.Sprintf("%d CPUs", n)
+}

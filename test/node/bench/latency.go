@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,15 +13,23 @@ import (
 	"wisp.dev/wisp/mutate"
 )
 
-// sample is one pod's start: total and split, in milliseconds, and its
-// pod cgroup's memory high-water mark (bytes) and CPU time (ns).
+// sample is one pod's start: total and split, in milliseconds, and the
+// resources of its init container.
 type sample struct {
 	kind                           kind
 	total, admission, sandbox, app float64
+	// initSeen and appSeen: from created to the watch showing the init
+	// container ended, and the app running (the kubelet's view).
+	initSeen, appSeen float64
 	// fetch is the init container's run; svid, login, reads and writes
 	// split wisp-fetch's.
 	fetch, svid, login, reads, writes float64
-	memPeak, cpu                      int64
+	// fetchCore is wisp-fetch's Fetch (from its log): the run less the
+	// process's start and exit.
+	fetchCore float64
+	// memPeak (VmHWM, bytes), cpu (ns) and cgroupPeak (bytes) are those
+	// of the init container (the app's in a plain pod).
+	memPeak, cpu, cgroupPeak int64
 }
 
 // warmup rounds are run first and not counted (first use of each image).
@@ -64,43 +68,55 @@ func (b *bench) latency(ctx context.Context, n int, res *results) error {
 
 // measure starts one pod and splits its time.
 func (b *bench) measure(ctx context.Context, k kind, name string) (sample, error) {
-	st, err := b.startPod(ctx, podOf(k, name))
+	var smp *sampler
+	st, err := b.startPod(ctx, podOf(k, name), func(uid string) { smp = startSampler(uid) })
+	var use map[string]*usage
+	if smp != nil {
+		use = smp.Stop()
+	}
 	if err != nil {
 		return sample{}, err
 	}
-	s := sample{kind: k, total: ms(st.ready.Sub(st.create)), admission: ms(st.created.Sub(st.create))}
-	s.memPeak, s.cpu = podCgroup(st.uid)
-	switch k {
-	case plain:
-		s.app = ms(st.ready.Sub(st.created))
-	case wisp:
-		log, err := b.env.Node.Logs(ctx, ns, name, mutate.FetchContainerName, false)
-		if err != nil {
-			return s, err
-		}
-		f, err := parseFetchLog(log)
-		if err != nil {
-			return s, fmt.Errorf("pod %s: %w", name, err)
-		}
-		s.sandbox = ms(f.start.Sub(st.created))
-		s.fetch, s.svid, s.login = ms(f.written.Sub(f.start)), ms(f.svid), ms(f.login)
-		s.reads = ms(f.lastRead.Sub(f.start)) - s.svid - s.login
-		s.writes = ms(f.written.Sub(f.lastRead))
-		s.app = ms(st.ready.Sub(f.written))
-	case agent:
-		log, err := b.env.Node.Logs(ctx, ns, name, "vault-agent-init", false)
-		if err != nil {
-			return s, err
-		}
-		first, last, err := logSpan(log)
-		if err != nil {
-			return s, fmt.Errorf("pod %s: %w", name, err)
-		}
-		s.sandbox = ms(first.Sub(st.created))
-		s.fetch = ms(last.Sub(first))
-		s.app = ms(st.ready.Sub(last))
+	s := sample{kind: k, total: ms(st.ready.Sub(st.create)), admission: ms(st.created.Sub(st.create)),
+		appSeen: ms(st.appSeen.Sub(st.created))}
+	if !st.initSeen.IsZero() {
+		s.initSeen = ms(st.initSeen.Sub(st.created))
+	}
+	u := use[map[kind]string{plain: "app", wisp: "wisp-fetch", agent: "vault"}[k]]
+	if u == nil {
+		return s, fmt.Errorf("pod %s: its %s container was never seen running", name, k)
+	}
+	s.memPeak, s.cpu, s.cgroupPeak = u.peakRSS, u.cpu, u.cgroupPeak
+	if k == plain {
+		s.sandbox = ms(u.firstSeen.Sub(st.created))
+		s.app = ms(st.ready.Sub(u.firstSeen))
+		return s, nil
+	}
+	// The init container's life as the sampler saw it: exec to exit.
+	s.sandbox = ms(u.firstSeen.Sub(st.created))
+	s.fetch = ms(u.lastSeen.Sub(u.firstSeen))
+	s.app = ms(st.ready.Sub(u.lastSeen))
+	if k == wisp {
+		return s, b.splitFetch(ctx, name, &s)
 	}
 	return s, nil
+}
+
+// splitFetch splits wisp-fetch's run with the times its log gives.
+func (b *bench) splitFetch(ctx context.Context, name string, s *sample) error {
+	log, err := b.env.Node.Logs(ctx, ns, name, mutate.FetchContainerName, false)
+	if err != nil {
+		return err
+	}
+	f, err := parseFetchLog(log)
+	if err != nil {
+		return fmt.Errorf("pod %s: %w", name, err)
+	}
+	s.svid, s.login = ms(f.svid), ms(f.login)
+	s.reads = ms(f.lastRead.Sub(f.start)) - s.svid - s.login
+	s.writes = ms(f.written.Sub(f.lastRead))
+	s.fetchCore = ms(f.written.Sub(f.start))
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -143,78 +159,6 @@ func parseFetchLog(log string) (fetchLog, error) {
 		return f, fmt.Errorf("wisp-fetch log has no \"secret read\" or \"secrets written\" line:\n%s", log)
 	}
 	return f, nil
-}
-
-// logSpan is the time of the first and last lines of Vault Agent's log
-// (standard format: an RFC 3339 time first).
-func logSpan(log string) (first, last time.Time, err error) {
-	sc := bufio.NewScanner(strings.NewReader(log))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
-		}
-		t, perr := time.Parse(time.RFC3339Nano, f[0])
-		if perr != nil {
-			continue
-		}
-		if first.IsZero() {
-			first = t
-		}
-		last = t
-	}
-	if first.IsZero() {
-		return first, last, fmt.Errorf("vault agent's log has no timed line:\n%s", log)
-	}
-	return first, last, nil
-}
-
-// podCgroup reads the pod cgroup's memory high-water mark and CPU time
-// (cgroup v1: memory.max_usage_in_bytes, cpuacct.usage; v2: memory.peak,
-// cpu.stat usage_usec); -1 when not found.
-func podCgroup(uid string) (memPeak, cpu int64) {
-	memPeak, cpu = -1, -1
-	find := func(root string) string {
-		for _, pat := range []string{"*/kubepods/pod" + uid, "*/kubepods/*/pod" + uid} {
-			if m, _ := filepath.Glob(filepath.Join(root, pat)); len(m) == 1 {
-				return m[0]
-			}
-		}
-		return ""
-	}
-	readInt := func(p string) int64 {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return -1
-		}
-		v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil {
-			return -1
-		}
-		return v
-	}
-	if d := find("/sys/fs/cgroup/memory"); d != "" {
-		memPeak = readInt(filepath.Join(d, "memory.max_usage_in_bytes"))
-	}
-	if d := find("/sys/fs/cgroup/cpuacct"); d != "" {
-		cpu = readInt(filepath.Join(d, "cpuacct.usage"))
-	}
-	if memPeak >= 0 {
-		return memPeak, cpu
-	}
-	if d := find("/sys/fs/cgroup"); d != "" {
-		memPeak = readInt(filepath.Join(d, "memory.peak"))
-		if b, err := os.ReadFile(filepath.Join(d, "cpu.stat")); err == nil {
-			for _, line := range strings.Split(string(b), "\n") {
-				if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
-					if us, err := strconv.ParseInt(v, 10, 64); err == nil {
-						cpu = us * 1000
-					}
-				}
-			}
-		}
-	}
-	return memPeak, cpu
 }
 
 // deletePods deletes the pods and waits until they are gone.

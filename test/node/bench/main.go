@@ -39,6 +39,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"wisp.dev/wisp/test/node"
@@ -48,6 +50,7 @@ import (
 func main() {
 	n := flag.Int("n", 20, "pods of each kind in the start-latency phase (after 2 warm-up rounds)")
 	rollout := flag.Int("rollout", 100, "replicas of the rollout (0: skip it)")
+	podSelectors := flag.Bool("spire-pod-selectors", true, "the SPIRE agent's k8s attestor answers with pod selectors only (disable_container_selectors); false: as SPIRE's default, it waits until the kubelet's status names the container")
 	verbose := flag.Bool("v", false, "log progress to standard error")
 	flag.Parse()
 	if os.Getuid() != 0 {
@@ -60,9 +63,11 @@ func main() {
 			fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Minute)
 	defer cancel()
-	res, err := run(ctx, *n, *rollout, logf)
+	res, err := run(ctx, *n, *rollout, *podSelectors, logf)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -89,14 +94,15 @@ const (
 	agentRole = "agent"
 )
 
-func run(ctx context.Context, n, rollout int, logf func(string, ...any)) (*results, error) {
+func run(ctx context.Context, n, rollout int, podSelectors bool, logf func(string, ...any)) (*results, error) {
 	t0 := time.Now()
 	env, err := node.StartEnv(ctx, node.EnvOptions{
 		Workloads: []stack.Workload{{SPIFFEID: wispID, Selectors: []string{"k8s:ns:" + ns, "k8s:sa:" + wispSA}}},
 		Policy: map[string]any{
 			"roles": []map[string]any{{"namespaces": []string{ns}, "roles": []string{wispRole, rollRole}}},
 		},
-		Logf: logf,
+		SPIREPodSelectorsOnly: podSelectors,
+		Logf:                  logf,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)
@@ -116,7 +122,7 @@ func run(ctx context.Context, n, rollout int, logf func(string, ...any)) (*resul
 		return nil, fmt.Errorf("setup: %w", err)
 	}
 	logf("bench: ready after %s", time.Since(t0).Round(time.Millisecond))
-	res := &results{load: loadAvg()}
+	res := &results{load: loadAvg(), podSelectors: podSelectors}
 	if res.images, err = b.imageSizes(); err != nil {
 		return nil, err
 	}

@@ -134,11 +134,15 @@ func agentSpec() corev1.PodSpec {
 // startTimes are a pod's moments, on this machine's clock.
 type startTimes struct {
 	create, created, ready time.Time
-	uid                    string
+	// initSeen and appSeen are when the watch first showed the init
+	// container ended and the app container running.
+	initSeen, appSeen time.Time
+	uid               string
 }
 
-// startPod creates p and waits until a watch shows it Ready.
-func (b *bench) startPod(ctx context.Context, p *corev1.Pod) (startTimes, error) {
+// startPod creates p and waits until a watch shows it Ready; created is
+// called with the pod's UID as soon as it is created.
+func (b *bench) startPod(ctx context.Context, p *corev1.Pod, created func(uid string)) (startTimes, error) {
 	c := b.env.Node.Client().CoreV1().Pods(ns)
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
@@ -149,12 +153,13 @@ func (b *bench) startPod(ctx context.Context, p *corev1.Pod) (startTimes, error)
 	defer w.Stop()
 	var st startTimes
 	st.create = time.Now()
-	created, err := c.Create(ctx, p, metav1.CreateOptions{})
+	obj, err := c.Create(ctx, p, metav1.CreateOptions{})
 	st.created = time.Now()
 	if err != nil {
 		return st, fmt.Errorf("create pod %s: %w", p.Name, err)
 	}
-	st.uid = string(created.UID)
+	st.uid = string(obj.UID)
+	created(st.uid)
 	var last *corev1.Pod
 	for {
 		select {
@@ -169,11 +174,22 @@ func (b *bench) startPod(ctx context.Context, p *corev1.Pod) (startTimes, error)
 				continue
 			}
 			last = pod
+			now := time.Now()
+			for _, cs := range pod.Status.InitContainerStatuses {
+				if st.initSeen.IsZero() && cs.State.Terminated != nil {
+					st.initSeen = now
+				}
+			}
+			for _, cs := range pod.Status.ContainerStatuses {
+				if st.appSeen.IsZero() && cs.State.Running != nil {
+					st.appSeen = now
+				}
+			}
 			if pod.Status.Phase == corev1.PodFailed {
 				return st, fmt.Errorf("pod %s failed: %s", p.Name, node.DescribePod(pod))
 			}
 			if isReady(pod) {
-				st.ready = time.Now()
+				st.ready = now
 				return st, nil
 			}
 		}

@@ -254,6 +254,15 @@ func (f *Fetcher) abandon(g *grants) {
 	f.revokeAll(g, min(abandonTimeout, f.cfg.RevokeTimeout))
 }
 
+// svidMaxBackoff caps the wait between two asks for the SVID. The
+// Workload API is the node's own agent: asking again costs it one
+// attestation, and the usual refusal, "no identity issued" for a pod whose
+// registration entry the agent has not synced yet (it syncs every 5 s),
+// ends at a moment a longer backoff would overshoot by seconds: at
+// MaxBackoff (5 s), a pod that started with a new entry waited 2-4 s more
+// after the entry came.
+const svidMaxBackoff = time.Second
+
 // login fetches a JWT-SVID and exchanges it for a Vault token, which the
 // client uses from then on and which g records.
 func (f *Fetcher) login(ctx context.Context, g *grants) (*session, error) {
@@ -263,7 +272,7 @@ func (f *Fetcher) login(ctx context.Context, g *grants) (*session, error) {
 	)
 	op := fmt.Sprintf("fetch JWT-SVID for audience %q from %s", f.cfg.Audience, f.cfg.SocketAddr)
 	start := f.now()
-	err := f.retry.do(ctx, func(ctx context.Context) error {
+	err := f.retry.capped(svidMaxBackoff).do(ctx, func(ctx context.Context) error {
 		var err error
 		jwt, id, err = f.svids(ctx, f.cfg.Audience)
 		if err != nil {

@@ -63,17 +63,24 @@ func (s *sampler) run() {
 	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
 	for {
+		stopped := false
 		select {
 		case <-s.stop:
-			s.done <- byDir
-			return
+			// One last pass: a container still running is seen at least
+			// once, however late the ticks came.
+			stopped = true
 		case <-t.C:
 		}
 		if memPod == "" {
 			memPod, cpuPod = findPodCgroup("/sys/fs/cgroup/memory", s.uid), findPodCgroup("/sys/fs/cgroup/cpuacct", s.uid)
-			if memPod == "" || cpuPod == "" {
-				continue
+		}
+		if memPod == "" || cpuPod == "" {
+			memPod = ""
+			if stopped {
+				s.done <- byDir
+				return
 			}
+			continue
 		}
 		entries, _ := os.ReadDir(memPod)
 		for _, e := range entries {
@@ -87,6 +94,10 @@ func (s *sampler) run() {
 				byDir[dir] = u
 			}
 			sampleContainer(u, filepath.Join(memPod, dir), filepath.Join(cpuPod, dir))
+		}
+		if stopped {
+			s.done <- byDir
+			return
 		}
 	}
 }

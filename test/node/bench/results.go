@@ -41,7 +41,7 @@ func (b *bench) imageSizes() (map[string]int64, error) {
 func (r *results) of(k kind, field func(sample) float64) []float64 {
 	var v []float64
 	for _, s := range r.samples {
-		if s.kind == k {
+		if s.kind == k && (!s.missed || field(s) == s.total) {
 			v = append(v, field(s))
 		}
 	}

@@ -39,8 +39,11 @@ const warmup = 2
 
 // latency runs warmup+n rounds of the three pods, one pod at a time, in a
 // rotating order, and deletes each round's pods before the next.
-func (b *bench) latency(ctx context.Context, n int, res *results) error {
+func (b *bench) latency(ctx context.Context, n int, variants bool, res *results) error {
 	kinds := []kind{plain, wisp, agent}
+	if variants {
+		kinds = append(kinds, wispNoLimits, agentCSI)
+	}
 	for r := range warmup + n {
 		var names []string
 		for i := range kinds {
@@ -70,8 +73,15 @@ func (b *bench) latency(ctx context.Context, n int, res *results) error {
 
 // measure starts one pod and splits its time.
 func (b *bench) measure(ctx context.Context, k kind, name string) (sample, error) {
+	pod := podOf(k, name)
+	if k == wispNoLimits {
+		var err error
+		if pod, err = b.injected(ctx, name); err != nil {
+			return sample{}, err
+		}
+	}
 	var smp *sampler
-	st, err := b.startPod(ctx, podOf(k, name), func(uid string) { smp = startSampler(uid) })
+	st, err := b.startPod(ctx, pod, func(uid string) { smp = startSampler(uid) })
 	var use map[string]*usage
 	if smp != nil {
 		use = smp.Stop()
@@ -84,7 +94,7 @@ func (b *bench) measure(ctx context.Context, k kind, name string) (sample, error
 	if !st.initSeen.IsZero() {
 		s.initSeen = ms(st.initSeen.Sub(st.created))
 	}
-	u := use[map[kind]string{plain: "app", wisp: "wisp-fetch", agent: "vault"}[k]]
+	u := use[map[kind]string{plain: "app", wisp: "wisp-fetch", agent: "vault", wispNoLimits: "wisp-fetch", agentCSI: "vault"}[k]]
 	if u == nil {
 		// Never sampled (a machine too loaded for the sampler's ticks):
 		// the sample keeps its total, and counts nowhere else.
@@ -102,7 +112,7 @@ func (b *bench) measure(ctx context.Context, k kind, name string) (sample, error
 	s.sandbox = ms(u.firstSeen.Sub(st.created))
 	s.fetch = ms(u.lastSeen.Sub(u.firstSeen))
 	s.app = ms(st.ready.Sub(u.lastSeen))
-	if k == wisp {
+	if k == wisp || k == wispNoLimits {
 		return s, b.splitFetch(ctx, name, &s)
 	}
 	return s, nil

@@ -51,6 +51,7 @@ func main() {
 	n := flag.Int("n", 20, "pods of each kind in the start-latency phase (after 2 warm-up rounds)")
 	rollout := flag.Int("rollout", 100, "replicas of the rollout (0: skip it)")
 	podSelectors := flag.Bool("spire-pod-selectors", true, "the SPIRE agent's k8s attestor answers with pod selectors only (disable_container_selectors); false: as SPIRE's default, it waits until the kubelet's status names the container")
+	variants := flag.Bool("variants", false, "also start wisp's pod without the init container's resources and the agent's with the SPIFFE CSI volume (to tell causes apart)")
 	verbose := flag.Bool("v", false, "log progress to standard error")
 	flag.Parse()
 	if os.Getuid() != 0 {
@@ -67,7 +68,7 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Minute)
 	defer cancel()
-	res, err := run(ctx, *n, *rollout, *podSelectors, logf)
+	res, err := run(ctx, *n, *rollout, *podSelectors, *variants, logf)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -94,7 +95,7 @@ const (
 	agentRole = "agent"
 )
 
-func run(ctx context.Context, n, rollout int, podSelectors bool, logf func(string, ...any)) (*results, error) {
+func run(ctx context.Context, n, rollout int, podSelectors, variants bool, logf func(string, ...any)) (*results, error) {
 	t0 := time.Now()
 	env, err := node.StartEnv(ctx, node.EnvOptions{
 		Workloads: []stack.Workload{{SPIFFEID: wispID, Selectors: []string{"k8s:ns:" + ns, "k8s:sa:" + wispSA}}},
@@ -126,7 +127,7 @@ func run(ctx context.Context, n, rollout int, podSelectors bool, logf func(strin
 	if res.images, err = b.imageSizes(); err != nil {
 		return nil, err
 	}
-	if err := b.latency(ctx, n, res); err != nil {
+	if err := b.latency(ctx, n, variants, res); err != nil {
 		return nil, fmt.Errorf("start latency: %w", err)
 	}
 	if rollout > 0 {

@@ -21,6 +21,11 @@ const (
 	plain kind = "plain"
 	wisp  kind = "wisp"
 	agent kind = "agent"
+	// Variants (-variants), to tell causes apart: wisp's injected pod
+	// without the init container's resources, and the agent's pod with
+	// the SPIFFE CSI volume wisp's pods have.
+	wispNoLimits kind = "wisp-nolimits"
+	agentCSI     kind = "agent-csi"
 )
 
 // wispAnnotations ask wisp for the KV secret through a template and the
@@ -76,8 +81,33 @@ func podOf(k kind, name string) *corev1.Pod {
 		p.Annotations = wispAnnotations(wispRole, "bench")
 	case agent:
 		p.Spec = agentSpec()
+	case agentCSI:
+		p.Spec = agentSpec()
+		yes := true
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "spiffe", VolumeSource: corev1.VolumeSource{
+			CSI: &corev1.CSIVolumeSource{Driver: "csi.spiffe.io", ReadOnly: &yes},
+		}})
+		c := &p.Spec.InitContainers[0]
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "spiffe", MountPath: "/spiffe-workload-api", ReadOnly: true})
 	}
 	return p
+}
+
+// injected returns the wisp pod as the webhook injects it (a dry run),
+// with the init container's resources removed; created, it is left as it
+// is (injection is idempotent).
+func (b *bench) injected(ctx context.Context, name string) (*corev1.Pod, error) {
+	p := podOf(wisp, name)
+	out, err := b.env.Node.Client().CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		return nil, fmt.Errorf("dry-run create %s: %w", name, err)
+	}
+	out.ObjectMeta = metav1.ObjectMeta{Name: name, Namespace: ns, Labels: out.Labels, Annotations: out.Annotations}
+	out.Status = corev1.PodStatus{}
+	for i := range out.Spec.InitContainers {
+		out.Spec.InitContainers[i].Resources = corev1.ResourceRequirements{}
+	}
+	return out, nil
 }
 
 // agentSpec is the app with the init container the Vault Agent Injector

@@ -127,7 +127,10 @@ func printTable(out io.Writer, r *results) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "pod start (ms)\tp50\tp95\tover plain p50\tadmission\timage/sandbox\tinit container\tapp start\t\n")
 	base := p(r.of(plain, fTotal), 50)
-	for _, k := range []kind{plain, wisp, agent} {
+	for _, k := range []kind{plain, wisp, agent, wispNoLimits, agentCSI} {
+		if len(r.of(k, fTotal)) == 0 {
+			continue
+		}
 		med := func(field func(sample) float64) string {
 			v := p(r.of(k, field), 50)
 			if v == 0 {
@@ -145,6 +148,8 @@ func printTable(out io.Writer, r *results) {
 		p(r.of(wisp, func(s sample) float64 { return s.initSeen }), 50), p(r.of(agent, func(s sample) float64 { return s.initSeen }), 50),
 		p(r.of(plain, func(s sample) float64 { return s.appSeen }), 50), p(r.of(wisp, func(s sample) float64 { return s.appSeen }), 50),
 		p(r.of(agent, func(s sample) float64 { return s.appSeen }), 50))
+	fmt.Fprintf(out, "wisp-fetch svid p95 %.0f ms, max %.0f ms\n", p(r.of(wisp, func(s sample) float64 { return s.svid }), 95),
+		p(r.of(wisp, func(s sample) float64 { return s.svid }), 100))
 	fmt.Fprintf(out, "wisp-fetch (p50 ms): process %.0f, of which its fetch %.0f: svid %.0f, login %.0f, reads %.0f, writes %.0f\n",
 		p(r.of(wisp, func(s sample) float64 { return s.fetch }), 50), p(r.of(wisp, func(s sample) float64 { return s.fetchCore }), 50),
 		p(r.of(wisp, func(s sample) float64 { return s.svid }), 50), p(r.of(wisp, func(s sample) float64 { return s.login }), 50),

@@ -116,6 +116,8 @@ func (r *results) figures() map[string]any {
 		f["vault_reads_per_pod"] = per(ro.vault.reads)
 		f["vault_leases_per_pod"] = per(ro.vault.leases)
 		f["vault_errors"] = ro.vault.errors
+		f["rollout_startup_probes"] = ro.probes["successful"] + ro.probes["failed"]
+		f["rollout_startup_probes_failed"] = ro.probes["failed"]
 		f["tokens_left"] = ro.tokensLeft
 		f["leases_left"] = ro.leasesLeft
 	}
@@ -127,7 +129,7 @@ func printTable(out io.Writer, r *results) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "pod start (ms)\tp50\tp95\tover plain p50\tadmission\timage/sandbox\tinit container\tapp start\t\n")
 	base := p(r.of(plain, fTotal), 50)
-	for _, k := range []kind{plain, wisp, agent, wispNoLimits, agentCSI} {
+	for _, k := range []kind{plain, wisp, agent, wispCPULimit, agentCSI} {
 		if len(r.of(k, fTotal)) == 0 {
 			continue
 		}
@@ -164,6 +166,8 @@ func printTable(out io.Writer, r *results) {
 	if ro := r.rollout; ro != nil {
 		fmt.Fprintf(out, "rollout 0 -> %d with the sidecar: %d Ready, %d failed, all Ready in %.1f s (first pod of the new SPIFFE ID %.1f s); per pod p50 %.1f s p95 %.1f s\n",
 			ro.pods, ro.ready, ro.failed, ro.allReady.Seconds(), ro.first.Seconds(), ro.podP50.Seconds(), ro.podP95.Seconds())
+		fmt.Fprintf(out, "the sidecars' startup probes (exec, every second until the files are written): %d, %d failed\n",
+			ro.probes["successful"]+ro.probes["failed"], ro.probes["failed"])
 		fmt.Fprintf(out, "vault per pod: %.2f logins, %.2f reads, %.2f leases (%d errors); after delete (%.1f s): %d tokens, %d leases left\n",
 			float64(ro.vault.logins)/float64(max(1, ro.ready)), float64(ro.vault.reads)/float64(max(1, ro.ready)),
 			float64(ro.vault.leases)/float64(max(1, ro.ready)), ro.vault.errors, ro.delete.Seconds(), ro.tokensLeft, ro.leasesLeft)

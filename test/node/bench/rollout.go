@@ -24,7 +24,9 @@ type rolloutResult struct {
 	// its creation (as the watch saw it) to Ready.
 	allReady, first, podP50, podP95 time.Duration
 	vault                           auditCounts
-	tokensLeft, leasesLeft          int
+	// probes are the sidecars' startup probes (exec) by result.
+	probes                 map[string]int
+	tokensLeft, leasesLeft int
 	// delete is from the Deployment's deletion to the last pod gone.
 	delete time.Duration
 }
@@ -77,6 +79,9 @@ func (b *bench) rollout(ctx context.Context, replicas int, res *results) error {
 	}
 	b.logf("bench: rollout: %d/%d Ready in %s (first %s)", r.ready, r.pods, r.allReady.Round(time.Millisecond), r.first.Round(time.Millisecond))
 	if r.vault, err = countAudit(b.audit, mark); err != nil {
+		return err
+	}
+	if r.probes, err = b.startupProbes(ctx); err != nil {
 		return err
 	}
 	t1 := time.Now()

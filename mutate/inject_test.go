@@ -435,7 +435,7 @@ func TestInjectedPod(t *testing.T) {
 		}
 		wantRes := corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
-			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 		}
 		if diff := cmp.Diff(wantRes, fetch.Resources); diff != "" {
 			t.Errorf("wisp-fetch resources (-want +got):\n%s", diff)

@@ -43,7 +43,7 @@ const warmup = 2
 func (b *bench) latency(ctx context.Context, n int, variants bool, res *results) error {
 	kinds := []kind{plain, wisp, agent}
 	if variants {
-		kinds = append(kinds, wispCPULimit, agentCSI)
+		kinds = append(kinds, wispNoCPULimit, agentCSI)
 	}
 	for r := range warmup + n {
 		var names []string
@@ -75,7 +75,7 @@ func (b *bench) latency(ctx context.Context, n int, variants bool, res *results)
 // measure starts one pod and splits its time.
 func (b *bench) measure(ctx context.Context, k kind, name string) (sample, error) {
 	pod := podOf(k, name)
-	if k == wispCPULimit {
+	if k == wispNoCPULimit {
 		var err error
 		if pod, err = b.injected(ctx, name); err != nil {
 			return sample{}, err
@@ -102,7 +102,7 @@ func (b *bench) measure(ctx context.Context, k kind, name string) (sample, error
 	if !st.initSeen.IsZero() {
 		s.initSeen = ms(st.initSeen.Sub(st.created))
 	}
-	u := use[map[kind]string{plain: "app", wisp: "wisp-fetch", agent: "vault", wispCPULimit: "wisp-fetch", agentCSI: "vault"}[k]]
+	u := use[map[kind]string{plain: "app", wisp: "wisp-fetch", agent: "vault", wispNoCPULimit: "wisp-fetch", agentCSI: "vault"}[k]]
 	if u == nil {
 		// Never sampled (a machine too loaded for the sampler's ticks):
 		// the sample keeps its total, and counts nowhere else.
@@ -120,7 +120,7 @@ func (b *bench) measure(ctx context.Context, k kind, name string) (sample, error
 	s.sandbox = ms(u.firstSeen.Sub(st.created))
 	s.fetch = ms(u.lastSeen.Sub(u.firstSeen))
 	s.app = ms(st.ready.Sub(u.lastSeen))
-	if k == wisp || k == wispCPULimit {
+	if k == wisp || k == wispNoCPULimit {
 		return s, b.splitFetch(ctx, name, &s)
 	}
 	return s, nil

@@ -22,10 +22,10 @@ const (
 	wisp  kind = "wisp"
 	agent kind = "agent"
 	// Variants (-variants), to tell causes apart: wisp's injected pod
-	// with the init container's former CPU limit (200m), and the agent's
-	// pod with the SPIFFE CSI volume wisp's pods have.
-	wispCPULimit kind = "wisp-cpu200m"
-	agentCSI     kind = "agent-csi"
+	// without the init container's CPU limit, and the agent's pod with the
+	// SPIFFE CSI volume wisp's pods have.
+	wispNoCPULimit kind = "wisp-nocpulimit"
+	agentCSI       kind = "agent-csi"
 )
 
 // wispAnnotations ask wisp for the KV secret through a template and the
@@ -94,8 +94,8 @@ func podOf(k kind, name string) *corev1.Pod {
 }
 
 // injected returns the wisp pod as the webhook injects it (a dry run),
-// with a CPU limit of 200m on the init container; created, it is left as
-// it is (injection is idempotent).
+// without the init container's CPU limit; created, it is left as it is
+// (injection is idempotent).
 func (b *bench) injected(ctx context.Context, name string) (*corev1.Pod, error) {
 	p := podOf(wisp, name)
 	out, err := b.env.Node.Client().CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
@@ -105,11 +105,7 @@ func (b *bench) injected(ctx context.Context, name string) (*corev1.Pod, error) 
 	out.ObjectMeta = metav1.ObjectMeta{Name: name, Namespace: ns, Labels: out.Labels, Annotations: out.Annotations}
 	out.Status = corev1.PodStatus{}
 	for i := range out.Spec.InitContainers {
-		c := &out.Spec.InitContainers[i]
-		if c.Resources.Limits == nil {
-			c.Resources.Limits = corev1.ResourceList{}
-		}
-		c.Resources.Limits[corev1.ResourceCPU] = resource.MustParse("200m")
+		delete(out.Spec.InitContainers[i].Resources.Limits, corev1.ResourceCPU)
 	}
 	return out, nil
 }

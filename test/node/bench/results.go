@@ -109,6 +109,7 @@ func (r *results) figures() map[string]any {
 		f["rollout_ready"] = ro.ready
 		f["rollout_failed"] = ro.failed
 		f["rollout_s"] = round(ro.allReady.Seconds())
+		f["rollout_plain_s"] = round(ro.plain.Seconds())
 		f["rollout_first_pod_s"] = round(ro.first.Seconds())
 		f["rollout_pod_p50_s"] = round(ro.podP50.Seconds())
 		f["rollout_pod_p95_s"] = round(ro.podP95.Seconds())
@@ -129,7 +130,7 @@ func printTable(out io.Writer, r *results) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "pod start (ms)\tp50\tp95\tover plain p50\tadmission\timage/sandbox\tinit container\tapp start\t\n")
 	base := p(r.of(plain, fTotal), 50)
-	for _, k := range []kind{plain, wisp, agent, wispCPULimit, agentCSI} {
+	for _, k := range []kind{plain, wisp, agent, wispNoCPULimit, agentCSI} {
 		if len(r.of(k, fTotal)) == 0 {
 			continue
 		}
@@ -166,6 +167,7 @@ func printTable(out io.Writer, r *results) {
 	if ro := r.rollout; ro != nil {
 		fmt.Fprintf(out, "rollout 0 -> %d with the sidecar: %d Ready, %d failed, all Ready in %.1f s (first pod of the new SPIFFE ID %.1f s); per pod p50 %.1f s p95 %.1f s\n",
 			ro.pods, ro.ready, ro.failed, ro.allReady.Seconds(), ro.first.Seconds(), ro.podP50.Seconds(), ro.podP95.Seconds())
+		fmt.Fprintf(out, "the same rollout of plain pods (no secrets): all Ready in %.1f s\n", ro.plain.Seconds())
 		fmt.Fprintf(out, "the sidecars' startup probes (exec, every second until the files are written): %d, %d failed\n",
 			ro.probes["successful"]+ro.probes["failed"], ro.probes["failed"])
 		fmt.Fprintf(out, "vault per pod: %.2f logins, %.2f reads, %.2f leases (%d errors); after delete (%.1f s): %d tokens, %d leases left\n",

@@ -29,29 +29,24 @@ type rolloutResult struct {
 	tokensLeft, leasesLeft int
 	// delete is from the Deployment's deletion to the last pod gone.
 	delete time.Duration
+	// plain is the same rollout of plain pods: all Ready.
+	plain time.Duration
 }
 
-// rollout registers the rollout's SPIFFE ID, scales a Deployment of
-// injected pods with the sidecar from 0 to replicas, waits for them all,
-// counts Vault's work in its audit log, deletes the Deployment and lists
-// the tokens and leases left.
+// rollout first scales a Deployment of plain pods (the same app, no
+// secrets) from 0 to replicas, the node's own pace, and deletes it; then
+// registers the rollout's SPIFFE ID, scales a Deployment of injected pods
+// with the sidecar from 0 to replicas, waits for them all, counts Vault's
+// work in its audit log and the sidecars' startup probes, deletes the
+// Deployment and lists the tokens and leases left.
 func (b *bench) rollout(ctx context.Context, replicas int, res *results) error {
-	c := b.env.Node.Client()
-	labels := map[string]string{"app": "roll"}
-	spec := appSpec(rollSA)
-	ann := wispAnnotations(rollRole, "roll")
-	ann["wisp.dev/sidecar"] = "true"
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "roll", Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: new(int32),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: ann}, Spec: spec},
-		},
+	base, err := b.deploy(ctx, "plain-roll", appSpec(wispSA), nil, replicas)
+	if err != nil {
+		return fmt.Errorf("plain: %w", err)
 	}
-	if _, err := c.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create Deployment: %w", err)
+	b.logf("bench: plain rollout: %d/%d Ready in %s", base.ready, base.pods, base.allReady.Round(time.Millisecond))
+	if base.delete, err = b.undeploy(ctx, "plain-roll"); err != nil {
+		return err
 	}
 	if err := b.env.Stack.RegisterWorkload(ctx, stack.Workload{SPIFFEID: rollID, Selectors: []string{"k8s:ns:" + ns, "k8s:sa:" + rollSA}}); err != nil {
 		return err
@@ -60,19 +55,10 @@ func (b *bench) rollout(ctx context.Context, replicas int, res *results) error {
 	if err != nil {
 		return err
 	}
-	w, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "app=roll"})
-	if err != nil {
-		return fmt.Errorf("watch the rollout's pods: %w", err)
-	}
-	defer w.Stop()
-	t0 := time.Now()
-	if _, err := c.AppsV1().Deployments(ns).UpdateScale(ctx, "roll", &autoscalingv1.Scale{
-		ObjectMeta: metav1.ObjectMeta{Name: "roll", Namespace: ns},
-		Spec:       autoscalingv1.ScaleSpec{Replicas: int32(replicas)},
-	}, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("scale to %d: %w", replicas, err)
-	}
-	r, err := b.waitRollout(ctx, w, t0, replicas)
+	ann := wispAnnotations(rollRole, "roll")
+	ann["wisp.dev/sidecar"] = "true"
+	r, err := b.deploy(ctx, "roll", appSpec(rollSA), ann, replicas)
+	r.plain = base.allReady
 	res.rollout = &r
 	if err != nil {
 		return err
@@ -84,22 +70,62 @@ func (b *bench) rollout(ctx context.Context, replicas int, res *results) error {
 	if r.probes, err = b.startupProbes(ctx); err != nil {
 		return err
 	}
-	t1 := time.Now()
-	if err := c.AppsV1().Deployments(ns).Delete(ctx, "roll", metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)}); err != nil {
-		return fmt.Errorf("delete Deployment: %w", err)
+	if r.delete, err = b.undeploy(ctx, "roll"); err != nil {
+		return err
 	}
-	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
-		pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=roll"})
-		return err == nil && len(pods.Items) == 0, nil
-	}); err != nil {
-		return fmt.Errorf("wait for the rollout's pods to go: %w", err)
-	}
-	r.delete = time.Since(t1)
 	if r.tokensLeft, r.leasesLeft, err = b.left(ctx, "jwt", rollRole, "database/creds/roll/"); err != nil {
 		return err
 	}
 	res.rollout = &r
 	return nil
+}
+
+// deploy creates a Deployment of 0 replicas of the pod (label app=name),
+// scales it to replicas and waits until they are all Ready.
+func (b *bench) deploy(ctx context.Context, name string, spec corev1.PodSpec, ann map[string]string, replicas int) (rolloutResult, error) {
+	c := b.env.Node.Client()
+	labels := map[string]string{"app": name}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: new(int32),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: ann}, Spec: spec},
+		},
+	}
+	if _, err := c.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		return rolloutResult{}, fmt.Errorf("create Deployment %s: %w", name, err)
+	}
+	w, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
+	if err != nil {
+		return rolloutResult{}, fmt.Errorf("watch the pods of %s: %w", name, err)
+	}
+	defer w.Stop()
+	t0 := time.Now()
+	if _, err := c.AppsV1().Deployments(ns).UpdateScale(ctx, name, &autoscalingv1.Scale{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       autoscalingv1.ScaleSpec{Replicas: int32(replicas)},
+	}, metav1.UpdateOptions{}); err != nil {
+		return rolloutResult{}, fmt.Errorf("scale %s to %d: %w", name, replicas, err)
+	}
+	return b.waitRollout(ctx, w, t0, replicas)
+}
+
+// undeploy deletes the Deployment and waits until its last pod is gone.
+func (b *bench) undeploy(ctx context.Context, name string) (time.Duration, error) {
+	c := b.env.Node.Client()
+	t0 := time.Now()
+	if err := c.AppsV1().Deployments(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)}); err != nil {
+		return 0, fmt.Errorf("delete Deployment %s: %w", name, err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
+		return err == nil && len(pods.Items) == 0, nil
+	}); err != nil {
+		return 0, fmt.Errorf("wait for the pods of %s to go: %w", name, err)
+	}
+	return time.Since(t0), nil
 }
 
 // waitRollout follows the watch until replicas pods are Ready (a pod that

@@ -99,12 +99,11 @@ type Kubelet struct {
 	// fits a test kubelet with anonymous authentication on.
 	SecurePort int
 	// PodSelectorsOnly sets the attestor's disable_container_selectors:
-	// it answers with the pod's selectors (k8s:ns, k8s:sa, ...) as soon as
-	// the kubelet lists the pod, instead of polling (every 500 ms) until
-	// the kubelet's status names the calling container, which it does only
-	// after its next relist of the runtime (every second). Entries that
-	// select by container (k8s:container-name, k8s:container-image) then
-	// match nothing.
+	// it answers with the pod's selectors (k8s:ns, k8s:sa, ...) without
+	// needing the kubelet's status to name the calling container (by
+	// default it polls the kubelet until it does). Entries that select by
+	// container (k8s:container-name, k8s:container-image) then match
+	// nothing.
 	PodSelectorsOnly bool
 }
 

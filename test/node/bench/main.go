@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -111,6 +112,9 @@ func run(ctx context.Context, n, rollout int, podSelectors, variants bool, logf 
 	defer func() {
 		if serr := env.Stop(); serr != nil {
 			fmt.Fprintln(os.Stderr, "bench: stop:", serr)
+		}
+		if left := env.Node.Leftovers(); len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "bench: the node left behind:\n  %s\n", strings.Join(left, "\n  "))
 		}
 	}()
 	b := &bench{env: env, logf: logf}

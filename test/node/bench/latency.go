@@ -74,7 +74,7 @@ func (b *bench) latency(ctx context.Context, n int, variants bool, res *results)
 
 // measure starts one pod and splits its time.
 func (b *bench) measure(ctx context.Context, k kind, name string) (sample, error) {
-	pod := podOf(k, name)
+	pod := b.podOf(k, name)
 	if k == wispNoCPULimit {
 		var err error
 		if pod, err = b.injected(ctx, name); err != nil {

@@ -8,8 +8,9 @@
 // webhook), adds Vault's Kubernetes auth method (against this API server's
 // TokenReview, the pods' own projected tokens as reviewer JWTs) and a file
 // audit device, and builds a Vault Agent image from the Vault binary the
-// tests use, the same way as wisp's (one layer written by
-// go-containerregistry).
+// tests use, as test/node builds the test app's (one layer written by
+// go-containerregistry), pushed to the env's registry on 127.0.0.1: the
+// kubelet pulls it, like wisp's and the app's, with IfNotPresent.
 //
 // Start latency: -n rounds, each creating, one after the other in a
 // rotating order, a plain pod (the app, no secrets), a wisp-injected pod
@@ -113,7 +114,7 @@ func run(ctx context.Context, n, rollout int, podSelectors, variants bool, logf 
 		if serr := env.Stop(); serr != nil {
 			fmt.Fprintln(os.Stderr, "bench: stop:", serr)
 		}
-		if left := env.Node.Leftovers(); len(left) > 0 {
+		if left := env.Leftovers(); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "bench: the node left behind:\n  %s\n", strings.Join(left, "\n  "))
 		}
 	}()
@@ -128,7 +129,7 @@ func run(ctx context.Context, n, rollout int, podSelectors, variants bool, logf 
 	}
 	logf("bench: ready after %s", time.Since(t0).Round(time.Millisecond))
 	res := &results{load: loadAvg(), podSelectors: podSelectors}
-	if res.images, err = b.imageSizes(); err != nil {
+	if res.images, err = b.imageSizes(ctx); err != nil {
 		return nil, err
 	}
 	if err := b.latency(ctx, n, variants, res); err != nil {

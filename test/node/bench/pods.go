@@ -44,7 +44,7 @@ func wispAnnotations(role, dbRole string) map[string]string {
 // appSpec is the app, the same in every pod: test/node's app image waiting
 // for SIGTERM (it listens on no port: the pods share the host's network),
 // restricted, as uid 10001.
-func appSpec(sa string) corev1.PodSpec {
+func (b *bench) appSpec(sa string) corev1.PodSpec {
 	yes, no := true, false
 	uid, gid, grace := int64(10001), int64(10001), int64(5)
 	return corev1.PodSpec{
@@ -57,8 +57,8 @@ func appSpec(sa string) corev1.PodSpec {
 		TerminationGracePeriodSeconds: &grace,
 		Containers: []corev1.Container{{
 			Name:            "app",
-			Image:           node.AppImage,
-			ImagePullPolicy: corev1.PullNever,
+			Image:           b.env.AppImage,
+			ImagePullPolicy: corev1.PullIfNotPresent,
 			Command:         []string{"/app"},
 			Args:            []string{"pause"},
 			SecurityContext: &corev1.SecurityContext{
@@ -71,18 +71,18 @@ func appSpec(sa string) corev1.PodSpec {
 }
 
 // podOf returns the pod of kind k named name.
-func podOf(k kind, name string) *corev1.Pod {
+func (b *bench) podOf(k kind, name string) *corev1.Pod {
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"bench": string(k)}}}
 	switch k {
 	case plain:
-		p.Spec = appSpec(wispSA)
+		p.Spec = b.appSpec(wispSA)
 	case wisp:
-		p.Spec = appSpec(wispSA)
+		p.Spec = b.appSpec(wispSA)
 		p.Annotations = wispAnnotations(wispRole, "bench")
 	case agent:
-		p.Spec = agentSpec()
+		p.Spec = b.agentSpec()
 	case agentCSI:
-		p.Spec = agentSpec()
+		p.Spec = b.agentSpec()
 		yes := true
 		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "spiffe", VolumeSource: corev1.VolumeSource{
 			CSI: &corev1.CSIVolumeSource{Driver: "csi.spiffe.io", ReadOnly: &yes},
@@ -97,7 +97,7 @@ func podOf(k kind, name string) *corev1.Pod {
 // without the init container's CPU limit; created, it is left as it is
 // (injection is idempotent).
 func (b *bench) injected(ctx context.Context, name string) (*corev1.Pod, error) {
-	p := podOf(wisp, name)
+	p := b.podOf(wisp, name)
 	out, err := b.env.Node.Client().CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	if err != nil {
 		return nil, fmt.Errorf("dry-run create %s: %w", name, err)
@@ -119,8 +119,8 @@ func (b *bench) injected(ctx context.Context, name string) (*corev1.Pod, error) 
 // injector's agent-configmap annotation; by default it passes the same
 // file base64-encoded in an environment variable and decodes it with a
 // shell, which this image, like wisp's, does not have).
-func agentSpec() corev1.PodSpec {
-	spec := appSpec(agentSA)
+func (b *bench) agentSpec() corev1.PodSpec {
+	spec := b.appSpec(agentSA)
 	yes, no := true, false
 	uid, gid := int64(100), int64(1000)
 	mem := func(name string) corev1.Volume {
@@ -134,8 +134,8 @@ func agentSpec() corev1.PodSpec {
 	}}
 	spec.InitContainers = []corev1.Container{{
 		Name:            "vault-agent-init",
-		Image:           AgentImage,
-		ImagePullPolicy: corev1.PullNever,
+		Image:           b.agentImage,
+		ImagePullPolicy: corev1.PullIfNotPresent,
 		Command:         []string{"/bin/vault"},
 		Args:            []string{"agent", "-config=/vault/configs/config-init.hcl"},
 		Env: []corev1.EnvVar{

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // results are the whole run's figures.
@@ -23,18 +29,50 @@ type results struct {
 	rollout                                     *rolloutResult
 }
 
-// imageSizes are the images' sizes: the uncompressed layer of each
-// docker-archive (what containerd unpacks).
-func (b *bench) imageSizes() (map[string]int64, error) {
-	sizes := map[string]int64{"vault_agent": b.agentSize}
-	for name, tar := range map[string]string{"wisp": b.imgs.Wisp, "app": b.imgs.App} {
-		fi, err := os.Stat(tar)
+// imageSizes are the images' sizes: the uncompressed layers of each, for
+// this machine's platform, as the registry serves them to the kubelet
+// (what containerd unpacks).
+func (b *bench) imageSizes(ctx context.Context) (map[string]int64, error) {
+	sizes := map[string]int64{}
+	for key, ref := range map[string]string{"wisp": b.env.WispImage, "app": b.env.AppImage, "vault_agent": b.agentImage} {
+		n, err := imageSize(ctx, ref)
 		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", name, err)
+			return nil, err
 		}
-		sizes[name] = fi.Size()
+		sizes[key] = n
 	}
 	return sizes, nil
+}
+
+// imageSize pulls ref (an image or an index) from the env's plain-HTTP
+// registry and counts its layers' uncompressed bytes.
+func imageSize(ctx context.Context, ref string) (int64, error) {
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		return 0, fmt.Errorf("image %s: %w", ref, err)
+	}
+	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}))
+	if err != nil {
+		return 0, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return 0, fmt.Errorf("image %s: %w", ref, err)
+	}
+	var size int64
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return 0, fmt.Errorf("image %s: layer: %w", ref, err)
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			return 0, fmt.Errorf("image %s: read a layer: %w", ref, err)
+		}
+		size += n
+	}
+	return size, nil
 }
 
 // of returns a field of every sample of kind k, sorted.

@@ -40,7 +40,7 @@ type rolloutResult struct {
 // work in its audit log and the sidecars' startup probes, deletes the
 // Deployment and lists the tokens and leases left.
 func (b *bench) rollout(ctx context.Context, replicas int, res *results) error {
-	base, err := b.deploy(ctx, "plain-roll", appSpec(wispSA), nil, replicas)
+	base, err := b.deploy(ctx, "plain-roll", b.appSpec(wispSA), nil, replicas)
 	if err != nil {
 		return fmt.Errorf("plain: %w", err)
 	}
@@ -57,7 +57,7 @@ func (b *bench) rollout(ctx context.Context, replicas int, res *results) error {
 	}
 	ann := wispAnnotations(rollRole, "roll")
 	ann["wisp.dev/sidecar"] = "true"
-	r, err := b.deploy(ctx, "roll", appSpec(rollSA), ann, replicas)
+	r, err := b.deploy(ctx, "roll", b.appSpec(rollSA), ann, replicas)
 	r.plain = base.allReady
 	res.rollout = &r
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	vault "github.com/hashicorp/vault/api"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -18,9 +20,10 @@ import (
 	"wisp.dev/wisp/test/stack"
 )
 
-// AgentImage is the Vault Agent image: the vault binary the tests build,
-// with the C library it links, in one layer.
-const AgentImage = "docker.io/local/vault-agent:bench"
+// agentRepo is the Vault Agent image's repository and tag in the env's
+// registry: the vault binary the tests build, with the C library it
+// links, in one layer.
+const agentRepo = "vault-agent:bench"
 
 type bench struct {
 	env  *node.Env
@@ -28,16 +31,14 @@ type bench struct {
 	dir  string
 	// audit is Vault's audit log.
 	audit string
-	// imgs are this run's copies of the node's images (for their sizes)
-	// and the agent's tarball.
-	imgs      node.Images
-	agentTar  string
-	agentSize int64
+	// agentImage is the Vault Agent image in the env's registry, by tag.
+	agentImage string
 }
 
 // setup writes Vault's policies, roles, secrets, the Kubernetes auth
 // method and the audit device; creates the namespace, ServiceAccounts,
-// RBAC and the agent's ConfigMap; builds and imports the agent image.
+// RBAC and the agent's ConfigMap; builds the agent image and pushes it to
+// the env's registry, from which the kubelet pulls it.
 func (b *bench) setup(ctx context.Context) error {
 	var err error
 	if b.dir, err = os.MkdirTemp("", "wisp-bench"); err != nil {
@@ -52,13 +53,7 @@ func (b *bench) setup(ctx context.Context) error {
 	if err := b.setupCluster(ctx); err != nil {
 		return err
 	}
-	if b.imgs, err = node.BuildImages(ctx, b.dir); err != nil {
-		return err
-	}
-	if err := b.buildAgentImage(); err != nil {
-		return err
-	}
-	return b.env.Node.ImportImage(ctx, b.agentTar)
+	return b.pushAgentImage(ctx)
 }
 
 func (b *bench) setupVault(ctx context.Context) error {
@@ -159,13 +154,15 @@ func (b *bench) setupCluster(ctx context.Context) error {
 	return nil
 }
 
-// buildAgentImage writes the agent image: /bin/vault and the shared
-// objects it links (the binary the tests build is a cgo build), user
-// vault (100:1000) as in Vault's image.
-func (b *bench) buildAgentImage() error {
+// pushAgentImage builds the agent image as test/node builds its own
+// (node.ImageSpec, one layer): /bin/vault and the shared objects it links
+// (the binary the tests build is a cgo build), user vault (100:1000) as in
+// Vault's image; then pushes it to the env's registry (plain HTTP on
+// 127.0.0.1).
+func (b *bench) pushAgentImage(ctx context.Context) error {
 	vaultBin := b.env.Stack.VaultBin()
 	files := map[string]string{"/bin/vault": vaultBin}
-	libs, err := sharedObjects(vaultBin)
+	libs, err := sharedObjects(ctx, vaultBin)
 	if err != nil {
 		return err
 	}
@@ -176,28 +173,28 @@ func (b *bench) buildAgentImage() error {
 		}
 		files[l] = real
 	}
-	b.agentTar = filepath.Join(b.dir, "vault-agent.tar")
-	if err := node.WriteImage(b.agentTar, node.ImageSpec{
-		Ref: AgentImage, Files: files, Entrypoint: []string{"/bin/vault"}, User: "100:1000",
+	img, err := node.ImageSpec{
+		Files: files, Entrypoint: []string{"/bin/vault"}, User: "100:1000",
 		Env: []string{"PATH=/bin", "HOME=/home/vault"},
-	}); err != nil {
-		return err
+	}.Image()
+	if err != nil {
+		return fmt.Errorf("agent image: %w", err)
 	}
-	var size int64
-	for _, f := range files {
-		fi, err := os.Stat(f)
-		if err != nil {
-			return fmt.Errorf("stat %s: %w", f, err)
-		}
-		size += fi.Size()
+	ref := b.env.Registry + "/" + agentRepo
+	tag, err := name.NewTag(ref, name.Insecure)
+	if err != nil {
+		return fmt.Errorf("agent image %s: %w", ref, err)
 	}
-	b.agentSize = size
+	if err := remote.Write(tag, img, remote.WithContext(ctx)); err != nil {
+		return fmt.Errorf("push %s: %w", ref, err)
+	}
+	b.agentImage = ref
 	return nil
 }
 
 // sharedObjects lists the absolute paths ldd prints for bin.
-func sharedObjects(bin string) ([]string, error) {
-	out, err := exec.Command("ldd", bin).Output()
+func sharedObjects(ctx context.Context, bin string) ([]string, error) {
+	out, err := exec.CommandContext(ctx, "ldd", bin).Output()
 	if err != nil {
 		return nil, fmt.Errorf("ldd %s: %w", bin, err)
 	}

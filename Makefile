@@ -9,6 +9,8 @@ FUZZTIME ?= 30s
 BENCH_DURATION ?= 8s
 BENCH_C ?= 8,64
 BENCH_COUNT ?= 3
+BENCH_NODE_N ?= 20
+BENCH_NODE_ROLLOUT ?= 100
 # Release: the chart's version is VERSION without its v (v1.2.3 -> 1.2.3), or
 # 0.0.0-dev-VERSION for an untagged commit; the image's tag is v<that>, the
 # tag the chart's default image.tag names. Dates in the image are the last
@@ -20,7 +22,7 @@ IMAGE_DIR ?= bin/image
 CHART_DIR ?= bin/chart
 REGISTRY ?=
 
-.PHONY: all build image chart push tools test lint bench scale fuzz demo clean
+.PHONY: all build image chart push tools test lint bench bench-node scale fuzz demo clean
 
 all: build
 
@@ -81,6 +83,15 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./mutate ./policy ./webhook
 	$(GO) run ./test/load -duration $(BENCH_DURATION) -c $(BENCH_C)
+
+## bench-node: pod start as users feel it, on the real node of test/node (root;
+## not part of test): a plain pod, a wisp-injected pod and a Vault Agent init
+## container, BENCH_NODE_N (20) of each interleaved, p50/p95 and the split;
+## init containers' memory and CPU; a rollout of BENCH_NODE_ROLLOUT (100)
+## replicas with the sidecar and Vault's logins, reads and leases per pod; one
+## table, then one JSON line; about 10 min
+bench-node:
+	$(GO) run ./test/node/bench -n $(BENCH_NODE_N) -rollout $(BENCH_NODE_ROLLOUT) -v
 
 ## soak: the attack first (ATTACK, 60s, a phase: an ordinary injected pod at
 ## 100/s alone, then beside 8 connections of hostile requests, then the same

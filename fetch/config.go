@@ -53,7 +53,7 @@ type Config struct {
 	AttemptTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait between attempts; the wait
 	// doubles from MinBackoff up to MaxBackoff, with jitter. Defaults 200ms
-	// and 5s.
+	// and 5s. The asks for the SVID wait 1s at most (svidMaxBackoff).
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 	// StaticRefresh is how often the sidecar re-reads secrets that have no

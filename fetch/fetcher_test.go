@@ -351,6 +351,11 @@ func TestFetchAllOrNothing(t *testing.T) {
 				sleeps := 0
 				inner := f.retry.sleep
 				f.retry.sleep = func(c context.Context, d time.Duration) error {
+					// The agent syncs a new entry every 5 s: the asks for
+					// the SVID stay at most a second apart.
+					if d > time.Second {
+						t.Errorf("wait %d before asking for the SVID again: %v, want at most 1s", sleeps+1, d)
+					}
 					if sleeps++; sleeps == 5 {
 						return context.DeadlineExceeded
 					}

@@ -36,6 +36,14 @@ type retrier struct {
 	log    *slog.Logger
 }
 
+// capped is r with its backoff capped at max (and its minimum too, when
+// that is above max).
+func (r retrier) capped(max time.Duration) retrier {
+	r.max = min(r.max, max)
+	r.min = min(r.min, r.max)
+	return r
+}
+
 // do calls step with a per-attempt timeout. A transient failure is retried
 // after a backoff while ctx lasts; the error returned is the last step's, an
 // *Error whose Attempts and Elapsed say how long it tried. An error that is

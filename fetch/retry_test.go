@@ -202,3 +202,32 @@ func TestLingering(t *testing.T) {
 		})
 	}
 }
+
+func TestRetrierCapped(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name             string
+		min, max, cap    time.Duration
+		wantMin, wantMax time.Duration
+	}{
+		{name: "below the cap", min: 100 * time.Millisecond, max: 500 * time.Millisecond, cap: time.Second,
+			wantMin: 100 * time.Millisecond, wantMax: 500 * time.Millisecond},
+		{name: "max capped", min: 200 * time.Millisecond, max: 5 * time.Second, cap: time.Second,
+			wantMin: 200 * time.Millisecond, wantMax: time.Second},
+		{name: "min above the cap", min: 2 * time.Second, max: 5 * time.Second, cap: time.Second,
+			wantMin: time.Second, wantMax: time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := retrier{min: tt.min, max: tt.max}
+			got := r.capped(tt.cap)
+			if got.min != tt.wantMin || got.max != tt.wantMax {
+				t.Errorf("capped(%v) = [%v, %v], want [%v, %v]", tt.cap, got.min, got.max, tt.wantMin, tt.wantMax)
+			}
+			if r.min != tt.min || r.max != tt.max {
+				t.Errorf("capped changed the retrier it was called on")
+			}
+		})
+	}
+}

@@ -52,6 +52,8 @@ type EnvOptions struct {
 	NoJWTAuth bool
 	// NoWisp starts everything but wisp: the caller installs the chart.
 	NoWisp bool
+	// SPIREPodSelectorsOnly: see stack.Kubelet.PodSelectorsOnly.
+	SPIREPodSelectorsOnly bool
 	// Logf reports progress, from more than one goroutine; nil means quiet.
 	Logf func(format string, args ...any)
 }
@@ -126,7 +128,7 @@ func StartEnv(ctx context.Context, opts EnvOptions) (e *Env, err error) {
 	}
 	env.Stack, err = stack.Start(ctx, stack.Options{
 		Workloads:       opts.Workloads,
-		Kubelet:         &stack.Kubelet{SecurePort: env.Node.KubeletPort()},
+		Kubelet:         &stack.Kubelet{SecurePort: env.Node.KubeletPort(), PodSelectorsOnly: opts.SPIREPodSelectorsOnly},
 		PersistentVault: opts.PersistentVault,
 		NoJWTAuth:       opts.NoJWTAuth || len(opts.VaultNamespaces) > 0,
 		Logf:            opts.Logf,

@@ -56,7 +56,7 @@ const k8sAttestorConf = `  WorkloadAttestor "k8s" {
       kubelet_secure_port = %d
       skip_kubelet_verification = true
       use_anonymous_authentication = true
-    }
+%s    }
   }
 `
 
@@ -116,7 +116,11 @@ func (s *Stack) startSpire(ctx context.Context) error {
 	}
 	attestors := ""
 	if k := s.opts.Kubelet; k != nil {
-		attestors = fmt.Sprintf(k8sAttestorConf, k.SecurePort)
+		extra := ""
+		if k.PodSelectorsOnly {
+			extra = "      disable_container_selectors = true\n"
+		}
+		attestors = fmt.Sprintf(k8sAttestorConf, k.SecurePort, extra)
 	}
 	s.agentConf = filepath.Join(dir, "agent.conf")
 	if err := os.WriteFile(s.agentConf, fmt.Appendf(nil, agentConf, agentDir, s.serverPort, s.agentSock, bundlePath,

@@ -98,6 +98,13 @@ type Kubelet struct {
 	// skips the kubelet's certificate and authenticates anonymously, which
 	// fits a test kubelet with anonymous authentication on.
 	SecurePort int
+	// PodSelectorsOnly sets the attestor's disable_container_selectors:
+	// it answers with the pod's selectors (k8s:ns, k8s:sa, ...) without
+	// needing the kubelet's status to name the calling container (by
+	// default it polls the kubelet until it does). Entries that select by
+	// container (k8s:container-name, k8s:container-image) then match
+	// nothing.
+	PodSelectorsOnly bool
 }
 
 // Stack is a running set of components. Create it with Start.

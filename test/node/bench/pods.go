@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -113,7 +114,7 @@ func (b *bench) injected(ctx context.Context, name string) (*corev1.Pod, error) 
 // agentSpec is the app with the init container the Vault Agent Injector
 // adds for vault.hashicorp.com/agent-inject, agent-pre-populate-only and
 // two agent-inject-secret-* annotations with templates: vault agent with
-// exit_after_auth, its token sink on a memory emptyDir at /home/vault, the
+// exit_after_auth, its token sink on a memory emptyDir at its home folder (agentHome), the
 // secrets on a memory emptyDir at /vault/secrets, the injector's default
 // resources and security context, the configuration from a ConfigMap (the
 // injector's agent-configmap annotation; by default it passes the same
@@ -147,7 +148,7 @@ func (b *bench) agentSpec() corev1.PodSpec {
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 		},
 		VolumeMounts: []corev1.VolumeMount{
-			{Name: "home-init", MountPath: "/home/vault"},
+			{Name: "home-init", MountPath: agentHome()},
 			{Name: "vault-secrets", MountPath: "/vault/secrets"},
 			{Name: "vault-config", MountPath: "/vault/configs", ReadOnly: true},
 		},
@@ -234,3 +235,7 @@ func isReady(p *corev1.Pod) bool {
 	}
 	return false
 }
+
+// agentHome is the Vault Agent's home folder in its container, where the
+// Vault Agent Injector puts it: home, vault.
+func agentHome() string { return path.Join("/", "home", "vault") }

@@ -175,7 +175,7 @@ func (b *bench) pushAgentImage(ctx context.Context) error {
 	}
 	img, err := node.ImageSpec{
 		Files: files, Entrypoint: []string{"/bin/vault"}, User: "100:1000",
-		Env: []string{"PATH=/bin", "HOME=/home/vault"},
+		Env: []string{"PATH=/bin", "HOME=" + agentHome()},
 	}.Image()
 	if err != nil {
 		return fmt.Errorf("agent image: %w", err)
@@ -214,20 +214,20 @@ func sharedObjects(ctx context.Context, bin string) ([]string, error) {
 // JSON there: the same settings).
 func agentConfig(vaultAddr string) string {
 	return fmt.Sprintf(`exit_after_auth = true
-pid_file = "/home/vault/.pid"
+pid_file = "%[3]s/.pid"
 vault {
-  address = %q
+  address = %[1]q
 }
 auto_auth {
   method "kubernetes" {
     mount_path = "auth/kubernetes"
     config = {
-      role = %q
+      role = %[2]q
     }
   }
   sink "file" {
     config = {
-      path = "/home/vault/.vault-token"
+      path = "%[3]s/.vault-token"
     }
   }
 }
@@ -246,5 +246,5 @@ template {
   left_delimiter = "{{"
   right_delimiter = "}}"
 }
-`, vaultAddr, agentRole)
+`, vaultAddr, agentRole, agentHome())
 }

@@ -133,7 +133,7 @@ func configure(ctx context.Context, env *node.Env) error {
 		func() error {
 			return s.WriteDBRole(ctx, "app-renew", stack.DBRole{DefaultTTL: 20 * time.Second, MaxTTL: 10 * time.Minute})
 		},
-		func() error { return writeBrokenDBRole(ctx, s) },
+		func() error { return s.WriteBrokenDBRole(ctx) },
 		func() error {
 			return s.WriteDBRole(ctx, "app", stack.DBRole{DefaultTTL: time.Hour, MaxTTL: 2 * time.Hour})
 		},
@@ -161,33 +161,6 @@ func configure(ctx context.Context, env *node.Env) error {
 		if err := step(); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeBrokenDBRole writes database/roles/broken on a connection to a port
-// where nothing listens: reading database/creds/broken answers HTTP 500,
-// which wisp-fetch retries until its deadline.
-func writeBrokenDBRole(ctx context.Context, s *stack.Stack) error {
-	c, err := s.VaultClient()
-	if err != nil {
-		return err
-	}
-	if _, err := c.Logical().WriteWithContext(ctx, "database/config/broken", map[string]any{
-		"plugin_name":       "postgresql-database-plugin",
-		"connection_url":    "postgresql://{{username}}:{{password}}@127.0.0.1:1/postgres?sslmode=disable",
-		"username":          "nobody",
-		"password":          "unused",
-		"allowed_roles":     "broken",
-		"verify_connection": false,
-	}); err != nil {
-		return fmt.Errorf("write database/config/broken: %w", err)
-	}
-	if _, err := c.Logical().WriteWithContext(ctx, "database/roles/broken", map[string]any{
-		"db_name":             "broken",
-		"creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}';`,
-	}); err != nil {
-		return fmt.Errorf("write database/roles/broken: %w", err)
 	}
 	return nil
 }

@@ -203,3 +203,30 @@ func (s *Stack) vaultWrite(ctx context.Context, path string, body map[string]any
 	}
 	return nil
 }
+
+// WriteBrokenDBRole writes database/roles/broken on a connection to a port
+// where nothing listens: reading database/creds/broken answers HTTP 500,
+// which wisp-fetch retries until its deadline.
+func (s *Stack) WriteBrokenDBRole(ctx context.Context) error {
+	c, err := s.VaultClient()
+	if err != nil {
+		return err
+	}
+	if _, err := c.Logical().WriteWithContext(ctx, "database/config/broken", map[string]any{
+		"plugin_name":       "postgresql-database-plugin",
+		"connection_url":    "postgresql://{{username}}:{{password}}@127.0.0.1:1/postgres?sslmode=disable",
+		"username":          "nobody",
+		"password":          "unused",
+		"allowed_roles":     "broken",
+		"verify_connection": false,
+	}); err != nil {
+		return fmt.Errorf("write database/config/broken: %w", err)
+	}
+	if _, err := c.Logical().WriteWithContext(ctx, "database/roles/broken", map[string]any{
+		"db_name":             "broken",
+		"creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}';`,
+	}); err != nil {
+		return fmt.Errorf("write database/roles/broken: %w", err)
+	}
+	return nil
+}

@@ -109,10 +109,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 		}
 		t1 := time.Now()
 		o.say("stopping everything it started...")
-		cerr := env.Stop()
-		if left := env.Leftovers(); len(left) > 0 {
-			cerr = errors.Join(cerr, fmt.Errorf("left behind: %s", strings.Join(left, ", ")))
-		}
+		cerr := env.Close()
 		if cerr != nil {
 			o.say("cleanup: %v", cerr)
 			if err == nil {

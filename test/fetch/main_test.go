@@ -41,9 +41,7 @@ func TestMain(m *testing.M) {
 func runMain(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
-	}
+	logf := stack.StderrLogf
 	binDir, cleanup, err := buildFetch(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test/fetch:", err)

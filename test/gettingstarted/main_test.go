@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"wisp.dev/wisp/test/node"
+	"wisp.dev/wisp/test/stack"
 )
 
 // shared is set up once by TestMain.
@@ -27,22 +27,15 @@ func runMain(m *testing.M) (code int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
-	}
-	env, err := node.StartEnv(ctx, node.EnvOptions{NoWisp: true, NoJWTAuth: true, Logf: logf})
+	env, err := node.StartEnv(ctx, node.EnvOptions{NoWisp: true, NoJWTAuth: true, Logf: stack.StderrLogf})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test/gettingstarted: start:", err)
 		return 1
 	}
 	shared.env = env
 	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "test/gettingstarted: stop:", err)
-			code = 1
-		}
-		if left := env.Leftovers(); len(left) > 0 {
-			fmt.Fprintf(os.Stderr, "test/gettingstarted: FAIL: the node left behind:\n  %s\n", strings.Join(left, "\n  "))
+		if err := env.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "test/gettingstarted: FAIL: stop:", err)
 			code = 1
 		}
 	}()

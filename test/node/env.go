@@ -223,6 +223,16 @@ func (e *Env) Stop() error {
 	return errors.Join(errs...)
 }
 
+// Close stops the env and checks that it left nothing behind
+// (Leftovers): how every user of an env ends it.
+func (e *Env) Close() error {
+	err := e.Stop()
+	if left := e.Leftovers(); len(left) > 0 {
+		err = errors.Join(err, fmt.Errorf("left behind:\n  %s", strings.Join(left, "\n  ")))
+	}
+	return err
+}
+
 // Leftovers is what Stop left behind: the node's (Node.Leftovers), a
 // registry still listening, the env's folder.
 func (e *Env) Leftovers() []string {

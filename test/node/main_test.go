@@ -55,9 +55,7 @@ func runMain(m *testing.M) (code int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
-	}
+	logf := stack.StderrLogf
 	t0 := time.Now()
 	env, err := node.StartEnv(ctx, node.EnvOptions{
 		Workloads: []stack.Workload{
@@ -93,12 +91,8 @@ func runMain(m *testing.M) (code int) {
 	shared.env = env
 	defer func() {
 		t1 := time.Now()
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "test/node: stop:", err)
-			code = 1
-		}
-		if left := env.Leftovers(); len(left) > 0 {
-			fmt.Fprintf(os.Stderr, "test/node: FAIL: the node left behind:\n  %s\n", strings.Join(left, "\n  "))
+		if err := env.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "test/node: FAIL: stop:", err)
 			code = 1
 		}
 		logf("test/node: stopped in %s; whole run %s", time.Since(t1).Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))

@@ -353,3 +353,10 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return hex.EncodeToString(b)
 }
+
+// StderrLogf writes a line to standard error after the time of day (to
+// the millisecond): the Logf of the programs and TestMains that run a
+// stack.
+func StderrLogf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
+}

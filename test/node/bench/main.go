@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -28,9 +27,7 @@ func main() {
 	}
 	logf := func(string, ...any) {}
 	if *verbose {
-		logf = func(format string, args ...any) {
-			fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
-		}
+		logf = stack.StderrLogf
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -77,11 +74,8 @@ func run(ctx context.Context, n, rollout int, podSelectors, variants bool, logf 
 		return nil, fmt.Errorf("start: %w", err)
 	}
 	defer func() {
-		if serr := env.Stop(); serr != nil {
+		if serr := env.Close(); serr != nil {
 			fmt.Fprintln(os.Stderr, "bench: stop:", serr)
-		}
-		if left := env.Leftovers(); len(left) > 0 {
-			fmt.Fprintf(os.Stderr, "bench: the node left behind:\n  %s\n", strings.Join(left, "\n  "))
 		}
 	}()
 	b := &bench{env: env, logf: logf}

@@ -140,11 +140,7 @@ func runCheck(ctx context.Context, opts checkOptions, stdin io.Reader, stdout, s
 			if d.lenient != nil {
 				fmt.Fprintf(stderr, "wisp: %s: read leniently, the last of duplicate keys winning: %s\n", doc, oneLine(d.lenient))
 			}
-			objs := []*unstructured.Unstructured{d.obj}
-			if d.items != nil {
-				objs = d.items
-			}
-			for _, obj := range objs {
+			for _, obj := range d.objects() {
 				got, refused, how, unread, err := checkObject(snap, obj)
 				switch how {
 				case checkedByShape:

@@ -44,6 +44,24 @@ func isList(obj *unstructured.Unstructured) bool {
 	return obj.GetAPIVersion() == "v1" && obj.GetKind() == "List"
 }
 
+// objects returns the document's objects: a List's items, or the object.
+func (d *document) objects() []*unstructured.Unstructured {
+	if d.items != nil {
+		return d.items
+	}
+	return []*unstructured.Unstructured{d.obj}
+}
+
+// where says where obj, the i-th of objects, stands in source, for
+// messages: "document 2 of f.yaml: List item 3: Deployment default/web".
+func (d *document) where(source string, i int, obj *unstructured.Unstructured) string {
+	where := fmt.Sprintf("document %d of %s: ", d.index, source)
+	if d.items != nil {
+		where += fmt.Sprintf("List item %d: ", i+1)
+	}
+	return where + objectName(obj)
+}
+
 // object returns the document's object with its items put back.
 func (d *document) object() map[string]any {
 	if d.items == nil {

@@ -96,16 +96,8 @@ func runInject(ctx context.Context, opts injectOptions, stdin io.Reader, stdout,
 			invalid = true
 			continue
 		}
-		objs := []*unstructured.Unstructured{d.obj}
-		if d.items != nil {
-			objs = d.items
-		}
-		for i, obj := range objs {
-			where := fmt.Sprintf("document %d of %s: ", d.index, source)
-			if d.items != nil {
-				where += fmt.Sprintf("List item %d: ", i+1)
-			}
-			where += objectName(obj)
+		for i, obj := range d.objects() {
+			where := d.where(source, i, obj)
 			changed, warnings, err := injectObject(obj, snap)
 			for _, w := range warnings {
 				fmt.Fprintf(stderr, "wisp: %s: warning: %s\n", where, w)

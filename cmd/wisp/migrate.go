@@ -72,16 +72,8 @@ func runMigrate(ctx context.Context, opts migrateOptions, stdin io.Reader, stdou
 			problems = append(problems, &locatedError{where: fmt.Sprintf("document %d of %s", d.index, source), err: d.err})
 			continue
 		}
-		objs := []*unstructured.Unstructured{d.obj}
-		if d.items != nil {
-			objs = d.items
-		}
-		for j, obj := range objs {
-			where := fmt.Sprintf("document %d of %s: ", d.index, source)
-			if d.items != nil {
-				where += fmt.Sprintf("List item %d: ", j+1)
-			}
-			where += objectName(obj)
+		for j, obj := range d.objects() {
+			where := d.where(source, j, obj)
 			m, changed, err := migrateObject(obj, mountPath)
 			if err != nil {
 				problems = append(problems, &locatedError{where: where, err: err})

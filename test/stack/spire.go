@@ -175,16 +175,7 @@ func (s *Stack) spawnServer(ctx context.Context) error {
 // StopServer stops the SPIRE server: the agent keeps serving what it has
 // cached, and cannot mint anything new, until StartServer.
 func (s *Stack) StopServer() error {
-	s.mu.Lock()
-	server := s.server
-	s.server = nil
-	s.mu.Unlock()
-	if server == nil {
-		return errors.New("stop spire-server: not running")
-	}
-	err := server.Stop(10 * time.Second)
-	s.remove(server)
-	return err
+	return s.stopChild(&s.server, "spire-server")
 }
 
 // StartServer starts the SPIRE server again after StopServer, with its
@@ -240,16 +231,7 @@ func (s *Stack) startAgent(ctx context.Context) error {
 // StopAgent stops the SPIRE agent: the Workload API goes away until
 // StartAgent.
 func (s *Stack) StopAgent() error {
-	s.mu.Lock()
-	agent := s.agent
-	s.agent = nil
-	s.mu.Unlock()
-	if agent == nil {
-		return errors.New("stop spire-agent: not running")
-	}
-	err := agent.Stop(10 * time.Second)
-	s.remove(agent)
-	return err
+	return s.stopChild(&s.agent, "spire-agent")
 }
 
 // StartAgent starts the SPIRE agent again after StopAgent. It attests

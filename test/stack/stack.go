@@ -229,6 +229,22 @@ func (s *Stack) add(p *Proc) {
 	s.procs = append(s.procs, p)
 }
 
+// stopChild stops the component in *slot (one of the stack's running
+// components, which StopServer, StopAgent and StopVault take down for a
+// fault test) and forgets it; name says which in errors.
+func (s *Stack) stopChild(slot **Proc, name string) error {
+	s.mu.Lock()
+	p := *slot
+	*slot = nil
+	s.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("stop %s: not running", name)
+	}
+	err := p.Stop(10 * time.Second)
+	s.remove(p)
+	return err
+}
+
 // remove forgets a process stopped before Stop (so that Stop does not
 // signal its process group again, whose id the system may have reused).
 func (s *Stack) remove(p *Proc) {

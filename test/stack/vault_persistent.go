@@ -127,16 +127,7 @@ func (s *Stack) StopVault() error {
 	if !s.opts.PersistentVault {
 		return fmt.Errorf("stop vault: %w", errPersistentOnly)
 	}
-	s.mu.Lock()
-	p := s.vault
-	s.vault = nil
-	s.mu.Unlock()
-	if p == nil {
-		return errors.New("stop vault: not running")
-	}
-	err := p.Stop(10 * time.Second)
-	s.remove(p)
-	return err
+	return s.stopChild(&s.vault, "vault")
 }
 
 // StartVault starts the persistent Vault again after StopVault, on the

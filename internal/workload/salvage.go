@@ -2,7 +2,6 @@ package workload
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -169,14 +168,7 @@ func salvageSpec(m map[string]any, path string) (corev1.PodSpec, []string) {
 	}
 	spec.ServiceAccountName, _ = m["serviceAccountName"].(string)
 	if vols, ok := m["volumes"].([]any); ok {
-		for i, v := range vols {
-			var vol corev1.Volume
-			if !decodeItem(v, &vol) {
-				unread = append(unread, fmt.Sprintf("%s.volumes[%d]", path, i))
-				continue
-			}
-			spec.Volumes = append(spec.Volumes, vol)
-		}
+		spec.Volumes, unread = decodeEach[corev1.Volume](vols, at(path, "volumes"), unread)
 	}
 	return spec, unread
 }
@@ -226,14 +218,7 @@ func salvageContainer(m map[string]any, path string, unread []string) (corev1.Co
 	}
 	c.Env, unread = salvageEnv(m["env"], at(path, "env"), unread)
 	if list, ok := m["envFrom"].([]any); ok {
-		for i, item := range list {
-			var f corev1.EnvFromSource
-			if !decodeItem(item, &f) {
-				unread = append(unread, fmt.Sprintf("%s.envFrom[%d]", path, i))
-				continue
-			}
-			c.EnvFrom = append(c.EnvFrom, f)
-		}
+		c.EnvFrom, unread = decodeEach[corev1.EnvFromSource](list, at(path, "envFrom"), unread)
 	} else if _, present := m["envFrom"]; present {
 		unread = append(unread, at(path, "envFrom")+": want a list")
 	}
@@ -356,6 +341,21 @@ func scalarText(v any) string {
 }
 
 // decodeItem decodes a mapping into the typed value into points to.
+// decodeEach decodes the items of list that decode whole; the others are
+// named in unread (path[i]).
+func decodeEach[T any](list []any, path string, unread []string) ([]T, []string) {
+	var out []T
+	for i, item := range list {
+		var v T
+		if !decodeItem(item, &v) {
+			unread = append(unread, path+"["+strconv.Itoa(i)+"]")
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, unread
+}
+
 func decodeItem(v any, into any) bool {
 	m, ok := v.(map[string]any)
 	return ok && fromUnstructured(m, into) == nil
